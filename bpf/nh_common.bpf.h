@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every broker program shares: the ring buffer, the per-CPU
+ * counters, the target filter and the helpers that copy broker strings
+ * into a record with explicit lengths and truncation flags.
+ *
+ * Included by exactly one .bpf.c per skeleton, so the maps below are
+ * per-program; userspace makes them share one ring buffer with
+ * bpf_map__reuse_fd when several brokers are followed at once.
+ */
+#ifndef NH_COMMON_BPF_H
+#define NH_COMMON_BPF_H
+
+#include "nh_record.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Set by userspace before load. 0 = every process the uprobe fires in
+ * (uprobe PID filters are not exclusive, so the tgid is checked here). */
+const volatile __u32 target_tgid = 0;
+/* Bytes of payload to capture, <= NH_PAYLOAD_LARGE. */
+const volatile __u32 payload_max = 4096;
+/* Identifies the emitting program in records (enum nh_broker_id). */
+const volatile __u8 broker_id = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by userspace before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NH_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void nh_count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* True if this hit belongs to a process we follow. */
+static __always_inline bool nh_target_hit(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (target_tgid && tgid != target_tgid)
+		return false;
+	nh_count(NH_CNT_HITS);
+	return true;
+}
+
+/* Clamps v to max in a way the compiler cannot rewrite: the verifier
+ * must see the bound on the very register passed to the helper. */
+#define NH_CLAMP(v, max)                                                      \
+	asm volatile("if %[x] <= %[m] goto +1; %[x] = %[m];"                   \
+		     : [x] "+r"(v)                                            \
+		     : [m] "i"(max))
+
+static __always_inline void nh_fill_header(struct nh_record *rec, __u16 type,
+					   __u32 cap)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	/* Reserved memory is not zeroed; clear the fixed header only (the
+	 * string areas are bounded by their _got lengths). */
+	__builtin_memset(rec, 0, offsetof(struct nh_record, clientid));
+	rec->ts_boot_ns = bpf_ktime_get_boot_ns();
+	rec->tgid = id >> 32;
+	rec->tid = (__u32)id;
+	rec->type = type;
+	rec->broker = broker_id;
+	rec->payload_cap = cap;
+}
+
+/* Reserves the smallest record class that holds `want` payload bytes,
+ * fills the common header and copies the payload from `src`. The copy
+ * happens on the same path as the reservation so the verifier sees each
+ * class's bound. A failed payload read sets *fault. Counts a
+ * ring-buffer-full drop on failure. */
+static __always_inline struct nh_record *
+nh_reserve(__u16 type, const void *src, __u32 want, bool *fault)
+{
+	struct nh_record *rec;
+	__u64 n = want;
+	long err = 0;
+
+	if (want <= NH_PAYLOAD_SMALL) {
+		rec = bpf_ringbuf_reserve(&events, NH_REC_SMALL, 0);
+		if (!rec)
+			goto full;
+		nh_fill_header(rec, type, NH_PAYLOAD_SMALL);
+		NH_CLAMP(n, NH_PAYLOAD_SMALL);
+		if (src && n)
+			err = bpf_probe_read_user(rec->payload, n, src);
+	} else {
+		rec = bpf_ringbuf_reserve(&events, NH_REC_LARGE, 0);
+		if (!rec)
+			goto full;
+		nh_fill_header(rec, type, NH_PAYLOAD_LARGE);
+		NH_CLAMP(n, NH_PAYLOAD_LARGE);
+		if (src && n)
+			err = bpf_probe_read_user(rec->payload, n, src);
+	}
+	if (err)
+		*fault = true;
+	rec->payload_got = err ? 0 : (__u16)n;
+	return rec;
+full:
+	nh_count(NH_DROP_RINGBUF_FULL);
+	return NULL;
+}
+
+static __always_inline void nh_submit(struct nh_record *rec)
+{
+	if (rec->flags & NH_F_TRUNC_PAYLOAD)
+		nh_count(NH_CNT_PAYLOAD_TRUNC);
+	nh_count(NH_CNT_EMITTED);
+	bpf_ringbuf_submit(rec, 0);
+}
+
+/* Copies a (pointer, length) string of the broker into dst[cap]. The
+ * copy is NUL-terminated; *got says how many bytes it holds; a longer
+ * string sets `trunc` in rec->flags. Returns 0 or the read error. */
+#define NH_COPY_STR(rec, field, cap, src, len, trunc)                         \
+	({                                                                    \
+		__u32 __n = (len);                                            \
+		long __err = 0;                                               \
+		if (__n > (cap) - 1) {                                        \
+			__n = (cap) - 1;                                      \
+			(rec)->flags |= (trunc);                              \
+		}                                                             \
+		__n &= (cap) - 1;                                             \
+		if (__n && (src))                                             \
+			__err = bpf_probe_read_user((rec)->field, __n, (src)); \
+		if (__err)                                                    \
+			__n = 0;                                              \
+		(rec)->field[__n & ((cap) - 1)] = 0;                          \
+		(rec)->field##_got = __n;                                     \
+		__err;                                                        \
+	})
+
+/* Reads a field of type T at base+off from broker memory; 0 on failure
+ * (and *fault set), so a bad offset never yields a plausible value. */
+#define NH_READ(T, base, off, fault)                                          \
+	({                                                                    \
+		T __v = 0;                                                    \
+		if (bpf_probe_read_user(&__v, sizeof(__v),                    \
+					(const char *)(base) + (off)))        \
+			*(fault) = true;                                      \
+		__v;                                                          \
+	})
+
+#endif

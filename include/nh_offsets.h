@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Field offsets inside broker structs, resolved in userspace from the
+ * target binary (disassembly, DWARF, or a layout table the binary
+ * confirms) and handed to the BPF programs as read-only data before load.
+ * A value of -1 means "not established": the BPF side never reads it.
+ *
+ * Struct names carry the broker prefix so they never collide with kernel
+ * types in vmlinux.h.
+ */
+#ifndef NH_OFFSETS_H
+#define NH_OFFSETS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* NanoMQ / NanoNNG (conn_param, nano_work, pub_packet_struct). */
+struct nmq_offsets {
+	__s32 cp_keepalive;      /* conn_param.keepalive_mqtt (u16) */
+	__s32 cp_proto_ver;      /* conn_param.pro_ver (u8) */
+	__s32 cp_con_flag;       /* conn_param.con_flag (u8), bit 7: username */
+	__s32 cp_clientid_body;  /* conn_param.clientid.body (char *) */
+	__s32 cp_clientid_len;   /* conn_param.clientid.len (u32) */
+	__s32 cp_username_body;
+	__s32 cp_username_len;
+	__s32 work_cparam;       /* nano_work.cparam (conn_param *) */
+	__s32 work_pub_packet;   /* nano_work.pub_packet (pub_packet_struct *) */
+	__s32 pp_fixed_header;   /* pub_packet_struct: fixed header byte */
+	__s32 pp_packet_id;      /* u16 */
+	__s32 pp_topic_body;     /* char * */
+	__s32 pp_topic_len;      /* u32 */
+	__s32 pp_payload_body;   /* u8 * */
+	__s32 pp_payload_len;    /* u32 */
+};
+
+#endif

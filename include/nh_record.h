@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The record the BPF probes write into the ring buffer and the dispatcher
+ * reads. Shared by bpf/ (which sees vmlinux.h types) and user/ (which sees
+ * <stdint.h>), so it uses only fixed-width __u types, defined below for
+ * userspace.
+ *
+ * Records are fixed-size per class (see NH_REC_SMALL / NH_REC_LARGE): a
+ * fixed header, then `payload_cap` payload bytes. Every string carries the
+ * length the broker had and the number of bytes copied, and a truncation
+ * flag, so userspace never has to guess where a string ends.
+ */
+#ifndef NH_RECORD_H
+#define NH_RECORD_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define NH_CLIENTID_MAX 256 /* MQTT allows 65535; real ids are < 64 */
+#define NH_USERNAME_MAX 256
+#define NH_TOPIC_MAX 512
+/* Payload classes: a record reserves the smallest class that holds the
+ * captured bytes, so short payloads cost little ring space. */
+#define NH_PAYLOAD_SMALL 256
+#define NH_PAYLOAD_LARGE 16384 /* hard ceiling of capture.payload_max */
+
+enum nh_event_type {
+	NH_EV_NONE = 0,
+	NH_EV_CONNACK = 1,      /* on_client_connack (+ connected on success) */
+	NH_EV_DISCONNECTED = 2, /* on_client_disconnected */
+	NH_EV_PUBLISH = 3,      /* on_message_publish */
+	NH_EV_CONNECT = 4,
+	NH_EV_SUBSCRIBE = 5,
+	NH_EV_UNSUBSCRIBE = 6,
+	NH_EV_SESSION_SUBSCRIBED = 7,
+	NH_EV_SESSION_UNSUBSCRIBED = 8,
+	NH_EV_SESSION_TERMINATED = 9,
+	NH_EV_DELIVERED = 10,
+	NH_EV_ACKED = 11,
+	NH_EV_CONNECTED = 12,    /* on_client_connected (EMQX 4 body) */
+	NH_EV_MAX
+};
+
+/* rec->flags */
+#define NH_F_HAS_USERNAME (1u << 0)
+#define NH_F_RETAIN (1u << 1)
+#define NH_F_SYS_EVENT (1u << 2)  /* broker's own $SYS notice (NanoMQ is_event) */
+#define NH_F_TRUNC_CLIENTID (1u << 3)
+#define NH_F_TRUNC_USERNAME (1u << 4)
+#define NH_F_TRUNC_TOPIC (1u << 5)
+#define NH_F_TRUNC_PAYLOAD (1u << 6) /* payload longer than the capture cap */
+#define NH_F_READ_FAULT (1u << 7)    /* a broker read failed: do not trust */
+#define NH_F_BRIDGE (1u << 8)        /* NanoMQ: connack of a bridge client */
+
+/* Reasons a record was lost inside BPF; indexes of the per-CPU counters. */
+enum nh_bpf_drop {
+	NH_DROP_RINGBUF_FULL = 0,  /* bpf_ringbuf_reserve failed */
+	NH_DROP_PENDING_FULL = 1,  /* entry/return pairing map full */
+	NH_DROP_READ_FAULT = 2,    /* broker pointer unreadable, record skipped */
+	NH_DROP_MAX
+};
+
+/* Per-CPU counters the probes keep; index = NH_CNT_* (after drops). */
+enum nh_bpf_counter {
+	NH_CNT_HITS = NH_DROP_MAX,  /* probe invocations that passed the pid filter */
+	NH_CNT_EMITTED,             /* records submitted */
+	NH_CNT_PAYLOAD_TRUNC,       /* records whose payload was cut at the cap */
+	NH_CNT_MAX
+};
+
+struct nh_record {
+	__u64 ts_boot_ns;   /* bpf_ktime_get_boot_ns() at the probe */
+	__u32 tgid;
+	__u32 tid;
+	__u16 type;         /* enum nh_event_type */
+	__u16 flags;        /* NH_F_* */
+	__u8 proto_ver;     /* 3, 4, 5 */
+	__u8 qos;
+	__u8 code;          /* CONNACK / disconnect reason code */
+	__u8 broker;        /* enum nh_broker_id of the emitting program */
+	__u16 keepalive;
+	__u16 packet_id;
+	__u32 pipe_id;      /* NanoMQ pipe id (siphash of client id), 0 if none */
+	__u32 payload_cap;  /* payload bytes this record class can hold */
+
+	__u32 clientid_len; /* length in the broker */
+	__u32 username_len;
+	__u32 topic_len;
+	__u32 payload_len;  /* full payload length in the broker */
+
+	__u16 clientid_got; /* bytes copied below, without NUL */
+	__u16 username_got;
+	__u16 topic_got;
+	__u16 payload_got;
+
+	char clientid[NH_CLIENTID_MAX];
+	char username[NH_USERNAME_MAX];
+	char topic[NH_TOPIC_MAX];
+	__u8 payload[];     /* payload_cap bytes follow */
+};
+
+#define NH_REC_SMALL (sizeof(struct nh_record) + NH_PAYLOAD_SMALL)
+#define NH_REC_LARGE (sizeof(struct nh_record) + NH_PAYLOAD_LARGE)
+
+#endif

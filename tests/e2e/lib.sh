@@ -1,0 +1,123 @@
+# Shared by tests/e2e/test_*.sh: start real processes (a local HTTP sink,
+# the NanoMQ fixture, mosquitto, nanohook), wait for them, and report
+# TAP-style lines that scripts/run-tests.sh tallies:
+#   ok - NAME | not ok - NAME: why | skip - NAME: why
+# Every wait is bounded; every process started is killed on exit.
+
+NH_TOP=${NH_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+NH_BUILD=${NH_BUILD:-build}
+case "$NH_BUILD" in /*) ;; *) NH_BUILD=$NH_TOP/$NH_BUILD ;; esac
+NANOHOOK=$NH_BUILD/nanohook
+SINK=$NH_BUILD/nh-sink
+GOLDEN=$NH_TOP/tests/golden/nanomq-0.25.3
+WORK=$(mktemp -d /tmp/nh-e2e.XXXXXX)
+_pids=()
+_failed=0
+
+cleanup() {
+	local p
+	for p in "${_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ "$_failed" -eq 0 ] || [ -z "${NH_KEEP:-}" ]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1: $2"; _failed=$((_failed + 1)); }
+skip() { echo "skip - $1: $2"; }
+
+need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		skip "$1" "needs root to attach BPF probes"
+		return 1
+	fi
+}
+
+# wait_for SECONDS CMD...: polls CMD every 50 ms.
+wait_for() {
+	local deadline=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.05
+	done
+}
+
+lines_at_least() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
+
+# start_sink NAME [sink options]: sets SINK_PID, SINK_PORT, SINK_OUT.
+start_sink() {
+	local name=$1; shift
+	SINK_OUT=$WORK/$name.bodies
+	: >"$SINK_OUT"
+	"$SINK" --listen 127.0.0.1:0 --out "$SINK_OUT" "$@" >"$WORK/$name.sink.log" 2>&1 &
+	SINK_PID=$!
+	_pids+=("$SINK_PID")
+	wait_for 5 grep -q '^listening on ' "$WORK/$name.sink.log" || return 1
+	SINK_PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/$name.sink.log" | head -1)
+	[ -n "$SINK_PORT" ]
+}
+
+# write_conf FILE URL ENCODING [extra events lines]: the golden webhook block.
+write_conf() {
+	cat >"$1" <<CONF
+# the golden nanomq.conf's webhook block, pointed at the test sink
+log { to = [console] level = error }
+webhook {
+  url = "$2"
+  headers.content-type = "application/json"
+  body.encoding = $3
+  pool_size = 4
+  events = [
+    { event = "on_message_publish" topic = "nmq/#" }
+    { event = "on_client_connack" }
+    { event = "on_client_disconnected" }
+  ]
+}
+CONF
+}
+
+# start_nanohook NAME PID CONF [options]: waits until it has attached.
+start_nanohook() {
+	local name=$1 pid=$2 conf=$3; shift 3
+	NH_LOG=$WORK/$name.nanohook.log
+	NH_STDOUT=$WORK/$name.nanohook.out
+	"$NANOHOOK" --pid "$pid" --conf "$conf" "$@" >"$NH_STDOUT" 2>"$NH_LOG" &
+	NH_PID=$!
+	_pids+=("$NH_PID")
+	if ! wait_for 20 grep -qs 'attached to' "$NH_LOG"; then
+		echo "# nanohook did not attach:"; sed 's/^/#   /' "$NH_LOG"
+		return 1
+	fi
+}
+
+# stop_nanohook: SIGINT, then its exit status in NH_STATUS.
+stop_nanohook() {
+	kill -INT "$NH_PID" 2>/dev/null
+	local i
+	for i in $(seq 1 200); do
+		kill -0 "$NH_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	wait "$NH_PID"; NH_STATUS=$?
+}
+
+# Bodies with ts zeroed, sorted: the comparable form of a body file.
+normalize() { sed -E 's/^\{"ts":[0-9]+,/{"ts":0,/' "$1" | LC_ALL=C sort; }
+
+# expected_golden ENCODING: the golden bodies, except that nanohook
+# reports the killed client's disconnect as it really was.
+expected_golden() {
+	sed -E '/"clientid":"c-killed","action":"client_disconnected"/s/"reason":"normal"/"reason":"abnormal"/' \
+		"$GOLDEN/bodies-$1.jsonl" >"$WORK/expected-$1.jsonl"
+	echo "$WORK/expected-$1.jsonl"
+}
+
+# same_bodies NAME EXPECTED_FILE GOT_FILE
+same_bodies() {
+	if diff <(normalize "$2") <(normalize "$3") >"$WORK/$1.diff"; then
+		ok "$1"
+	else
+		not_ok "$1" "bodies differ"; sed 's/^/#   /' "$WORK/$1.diff" | head -20
+	fi
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Any bytes as a nanomq.conf: the HOCON reader and the configuration built
+ * on it must never crash, leak or read out of bounds, and must either
+ * succeed or give exactly one "name:line:col: ..." error. Every node of a
+ * parsed tree is also pushed through each conversion, and a loaded
+ * configuration through check output and rule matching.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "hocon.h"
+
+#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+
+/* Where check output and warnings go; opened once, as libFuzzer runs
+ * millions of inputs in one process. */
+static FILE *sink;
+
+static void walk(const struct nh_hocon_node *n, int depth)
+{
+	long long i;
+	uint64_t u;
+	bool b;
+
+	CHECK(depth <= NH_HOCON_MAX_DEPTH);
+	if (n->str)
+		CHECK(strlen(n->str) == n->len);
+	(void)nh_hocon_as_int(n, &i);
+	(void)nh_hocon_as_bool(n, &b);
+	(void)nh_hocon_as_duration_ms(n, &u);
+	(void)nh_hocon_as_size(n, &u);
+	for (size_t k = 0; k < n->n_kids; k++) {
+		const struct nh_hocon_node *kid = n->kids[k];
+
+		if (n->type == NH_HOCON_OBJECT) {
+			CHECK(kid->key != NULL);
+			/* keys are unique after merging */
+			CHECK(nh_hocon_get(n, kid->key) == kid);
+		} else {
+			CHECK(kid->key == NULL);
+		}
+		walk(kid, depth + 1);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct nh_hocon_doc *doc = NULL;
+	struct nh_config cfg;
+	char err[1024];
+
+	if (!sink)
+		sink = fopen("/dev/null", "w");
+	if (!sink)
+		return 0;
+
+	/* A private copy of exactly `size` bytes: reads past it are caught. */
+	char *buf = malloc(size ? size : 1);
+	if (!buf)
+		return 0;
+	memcpy(buf, data, size);
+
+	if (nh_hocon_parse_buf("f.conf", buf, size, sink, &doc, err, sizeof(err)) == 0) {
+		CHECK(doc && doc->root && doc->root->type == NH_HOCON_OBJECT);
+		walk(doc->root, 0);
+		(void)nh_hocon_path(doc->root, "webhook.body.encoding");
+		nh_hocon_free(doc);
+	} else {
+		CHECK(doc == NULL);
+		CHECK(strncmp(err, "f.conf:", 7) == 0);
+		CHECK(strchr(err, '\n') == NULL || strchr(err, '\n') > err + 7);
+	}
+
+	if (nh_config_load_buf("f.conf", buf, size, &cfg, sink) == 0) {
+		CHECK(cfg.url != NULL && cfg.n_rules > 0);
+		CHECK(cfg.pool_size >= 1 && cfg.pool_size <= 1024);
+		CHECK(cfg.payload_max >= 1 && cfg.payload_max <= NH_PAYLOAD_LARGE);
+		CHECK((cfg.ringbuf_bytes & (cfg.ringbuf_bytes - 1)) == 0);
+		nh_config_print(&cfg, sink);
+		for (int ev = NH_EV_NONE; ev <= NH_EV_MAX; ev++) {
+			(void)nh_config_wants(&cfg, (enum nh_event_type)ev, buf,
+					      size < 64 ? size : 64);
+			(void)nh_config_wants(&cfg, (enum nh_event_type)ev, NULL, 0);
+		}
+		nh_config_free(&cfg);
+	} else {
+		CHECK(cfg.url == NULL && cfg.rules == NULL && cfg.headers == NULL);
+	}
+	free(buf);
+	return 0;
+}

@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Binary analysis on the NanoMQ stand-in built the three ways NanoMQ ships
+ * (-O0, -O2, -O2 -g): symbols and uprobe offsets (elf.c), struct offsets
+ * read off the machine code (disasm.c) and off DWARF (dwarf.c), which must
+ * agree with the layouts in tests/fixture/nmq_layout.h. Also runs the
+ * decoder on the installed Mosquitto's accessors and prints what it finds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "disasm.h"
+#include "dwarf.h"
+#include "elf.h"
+
+static const char *const variants[] = { "O0", "O2", "O2g" };
+#define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
+
+/* The fixtures sit in <build>/fixture beside <build>/tests/test_binary,
+ * whichever BUILD folder (build, build-san) made this binary. */
+static void fixture_path(char *out, size_t n, const char *variant)
+{
+	char exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (len > 0) {
+		exe[len] = '\0';
+		for (int i = 0; i < 2 && (slash = strrchr(exe, '/')); i++)
+			*slash = '\0';
+		int w = snprintf(out, n, "%s/fixture/nmq_fixture-%s", exe, variant);
+		if (w > 0 && (size_t)w < n && access(out, R_OK) == 0)
+			return;
+	}
+	snprintf(out, n, "%s/build/fixture/nmq_fixture-%s", NH_SOURCE_DIR, variant);
+}
+
+static struct nh_elf *open_fixture(const char *variant, char *path, size_t n)
+{
+	char err[256] = "";
+	struct nh_elf *elf;
+
+	fixture_path(path, n, variant);
+	elf = nh_elf_open(path, err, sizeof(err));
+	if (!elf)
+		fail_msg("%s: %s", path, err);
+	return elf;
+}
+
+/* Decodes function `name`'s reads of argument argno. */
+static void decode_func(struct nh_elf *elf, const char *name, int argno,
+			struct nh_disasm_result *res, struct nh_sym *sym_out)
+{
+	struct nh_sym sym;
+	uint8_t *code;
+	int rc = nh_elf_find_func(elf, name, &sym);
+
+	if (rc != 0)
+		fail_msg("%s: nh_elf_find_func: %d", name, rc);
+	assert_true(sym.size > 0 && sym.size < 1 << 20);
+	code = malloc(sym.size);
+	assert_non_null(code);
+	assert_int_equal(nh_elf_read_vaddr(elf, sym.vaddr, code, sym.size), 0);
+	rc = nh_disasm_arg_accesses(nh_disasm_arch_for_machine(nh_elf_machine(elf)),
+				    code, sym.size, sym.vaddr, argno, 0, res);
+	free(code);
+	assert_int_equal(rc, 0);
+	if (sym_out)
+		*sym_out = sym;
+}
+
+static const struct nh_access *find_acc(const struct nh_disasm_result *res,
+					int64_t disp, int kind)
+{
+	for (size_t i = 0; i < res->n_acc; i++)
+		if (res->acc[i].disp == disp && res->acc[i].kind == kind)
+			return &res->acc[i];
+	return NULL;
+}
+
+static void print_res(const char *what, const struct nh_disasm_result *res)
+{
+	printf("    %-34s", what);
+	for (size_t i = 0; i < res->n_acc; i++) {
+		const struct nh_access *a = &res->acc[i];
+		printf(" %s(0x%llx,%u%s", nh_access_kind_name(a->kind),
+		       (unsigned long long)a->disp, a->size, a->has_imm ? "" : ")");
+		if (a->has_imm)
+			printf(",imm=0x%llx)", (unsigned long long)a->imm);
+	}
+	if (res->tail_kind)
+		printf(" %s->0x%llx(arg%d)", res->tail_kind == NH_TAIL_JMP ? "jmp" : "call",
+		       (unsigned long long)res->tail_target, res->tail_argno);
+	if (res->ret_is_arg)
+		printf(" returns arg+0x%llx", (unsigned long long)res->ret_arg_off);
+	printf("\n");
+}
+
+/* --- elf.c ---------------------------------------------------------------- */
+
+static void test_elf_facts(void **state)
+{
+	(void)state;
+	for (size_t v = 0; v < NVARIANTS; v++) {
+		char path[PATH_MAX];
+		struct nh_elf *elf = open_fixture(variants[v], path, sizeof(path));
+		unsigned char ehdr[64];
+		int fd = open(path, O_RDONLY);
+
+		/* the header bytes, read independently of libelf */
+		assert_true(fd >= 0);
+		assert_int_equal(pread(fd, ehdr, sizeof(ehdr), 0), (ssize_t)sizeof(ehdr));
+		close(fd);
+		uint16_t e_type = (uint16_t)(ehdr[16] | ehdr[17] << 8);
+		uint16_t e_machine = (uint16_t)(ehdr[18] | ehdr[19] << 8);
+
+		assert_int_equal(nh_elf_machine(elf), e_machine);
+		assert_int_equal(nh_elf_is_pie(elf), e_type == ET_DYN);
+		assert_true(nh_elf_has_symtab(elf));
+		assert_int_equal(nh_elf_has_dwarf(elf), strcmp(variants[v], "O2g") == 0);
+
+		const char *bid = nh_elf_build_id(elf);
+		assert_non_null(bid);
+		assert_int_equal(strlen(bid), 40); /* GNU ld's sha1 */
+		assert_int_equal(strspn(bid, "0123456789abcdef"), 40);
+
+		uint64_t addr, size;
+		assert_int_equal(nh_elf_section(elf, ".text", &addr, &size), 0);
+		assert_true(size > 0);
+		assert_int_equal(nh_elf_section(elf, ".no_such", &addr, &size), -ENOENT);
+		nh_elf_close(elf);
+	}
+}
+
+static const char *const fixture_funcs[] = {
+	"conn_param_get_clientid", "conn_param_get_username",
+	"conn_param_get_keepalive", "conn_param_get_protover",
+	"nano_msg_notify", "handle_pub", "decode_pub_message", "hook_entry",
+	"nni_msg_body", "nng_msg_body",
+};
+
+/* The uprobe offset must address the same bytes as the symbol's address. */
+static void test_elf_find_func(void **state)
+{
+	(void)state;
+	for (size_t v = 0; v < NVARIANTS; v++) {
+		char path[PATH_MAX];
+		struct nh_elf *elf = open_fixture(variants[v], path, sizeof(path));
+		int fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+
+		for (size_t i = 0; i < sizeof(fixture_funcs) / sizeof(*fixture_funcs); i++) {
+			struct nh_sym sym;
+			uint8_t via_vaddr[16], via_off[16];
+
+			assert_int_equal(nh_elf_find_func(elf, fixture_funcs[i], &sym), 0);
+			assert_true(sym.size > 0);
+			assert_string_equal(sym.section, ".text");
+			assert_false(sym.dynamic); /* .symtab comes first */
+			assert_true(sym.global);
+			size_t n = sym.size < sizeof(via_off) ? sym.size : sizeof(via_off);
+			assert_int_equal(nh_elf_read_vaddr(elf, sym.vaddr, via_vaddr, n), 0);
+			assert_int_equal(pread(fd, via_off, n, (off_t)sym.file_off), (ssize_t)n);
+			assert_memory_equal(via_vaddr, via_off, n);
+		}
+		struct nh_sym sym;
+		assert_int_equal(nh_elf_find_func(elf, "no_such_function", &sym), -ENOENT);
+		assert_int_equal(nh_elf_find_func(elf, "nmq_sink", &sym), -ENOENT); /* data */
+		assert_int_equal(nh_elf_find_func(elf, "conn_param_get", &sym), -ENOENT);
+		assert_int_equal(nh_elf_find_func(elf, "", &sym), -EINVAL);
+		uint8_t b;
+		assert_int_equal(nh_elf_read_vaddr(elf, 0xffffffffffffff00ull, &b, 1), -ERANGE);
+		close(fd);
+		nh_elf_close(elf);
+	}
+}
+
+static void test_elf_find_string(void **state)
+{
+	(void)state;
+	for (size_t v = 0; v < NVARIANTS; v++) {
+		char path[PATH_MAX];
+		struct nh_elf *elf = open_fixture(variants[v], path, sizeof(path));
+		const char *fmt = "{\"status\":\"online\"";
+		uint64_t addr[4];
+		char got[32];
+
+		assert_int_equal(nh_elf_find_string(elf, fmt, NH_ELF_STR_PREFIX, addr, 4), 1);
+		assert_int_equal(nh_elf_read_vaddr(elf, addr[0], got, strlen(fmt)), 0);
+		assert_memory_equal(got, fmt, strlen(fmt));
+		/* the literal goes on: not a whole string */
+		assert_int_equal(nh_elf_find_string(elf, fmt, 0, addr, 4), 0);
+
+		assert_int_equal(nh_elf_find_string(elf, "usage: sleep <ms>", 0, addr, 4), 1);
+		assert_int_equal(nh_elf_read_vaddr(elf, addr[0], got, 18), 0);
+		assert_string_equal(got, "usage: sleep <ms>");
+		assert_int_equal(nh_elf_find_string(elf, "no such literal here", 0, addr, 4), 0);
+		assert_int_equal(nh_elf_find_string(elf, "", 0, addr, 4), -EINVAL);
+		nh_elf_close(elf);
+	}
+}
+
+static void test_elf_bad_files(void **state)
+{
+	char err[128] = "";
+	(void)state;
+
+	assert_null(nh_elf_open("/nonexistent/broker", err, sizeof(err)));
+	assert_non_null(strstr(err, "No such file"));
+	assert_null(nh_elf_open(NH_SOURCE_DIR "/Makefile", err, sizeof(err)));
+	assert_null(nh_elf_open_mem("", 0, err, sizeof(err)));
+	assert_null(nh_elf_open_mem("\x7f" "ELF", 4, err, sizeof(err)));
+
+	/* a fixture cut short: opens or not, but never reads past its end */
+	char path[PATH_MAX];
+	fixture_path(path, sizeof(path), "O2");
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	static uint8_t img[1 << 16];
+	size_t n = fread(img, 1, sizeof(img), f);
+	fclose(f);
+	assert_true(n > 4096);
+	for (size_t cut = 64; cut <= 8192; cut *= 2) {
+		struct nh_elf *elf = nh_elf_open_mem(img, cut, err, sizeof(err));
+		if (!elf)
+			continue;
+		struct nh_sym sym;
+		int rc = nh_elf_find_func(elf, "handle_pub", &sym);
+		assert_true(rc == -ENOENT || rc == -ERANGE || rc == 0);
+		uint8_t code[64];
+		if (rc == 0)
+			(void)nh_elf_read_vaddr(elf, sym.vaddr, code, sizeof(code));
+		nh_elf_close(elf);
+	}
+}
+
+/* --- disasm.c on the fixture ---------------------------------------------- */
+
+static void test_decode_conn_param_accessors(void **state)
+{
+	(void)state;
+	for (size_t v = 0; v < NVARIANTS; v++) {
+		char path[PATH_MAX];
+		struct nh_elf *elf = open_fixture(variants[v], path, sizeof(path));
+		struct nh_disasm_result res;
+		const struct nh_access *a;
+
+		printf("  nmq_fixture-%s\n", variants[v]);
+		decode_func(elf, "conn_param_get_clientid", 0, &res, NULL);
+		print_res("conn_param_get_clientid", &res);
+		assert_int_equal(res.n_acc, 1);
+		assert_int_equal(res.acc[0].disp, 0x78);
+		assert_int_equal(res.acc[0].size, 8);
+		assert_int_equal(res.acc[0].kind, NH_ACC_LOAD);
+
+		decode_func(elf, "conn_param_get_username", 0, &res, NULL);
+		print_res("conn_param_get_username", &res);
+		assert_int_equal(res.n_acc, 2);
+		a = &res.acc[0]; /* the con_flag test comes first */
+		assert_int_equal(a->disp, 0x4f);
+		assert_int_equal(a->size, 1);
+		assert_int_equal(a->kind, NH_ACC_TEST);
+		assert_true(a->has_imm);
+		assert_int_equal(a->imm, 0x80);
+		a = &res.acc[1];
+		assert_int_equal(a->disp, 0xa8);
+		assert_int_equal(a->size, 8);
+		assert_int_equal(a->kind, NH_ACC_LOAD);
+
+		decode_func(elf, "conn_param_get_keepalive", 0, &res, NULL);
+		print_res("conn_param_get_keepalive", &res);
+		assert_int_equal(res.n_acc, 1);
+		assert_int_equal(res.acc[0].disp, 0x4a);
+		assert_int_equal(res.acc[0].size, 2);
+
+		decode_func(elf, "conn_param_get_protover", 0, &res, NULL);
+		print_res("conn_param_get_protover", &res);
+		assert_int_equal(res.n_acc, 1);
+		assert_int_equal(res.acc[0].disp, 0x4e);
+		assert_int_equal(res.acc[0].size, 1);
+		nh_elf_close(elf);
+	}
+}
+
+/* nng_msg_* jump or call into nni_msg_*: follow the tail like a caller would. */
+static void test_decode_msg_wrappers(void **state)
+{
+	static const struct {
+		const char *wrapper;
+		const char *inner;
+		int64_t disp;
+	} cases[] = {
+		{ "nng_msg_body", "nni_msg_body", 0x60 },
+		{ "nng_msg_len", "nni_msg_len", 0x50 },
+		{ "nng_msg_header_len", "nni_msg_header_len", 0x40 },
+		{ "nng_msg_get_conn_param", "nni_msg_get_conn_param", 0x98 },
+	};
+	(void)state;
+	for (size_t v = 0; v < NVARIANTS; v++) {
+		char path[PATH_MAX];
+		struct nh_elf *elf = open_fixture(variants[v], path, sizeof(path));
+		struct nh_disasm_result res;
+		struct nh_sym inner;
+
+		printf("  nmq_fixture-%s\n", variants[v]);
+		for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+			decode_func(elf, cases[i].wrapper, 0, &res, NULL);
+			print_res(cases[i].wrapper, &res);
+			assert_int_equal(res.n_acc, 0);
+			assert_int_not_equal(res.tail_kind, NH_TAIL_NONE);
+			assert_int_equal(res.tail_argno, 0);
+			assert_int_equal(res.tail_arg_off, 0);
+			assert_int_equal(nh_elf_find_func(elf, cases[i].inner, &inner), 0);
+			assert_int_equal(res.tail_target, inner.vaddr);
+
+			decode_func(elf, cases[i].inner, 0, &res, NULL);
+			assert_int_equal(res.n_acc, 1);
+			assert_int_equal(res.acc[0].disp, cases[i].disp);
+			assert_int_equal(res.acc[0].size, 8);
+		}
+		/* nni_msg_header returns its argument: the header is at 0 */
+		decode_func(elf, "nni_msg_header", 0, &res, NULL);
+		print_res("nni_msg_header", &res);
+		assert_int_equal(res.n_acc, 0);
+		assert_true(res.ret_is_arg);
+		assert_int_equal(res.ret_arg_off, 0);
+		nh_elf_close(elf);
+	}
+}
+
+static void test_decode_work_handlers(void **state)
+{
+	static const char *const handlers[] = { "handle_pub", "hook_entry",
+						"decode_pub_message" };
+	(void)state;
+	for (size_t v = 0; v < NVARIANTS; v++) {
+		char path[PATH_MAX];
+		struct nh_elf *elf = open_fixture(variants[v], path, sizeof(path));
+		struct nh_disasm_result res;
+
+		printf("  nmq_fixture-%s\n", variants[v]);
+		for (size_t i = 0; i < 3; i++) {
+			decode_func(elf, handlers[i], 0, &res, NULL);
+			print_res(handlers[i], &res);
+			const struct nh_access *cp = find_acc(&res, 136, NH_ACC_LOAD);
+			const struct nh_access *pp = find_acc(&res, 144, NH_ACC_LOAD);
+			assert_non_null(cp);
+			assert_non_null(pp);
+			assert_int_equal(cp->size, 8);
+			assert_int_equal(pp->size, 8);
+			if (strcmp(handlers[i], "decode_pub_message") == 0)
+				assert_non_null(find_acc(&res, 32, NH_ACC_LOAD));
+			/* nothing but struct work fields: all inside it */
+			for (size_t k = 0; k < res.n_acc; k++)
+				assert_true(res.acc[k].disp >= 0 && res.acc[k].disp < 176);
+		}
+		nh_elf_close(elf);
+	}
+}
+
+/* The walker on hand-assembled snippets: each pattern on its own. */
+static void test_decode_snippets(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *code;
+		size_t len;
+		int argno;
+		int64_t disp; /* of the first access; -1: none expected */
+		uint8_t size, kind;
+		uint64_t imm;
+	} cases[] = {
+		{ "testb $0x80,0x4f(%rdi)", "\xf6\x47\x4f\x80\x74\x08\x48\x8b\x87\xa8\x00\x00\x00\xc3\x31\xc0\xc3",
+		  17, 0, 0x4f, 1, NH_ACC_TEST, 0x80 },
+		{ "lea 0x78(%rdi); mov 8(%rax)", "\x48\x8d\x47\x78\x8b\x40\x08\xc3", 8, 0, 0x80, 4, NH_ACC_LOAD, 0 },
+		{ "push %rdi; pop %rbx", "\x57\x5b\x48\x8b\x43\x10\xc3", 7, 0, 0x10, 8, NH_ACC_LOAD, 0 },
+		{ "arg1 via %rdx", "\x48\x89\xf2\x0f\xb7\x42\x4a\xc3", 8, 1, 0x4a, 2, NH_ACC_LOAD, 0 },
+		{ "-O0 spill", "\x55\x48\x89\xe5\x48\x89\x7d\xe8\x48\x8b\x45\xe8\x48\x8b\x40\x78\x5d\xc3",
+		  18, 0, 0x78, 8, NH_ACC_LOAD, 0 },
+		{ "cmpb $0 + cmovs", "\x31\xc0\x80\x7f\x4f\x00\x48\x0f\x48\x87\xa8\x00\x00\x00\xc3",
+		  15, 0, 0x4f, 1, NH_ACC_TEST, 0x80 },
+		{ "movzbl + and $0x40", "\x0f\xb6\x47\x4f\x83\xe0\x40\xc3", 8, 0, 0x4f, 1, NH_ACC_TEST, 0x40 },
+		{ "truncated pointer", "\x89\xf8\x48\x8b\x40\x10\xc3", 7, 0, -1, 0, 0, 0 },
+		{ "wrong argument", "\x48\x8b\x47\x10\xc3", 5, 1, -1, 0, 0, 0 },
+		{ "loop", "\x48\x8b\x47\x20\x48\x85\xc0\x75\xf7\xc3", 10, 0, 0x20, 8, NH_ACC_LOAD, 0 },
+		{ "garbage", "\xff\xff\xff\xff", 4, 0, -1, 0, 0, 0 },
+		{ "empty", "", 0, 0, -1, 0, 0, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct nh_access acc[4];
+		int n = nh_disasm_first_arg_load((const uint8_t *)cases[i].code, cases[i].len,
+						 0x1000, cases[i].argno, acc, 4);
+		if (cases[i].disp < 0) {
+			if (n != 0)
+				fail_msg("%s: %d accesses, expected none", cases[i].what, n);
+			continue;
+		}
+		if (n < 1)
+			fail_msg("%s: no access found", cases[i].what);
+		assert_int_equal(acc[0].disp, cases[i].disp);
+		assert_int_equal(acc[0].size, cases[i].size);
+		assert_int_equal(acc[0].kind, cases[i].kind);
+		if (cases[i].kind == NH_ACC_TEST)
+			assert_int_equal(acc[0].imm, cases[i].imm);
+	}
+
+	/* the second read through a clobbered register is not the argument's */
+	struct nh_access acc[4];
+	assert_int_equal(nh_disasm_first_arg_load((const uint8_t *)"\x48\x8b\x7f\x08\x48\x8b\x47\x10\xc3",
+						  9, 0, 0, acc, 4), 1);
+	assert_int_equal(acc[0].disp, 8);
+
+	/* a tail jump out of the function, with the argument still in %rdi */
+	struct nh_disasm_result res;
+	assert_int_equal(nh_disasm_arg_accesses(NH_ARCH_X86_64, (const uint8_t *)"\xeb\xdc", 2,
+						0x4a, 0, 0, &res), 0);
+	assert_int_equal(res.tail_kind, NH_TAIL_JMP);
+	assert_int_equal(res.tail_target, 0x28);
+	assert_int_equal(res.tail_argno, 0);
+
+	assert_int_equal(nh_disasm_arg_accesses(NH_ARCH_X86_64, (const uint8_t *)"\xc3", 1, 0, 6, 0,
+						&res), -EINVAL);
+	assert_int_equal(nh_disasm_arg_accesses(NH_ARCH_ARM64, (const uint8_t *)"\xc0\x03\x5f\xd6", 4,
+						0, 0, 0, &res), -ENOTSUP);
+}
+
+/* --- dwarf.c ----------------------------------------------------------------- */
+
+static void test_dwarf_offsets(void **state)
+{
+	static const struct {
+		const char *type, *member;
+		long off, size;
+	} want[] = {
+		{ "conn_param", "ip_addr_v4", 20, 16 },
+		{ "conn_param", "keepalive_mqtt", 74, 2 },
+		{ "conn_param", "pro_ver", 78, 1 },
+		{ "conn_param", "con_flag", 79, 1 },
+		{ "conn_param", "clientid.body", 120, 8 },
+		{ "conn_param", "clientid.len", 128, 4 },
+		{ "conn_param", "username.body", 168, 8 },
+		{ "conn_param", "username.len", 176, 4 },
+		{ "nano_work", "flag", 22, 1 },
+		{ "nano_work", "msg", 32, 8 },
+		{ "nano_work", "cparam", 136, 8 },
+		{ "nano_work", "pub_packet", 144, 8 },
+		{ "nano_work", "sub_pkt", 152, 8 },
+		{ "nano_work", "unsub_pkt", 160, 8 },
+		{ "work", "cparam", 136, 8 },
+		{ "pub_packet_struct", "fixed_header", 0, 8 },
+		{ "pub_packet_struct", "var_header.publish.packet_id", 8, 2 },
+		{ "pub_packet_struct", "var_header.publish.topic_name.body", 16, 8 },
+		{ "pub_packet_struct", "var_header.publish.topic_name.len", 24, 4 },
+		{ "pub_packet_struct", "payload.data", 48, 8 },
+		{ "pub_packet_struct", "payload.len", 56, 4 },
+		{ "nng_msg", "m_body.ch_ptr", 0x60, 8 },
+		{ "nni_msg", "cparam", 0x98, 8 },
+	};
+	char path[PATH_MAX];
+	int err;
+	(void)state;
+
+	fixture_path(path, sizeof(path), "O2g");
+	struct nh_dwarf *dw = nh_dwarf_open(path, &err);
+	assert_non_null(dw);
+	assert_int_equal(err, NH_DWARF_OK);
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+		long off = -1, size = -1;
+		int rc = nh_dwarf_member(dw, want[i].type, want[i].member, &off, &size);
+		if (rc != NH_DWARF_OK)
+			fail_msg("%s.%s: %s", want[i].type, want[i].member, nh_dwarf_strerror(rc));
+		if (off != want[i].off || size != want[i].size)
+			fail_msg("%s.%s: offset %ld size %ld, want %ld %ld", want[i].type,
+				 want[i].member, off, size, want[i].off, want[i].size);
+	}
+	long off;
+	assert_int_equal(nh_dwarf_member(dw, "no_such_struct", "x", &off, NULL), NH_DWARF_ENOSTRUCT);
+	assert_int_equal(nh_dwarf_member(dw, "conn_param", "nope", &off, NULL), NH_DWARF_ENOMEMBER);
+	assert_int_equal(nh_dwarf_member(dw, "conn_param", "clientid.nope", &off, NULL),
+			 NH_DWARF_ENOMEMBER);
+	/* body is a pointer: nothing is nested inside it */
+	assert_int_equal(nh_dwarf_member(dw, "conn_param", "clientid.body.x", &off, NULL),
+			 NH_DWARF_ENOMEMBER);
+	assert_int_equal(nh_dwarf_member(dw, "conn_param", "clientid..body", &off, NULL),
+			 NH_DWARF_EBAD);
+	nh_dwarf_close(dw);
+
+	/* the one-shot form */
+	assert_int_equal(nh_dwarf_member_offset(path, "conn_param", "clientid.body", &off), 0);
+	assert_int_equal(off, 120);
+	for (size_t v = 0; v < 2; v++) {
+		fixture_path(path, sizeof(path), variants[v]);
+		assert_int_equal(nh_dwarf_member_offset(path, "conn_param", "clientid.body", &off),
+				 NH_DWARF_ENODWARF);
+	}
+	assert_int_equal(nh_dwarf_member_offset("/nonexistent", "conn_param", "pro_ver", &off),
+			 NH_DWARF_EOPEN);
+	assert_int_equal(nh_dwarf_member_offset(NH_SOURCE_DIR "/Makefile", "conn_param",
+						"pro_ver", &off),
+			 NH_DWARF_EOPEN);
+}
+
+/* Code and DWARF must tell the same offsets on the build that has both. */
+static void test_dwarf_agrees_with_code(void **state)
+{
+	static const struct {
+		const char *func, *type, *member;
+	} pairs[] = {
+		{ "conn_param_get_clientid", "conn_param", "clientid.body" },
+		{ "conn_param_get_keepalive", "conn_param", "keepalive_mqtt" },
+		{ "conn_param_get_protover", "conn_param", "pro_ver" },
+		{ "nni_msg_body", "nng_msg", "m_body.ch_ptr" },
+	};
+	char path[PATH_MAX];
+	struct nh_elf *elf = open_fixture("O2g", path, sizeof(path));
+	struct nh_disasm_result res;
+	long off;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(*pairs); i++) {
+		decode_func(elf, pairs[i].func, 0, &res, NULL);
+		assert_int_equal(res.n_acc, 1);
+		assert_int_equal(nh_dwarf_member_offset(path, pairs[i].type, pairs[i].member, &off), 0);
+		assert_int_equal(res.acc[0].disp, off);
+	}
+	decode_func(elf, "conn_param_get_username", 0, &res, NULL);
+	assert_int_equal(nh_dwarf_member_offset(path, "conn_param", "con_flag", &off), 0);
+	assert_int_equal(res.acc[0].disp, off);
+	assert_int_equal(nh_dwarf_member_offset(path, "conn_param", "username.body", &off), 0);
+	assert_int_equal(res.acc[1].disp, off);
+	decode_func(elf, "handle_pub", 0, &res, NULL);
+	assert_int_equal(nh_dwarf_member_offset(path, "nano_work", "cparam", &off), 0);
+	assert_non_null(find_acc(&res, off, NH_ACC_LOAD));
+	assert_int_equal(nh_dwarf_member_offset(path, "nano_work", "pub_packet", &off), 0);
+	assert_non_null(find_acc(&res, off, NH_ACC_LOAD));
+	nh_elf_close(elf);
+}
+
+/* --- Mosquitto ------------------------------------------------------------- */
+
+#define MOSQUITTO "/usr/sbin/mosquitto"
+
+static void test_mosquitto_accessors(void **state)
+{
+	static const char *const funcs[] = {
+		"mosquitto_client_id", "mosquitto_client_username",
+		"mosquitto_client_keepalive", "mosquitto_client_protocol_version",
+	};
+	char err[256];
+	struct nh_elf *elf;
+	(void)state;
+
+	if (access(MOSQUITTO, R_OK) != 0)
+		skip();
+	elf = nh_elf_open(MOSQUITTO, err, sizeof(err));
+	if (!elf)
+		fail_msg("%s", err);
+	printf("  %s build-id %s, symtab %d, pie %d\n", MOSQUITTO, nh_elf_build_id(elf),
+	       nh_elf_has_symtab(elf), nh_elf_is_pie(elf));
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(*funcs); i++) {
+		struct nh_disasm_result res;
+		struct nh_sym sym;
+		decode_func(elf, funcs[i], 0, &res, &sym);
+		assert_true(sym.dynamic); /* the package is stripped: .dynsym only */
+		print_res(funcs[i], &res);
+		assert_true(res.n_acc > 0);
+	}
+	nh_elf_close(elf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_elf_facts),
+		cmocka_unit_test(test_elf_find_func),
+		cmocka_unit_test(test_elf_find_string),
+		cmocka_unit_test(test_elf_bad_files),
+		cmocka_unit_test(test_decode_conn_param_accessors),
+		cmocka_unit_test(test_decode_msg_wrappers),
+		cmocka_unit_test(test_decode_work_handlers),
+		cmocka_unit_test(test_decode_snippets),
+		cmocka_unit_test(test_dwarf_offsets),
+		cmocka_unit_test(test_dwarf_agrees_with_code),
+		cmocka_unit_test(test_mosquitto_accessors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seam between nanohook and the brokers it observes. Each broker is
+ * one file (broker_<name>.c) that defines a `struct nh_broker`: how to
+ * recognise its binary, how to establish every function and field the
+ * probes need (recording how each was found, for `nanohook probe`), and
+ * how to load and attach its BPF program. Adding a broker means adding
+ * one such file and listing it in broker.c.
+ */
+#ifndef NH_BROKER_H
+#define NH_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct nh_elf;
+
+enum nh_broker_id { NH_BROKER_NANOMQ = 1, NH_BROKER_MOSQUITTO = 2 };
+
+/* One line of `nanohook probe`: a function or field, its value, and how
+ * it was established. */
+struct nh_finding {
+	char what[64];
+	char value[48];
+	char source[160];
+	bool ok;        /* false: required and missing (refuse to attach) */
+};
+
+#define NH_MAX_FINDINGS 48
+
+/* A process to observe, and what was learnt about its binary. */
+struct nh_target {
+	pid_t pid;                /* 0 when probing a file only */
+	char exe[4096];           /* the binary as this process sees it */
+	struct nh_elf *elf;
+	const struct nh_broker *broker;
+	struct nh_finding findings[NH_MAX_FINDINGS];
+	size_t n_findings;
+	void *resolved;           /* the broker's own result of resolve() */
+};
+
+/* What the capture layer needs from an attached program. The fds are
+ * the attachment's own duplicates: they outlive detach(), so the ring
+ * buffer can be drained and the counters read after the probes are gone. */
+struct nh_attachment {
+	const struct nh_broker *broker;
+	int ringbuf_fd;
+	int counters_fd;          /* per-CPU array of NH_CNT_MAX u64 */
+	size_t n_links;
+	void *state;              /* skeleton and links, broker-owned */
+};
+
+struct nh_attach_opts {
+	unsigned payload_max;
+	size_t ringbuf_bytes;
+	int share_ringbuf_fd;     /* -1, or a ring buffer to write into */
+};
+
+struct nh_broker {
+	const char *name;
+	enum nh_broker_id id;
+	/* > 0 if the binary looks like this broker (higher = surer). */
+	int (*detect)(struct nh_elf *elf);
+	/* Establish functions and offsets, adding findings. -1 (with a
+	 * message in err naming what is missing) refuses the attach. */
+	int (*resolve)(struct nh_target *t, char *err, size_t errlen);
+	int (*attach)(struct nh_target *t, const struct nh_attach_opts *o,
+		      struct nh_attachment *out, char *err, size_t errlen);
+	void (*detach)(struct nh_attachment *a);
+	void (*release)(struct nh_target *t); /* free t->resolved */
+};
+
+extern const struct nh_broker nh_broker_nanomq;
+extern const struct nh_broker nh_broker_mosquitto;
+
+/* Broker by name ("nanomq"), or NULL. */
+const struct nh_broker *nh_broker_by_name(const char *name);
+/* Comma-separated list of names, for --help and errors. */
+const char *nh_broker_names(void);
+
+/* Opens the target's binary (through /proc/PID/root for processes in
+ * other mount namespaces), picks its broker (or uses `forced`) and
+ * resolves it. Findings are kept even on failure, for the report. */
+int nh_target_open(struct nh_target *t, pid_t pid, const char *exe_path,
+		   const struct nh_broker *forced, char *err, size_t errlen);
+void nh_target_close(struct nh_target *t);
+
+/* Closes the attachment's fds (after detach and the last drain). */
+void nh_attachment_close_fds(struct nh_attachment *a);
+
+/* For broker files: record a finding. */
+void nh_finding_add(struct nh_target *t, bool ok, const char *what,
+		    const char *source, const char *value_fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void nh_target_print_findings(const struct nh_target *t, FILE *out);
+
+#endif

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "capture.h"
+#include "log.h"
+
+#define MAX_RINGS 16
+
+struct nh_capture {
+	struct ring_buffer *rb;
+	int ring_fds[MAX_RINGS];
+	size_t n_rings;
+	nh_event_fn fn;
+	void *ctx;
+	/* Records carry boot-time stamps; bodies want wall-clock ms. The
+	 * offset is taken once: a clock step later shifts ts by the step,
+	 * as it would in the broker. */
+	uint64_t boot_to_wall_ns;
+	uint64_t records;
+	uint64_t rejected[NH_REJ_MAX];
+};
+
+const char *nh_rec_reject_name(enum nh_rec_reject r)
+{
+	static const char *const names[NH_REJ_MAX] = {
+		[NH_REJ_MALFORMED] = "malformed_record",
+		[NH_REJ_READ_FAULT] = "broker_read_fault",
+		[NH_REJ_TRUNCATED] = "string_too_long",
+	};
+	return r < NH_REJ_MAX ? names[r] : "?";
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct nh_str rec_str(const char *p, uint16_t got)
+{
+	return (struct nh_str){ .ptr = p, .len = got };
+}
+
+int nh_record_decode(const void *data, size_t size, uint64_t boot_to_wall_ns,
+		     struct nh_event *ev, enum nh_rec_reject *why)
+{
+	const struct nh_record *r = data;
+
+	*why = NH_REJ_MALFORMED;
+	if (size < sizeof(*r) || r->type == NH_EV_NONE || r->type >= NH_EV_MAX)
+		return -1;
+	if (r->payload_cap > size - sizeof(*r) || r->payload_got > r->payload_cap ||
+	    r->clientid_got >= NH_CLIENTID_MAX || r->username_got >= NH_USERNAME_MAX ||
+	    r->topic_got >= NH_TOPIC_MAX)
+		return -1;
+	/* Lengths copied can never exceed the lengths the broker had. */
+	if (r->clientid_got > r->clientid_len || r->topic_got > r->topic_len ||
+	    ((r->flags & NH_F_HAS_USERNAME) && r->username_got > r->username_len) ||
+	    r->payload_got > r->payload_len)
+		return -1;
+	if (r->flags & NH_F_READ_FAULT) {
+		*why = NH_REJ_READ_FAULT;
+		return -1;
+	}
+	/* A cut client id or topic would name the wrong client or match the
+	 * wrong rule: refuse it rather than send something plausible. */
+	if (r->flags & (NH_F_TRUNC_CLIENTID | NH_F_TRUNC_USERNAME | NH_F_TRUNC_TOPIC)) {
+		*why = NH_REJ_TRUNCATED;
+		return -1;
+	}
+	/* Without truncation the copy is the whole string. */
+	if (r->clientid_got != r->clientid_len || r->topic_got != r->topic_len ||
+	    ((r->flags & NH_F_HAS_USERNAME) && r->username_got != r->username_len))
+		return -1;
+	if (!(r->flags & NH_F_TRUNC_PAYLOAD) && r->payload_got != r->payload_len)
+		return -1;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->type = (enum nh_event_type)r->type;
+	ev->ts_ms = (r->ts_boot_ns + boot_to_wall_ns) / 1000000ull;
+	ev->pid = r->tgid;
+	ev->clientid = rec_str(r->clientid, r->clientid_got);
+	ev->has_username = r->flags & NH_F_HAS_USERNAME;
+	ev->username = ev->has_username ? rec_str(r->username, r->username_got)
+					: rec_str("", 0);
+	ev->proto_ver = r->proto_ver;
+	ev->keepalive = r->keepalive;
+	ev->code = r->code;
+	ev->topic = rec_str(r->topic, r->topic_got);
+	ev->payload = r->payload;
+	ev->payload_len = r->payload_got;
+	ev->payload_full_len = r->payload_len;
+	ev->qos = r->qos;
+	ev->retain = r->flags & NH_F_RETAIN;
+	ev->sys_event = r->flags & NH_F_SYS_EVENT;
+	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct nh_capture *c = ctx;
+	enum nh_rec_reject why;
+	struct nh_event ev;
+
+	c->records++;
+	if (nh_record_decode(data, size, c->boot_to_wall_ns, &ev, &why)) {
+		c->rejected[why]++;
+		return 0;
+	}
+	c->fn(c->ctx, &ev);
+	return 0;
+}
+
+struct nh_capture *nh_capture_new(nh_event_fn fn, void *ctx)
+{
+	struct nh_capture *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->fn = fn;
+	c->ctx = ctx;
+	c->boot_to_wall_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	return c;
+}
+
+int nh_capture_add(struct nh_capture *c, const struct nh_attachment *a)
+{
+	for (size_t i = 0; i < c->n_rings; i++)
+		if (c->ring_fds[i] == a->ringbuf_fd)
+			return 0;
+	if (c->n_rings == MAX_RINGS)
+		return -ENOSPC;
+	if (!c->rb) {
+		c->rb = ring_buffer__new(a->ringbuf_fd, on_record, c, NULL);
+		if (!c->rb)
+			return -errno;
+	} else if (ring_buffer__add(c->rb, a->ringbuf_fd, on_record, c)) {
+		return -errno;
+	}
+	c->ring_fds[c->n_rings++] = a->ringbuf_fd;
+	return 0;
+}
+
+int nh_capture_fd(const struct nh_capture *c)
+{
+	return c->rb ? ring_buffer__epoll_fd(c->rb) : -1;
+}
+
+int nh_capture_consume(struct nh_capture *c)
+{
+	return c->rb ? ring_buffer__consume(c->rb) : 0;
+}
+
+int nh_capture_poll(struct nh_capture *c, int timeout_ms)
+{
+	int n;
+
+	if (!c->rb)
+		return 0;
+	n = ring_buffer__poll(c->rb, timeout_ms);
+	return n == -EINTR ? 0 : n;
+}
+
+void nh_capture_free(struct nh_capture *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	free(c);
+}
+
+uint64_t nh_capture_records(const struct nh_capture *c)
+{
+	return c->records;
+}
+
+uint64_t nh_capture_rejected(const struct nh_capture *c, enum nh_rec_reject r)
+{
+	return r < NH_REJ_MAX ? c->rejected[r] : 0;
+}
+
+int nh_bpf_counters_read(int map_fd, uint64_t out[NH_CNT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	if (ncpu <= 0)
+		return -1;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -1;
+	for (uint32_t k = 0; k < NH_CNT_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(map_fd, &k, vals))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			out[k] += vals[i];
+	}
+	free(vals);
+	return 0;
+}

@@ -1,0 +1,808 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nanohook's configuration: NanoMQ's `webhook {}` block (read the way a
+ * user of NanoMQ's docs writes it) plus nanohook's own `nanohook {}` block,
+ * validated up front so that a running nanohook never meets a bad value.
+ *
+ * Choices worth knowing:
+ *  - Event names and body.encoding match case-insensitively, as NanoMQ
+ *    compares them.
+ *  - A webhook without events is an error: nothing would ever be sent.
+ *  - A url without a path is sent to "/". NanoMQ puts an empty request
+ *    target on the request line there ("POST  HTTP/1.1"), which servers
+ *    reject; `check` says so.
+ *  - Unknown keys, `tls`/`ssl` and a `topic` on an event that has none are
+ *    warnings; wrong types and out-of-range values are errors.
+ *  - The brace-less `events = [ event = "x" topic = "y" ]` of NanoMQ's doc
+ *    is refused by the HOCON reader (see hocon.h): NanoMQ would keep only
+ *    its first event, silently.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hocon.h"
+#include "topic.h"
+
+#define POOL_SIZE_MAX 1024
+#define CANCEL_TIMEOUT_MAX_MS 3600000ull
+#define QUEUE_MAX_MAX 10000000ull
+#define RINGBUF_MIN (64ull << 10)
+#define RINGBUF_MAX (1ull << 30)
+
+struct event_info {
+	const char *name;
+	bool has_topic; /* a rule's topic filters this event */
+};
+
+static const struct event_info event_info[NH_EV_MAX] = {
+	[NH_EV_CONNECT] = { "on_client_connect", false },
+	[NH_EV_CONNACK] = { "on_client_connack", false },
+	[NH_EV_CONNECTED] = { "on_client_connected", false },
+	[NH_EV_DISCONNECTED] = { "on_client_disconnected", false },
+	[NH_EV_SUBSCRIBE] = { "on_client_subscribe", true },
+	[NH_EV_UNSUBSCRIBE] = { "on_client_unsubscribe", true },
+	[NH_EV_SESSION_SUBSCRIBED] = { "on_session_subscribed", true },
+	[NH_EV_SESSION_UNSUBSCRIBED] = { "on_session_unsubscribed", true },
+	[NH_EV_SESSION_TERMINATED] = { "on_session_terminated", false },
+	[NH_EV_PUBLISH] = { "on_message_publish", true },
+	[NH_EV_DELIVERED] = { "on_message_delivered", true },
+	[NH_EV_ACKED] = { "on_message_acked", true },
+};
+
+/* The order NanoMQ's docs list them in, for messages. */
+static const enum nh_event_type event_order[] = {
+	NH_EV_CONNECT, NH_EV_CONNACK, NH_EV_CONNECTED, NH_EV_DISCONNECTED,
+	NH_EV_SUBSCRIBE, NH_EV_UNSUBSCRIBE, NH_EV_SESSION_SUBSCRIBED,
+	NH_EV_SESSION_UNSUBSCRIBED, NH_EV_SESSION_TERMINATED, NH_EV_PUBLISH,
+	NH_EV_DELIVERED, NH_EV_ACKED,
+};
+
+const char *nh_event_name(enum nh_event_type ev)
+{
+	if ((int)ev <= NH_EV_NONE || ev >= NH_EV_MAX || !event_info[ev].name)
+		return "unknown";
+	return event_info[ev].name;
+}
+
+enum nh_event_type nh_event_from_name(const char *name)
+{
+	if (!name)
+		return NH_EV_NONE;
+	for (int ev = NH_EV_NONE + 1; ev < NH_EV_MAX; ev++)
+		if (event_info[ev].name &&
+		    strcasecmp(event_info[ev].name, name) == 0)
+			return (enum nh_event_type)ev;
+	return NH_EV_NONE;
+}
+
+static bool event_has_topic(enum nh_event_type ev)
+{
+	return (int)ev > NH_EV_NONE && ev < NH_EV_MAX && event_info[ev].has_topic;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+struct loader {
+	const char *name;
+	FILE *err;
+	struct nh_config *cfg;
+};
+
+static void vreport(struct loader *ld, int line, int col, const char *fmt,
+		    va_list ap)
+{
+	if (!ld->err)
+		return;
+	fprintf(ld->err, "%s:%d:%d: ", ld->name, line, col);
+	vfprintf(ld->err, fmt, ap);
+	fputc('\n', ld->err);
+}
+
+static int error_at(struct loader *ld, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int error_at(struct loader *ld, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(ld, line, col, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void warn_at(struct loader *ld, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void warn_at(struct loader *ld, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(ld, line, col, fmt, ap);
+	va_end(ap);
+}
+
+#define AT_VALUE(n) (n)->line, (n)->col
+#define AT_KEY(n) (n)->key_line, (n)->key_col
+
+/* "'text'" for a scalar, "an object" etc. otherwise, for messages. */
+static const char *describe(const struct nh_hocon_node *n, char *buf, size_t len)
+{
+	switch (n->type) {
+	case NH_HOCON_OBJECT: return "an object";
+	case NH_HOCON_ARRAY: return "an array";
+	case NH_HOCON_NULL: return "null";
+	default:
+		snprintf(buf, len, "'%.60s%s'", n->str, n->len > 60 ? "..." : "");
+		return buf;
+	}
+}
+
+static void warn_unknown(struct loader *ld, const struct nh_hocon_node *k,
+			 const char *where)
+{
+	warn_at(ld, AT_KEY(k), "unknown key '%s' in %s (ignored)", k->key, where);
+}
+
+/* ---- values ---------------------------------------------------------------- */
+
+static int get_uint(struct loader *ld, const struct nh_hocon_node *n,
+		    const char *what, unsigned long long min,
+		    unsigned long long max, unsigned long long *out)
+{
+	char buf[80];
+	long long v;
+
+	if (nh_hocon_as_int(n, &v) < 0)
+		return error_at(ld, AT_VALUE(n), "%s: expected an integer, got %s",
+				what, describe(n, buf, sizeof(buf)));
+	if (v < 0 || (unsigned long long)v < min || (unsigned long long)v > max)
+		return error_at(ld, AT_VALUE(n), "%s: %lld is out of range %llu..%llu",
+				what, v, min, max);
+	*out = (unsigned long long)v;
+	return 0;
+}
+
+static int get_string(struct loader *ld, const struct nh_hocon_node *n,
+		      const char *what, const char **out)
+{
+	char buf[80];
+
+	if (n->type != NH_HOCON_STRING && n->type != NH_HOCON_NUMBER &&
+	    n->type != NH_HOCON_BOOL)
+		return error_at(ld, AT_VALUE(n), "%s: expected a string, got %s",
+				what, describe(n, buf, sizeof(buf)));
+	*out = n->str;
+	return 0;
+}
+
+/* ---- url ----------------------------------------------------------------- */
+
+/* http(s)://[user[:pass]@]host[:port][/path][?query]. Returns NULL and
+ * sets *why if the URL is unusable; adds the "/" path if there is none. */
+static char *normalize_url(const char *in, bool *path_added, const char **why)
+{
+	const char *auth, *host, *end, *p;
+	size_t auth_len, n = strlen(in);
+	char *out;
+
+	*path_added = false;
+	for (p = in; *p; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+			*why = "contains a blank or control character";
+			return NULL;
+		}
+	}
+	if (strncasecmp(in, "http://", 7) == 0)
+		auth = in + 7;
+	else if (strncasecmp(in, "https://", 8) == 0)
+		auth = in + 8;
+	else {
+		*why = "must start with http:// or https://";
+		return NULL;
+	}
+	auth_len = strcspn(auth, "/?#");
+	end = auth + auth_len;
+	host = auth;
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			host = p + 1;
+
+	if (host < end && *host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+
+		if (!close || close == host + 1) {
+			*why = "has a bad [IPv6] host";
+			return NULL;
+		}
+		p = close + 1;
+	} else {
+		p = host;
+		while (p < end && *p != ':')
+			p++;
+		if (p == host) {
+			*why = "has no host";
+			return NULL;
+		}
+	}
+	if (p < end) {
+		unsigned long port = 0;
+		const char *d = ++p;
+
+		if (p[-1] != ':') {
+			*why = "has a bad [IPv6] host";
+			return NULL;
+		}
+		while (p < end && *p >= '0' && *p <= '9' && port <= 65535)
+			port = port * 10 + (unsigned long)(*p++ - '0');
+		if (p == d || p != end || port == 0 || port > 65535) {
+			*why = "has a bad port (1..65535)";
+			return NULL;
+		}
+	}
+
+	*path_added = *end != '/';
+	out = malloc(n + 2);
+	if (!out) {
+		*why = "out of memory";
+		return NULL;
+	}
+	memcpy(out, in, (size_t)(end - in));
+	n = (size_t)(end - in);
+	if (*path_added)
+		out[n++] = '/';
+	strcpy(out + n, end);
+	return out;
+}
+
+static int load_url(struct loader *ld, const struct nh_hocon_node *n)
+{
+	const char *s = NULL, *why = NULL;
+	char *url;
+
+	if (get_string(ld, n, "webhook.url", &s) < 0)
+		return -1;
+	url = normalize_url(s, &ld->cfg->url_path_added, &why);
+	if (!url)
+		return error_at(ld, AT_VALUE(n), "webhook.url: '%.200s' %s", s, why);
+	free(ld->cfg->url);
+	ld->cfg->url = url;
+	return 0;
+}
+
+/* ---- headers ---------------------------------------------------------------- */
+
+static bool header_name_ok(const char *s)
+{
+	/* RFC 9110 token */
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		      (c >= 'A' && c <= 'Z') || strchr(extra, c)))
+			return false;
+	}
+	return true;
+}
+
+static bool header_value_ok(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static int load_headers(struct loader *ld, const struct nh_hocon_node *n)
+{
+	struct nh_config *cfg = ld->cfg;
+	char buf[80];
+
+	if (n->type != NH_HOCON_OBJECT)
+		return error_at(ld, AT_VALUE(n),
+				"webhook.headers: expected headers.<name> = \"value\" entries, got %s",
+				describe(n, buf, sizeof(buf)));
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *h = n->kids[i];
+		struct nh_header *nh;
+
+		if (h->type == NH_HOCON_OBJECT)
+			return error_at(ld, AT_VALUE(h),
+					"webhook.headers.%s: expected a string, got an object (quote a header name holding '.': headers.\"a.b\" = ...)",
+					h->key);
+		if (h->type != NH_HOCON_STRING && h->type != NH_HOCON_NUMBER &&
+		    h->type != NH_HOCON_BOOL)
+			return error_at(ld, AT_VALUE(h),
+					"webhook.headers.%s: expected a string, got %s",
+					h->key, describe(h, buf, sizeof(buf)));
+		if (!header_name_ok(h->key))
+			return error_at(ld, AT_KEY(h),
+					"webhook.headers: '%s' is not a valid HTTP header name",
+					h->key);
+		if (!header_value_ok(h->str))
+			return error_at(ld, AT_VALUE(h),
+					"webhook.headers.%s: the value holds a line break or control character",
+					h->key);
+
+		nh = realloc(cfg->headers, (cfg->n_headers + 1) * sizeof(*nh));
+		if (!nh)
+			return error_at(ld, AT_VALUE(h), "out of memory");
+		cfg->headers = nh;
+		nh = &cfg->headers[cfg->n_headers];
+		nh->name = strdup(h->key);
+		nh->value = strdup(h->str);
+		if (!nh->name || !nh->value) {
+			free(nh->name);
+			free(nh->value);
+			return error_at(ld, AT_VALUE(h), "out of memory");
+		}
+		cfg->n_headers++;
+	}
+	return 0;
+}
+
+/* ---- body, events ------------------------------------------------------------ */
+
+static int load_body(struct loader *ld, const struct nh_hocon_node *n)
+{
+	static const struct {
+		const char *name;
+		enum nh_encoding enc;
+	} encodings[] = {
+		{ "plain", NH_ENC_PLAIN },
+		{ "base64", NH_ENC_BASE64 },
+		{ "base62", NH_ENC_BASE62 },
+	};
+	char buf[80];
+
+	if (n->type != NH_HOCON_OBJECT)
+		return error_at(ld, AT_VALUE(n),
+				"webhook.body: expected body.encoding = ..., got %s",
+				describe(n, buf, sizeof(buf)));
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *k = n->kids[i];
+		const char *s = NULL;
+		size_t e;
+
+		if (strcmp(k->key, "encoding") != 0) {
+			warn_unknown(ld, k, "webhook.body");
+			continue;
+		}
+		if (get_string(ld, k, "webhook.body.encoding", &s) < 0)
+			return -1;
+		for (e = 0; e < 3; e++)
+			if (strcasecmp(s, encodings[e].name) == 0)
+				break;
+		if (e == 3)
+			return error_at(ld, AT_VALUE(k),
+					"webhook.body.encoding: expected plain, base64 or base62, got %s",
+					describe(k, buf, sizeof(buf)));
+		ld->cfg->encoding = encodings[e].enc;
+	}
+	return 0;
+}
+
+static int fail_unknown_event(struct loader *ld, const struct nh_hocon_node *n,
+			      const char *what)
+{
+	char known[512] = "", buf[80];
+	size_t len = 0;
+
+	for (size_t i = 0; i < sizeof(event_order) / sizeof(event_order[0]) &&
+			   len < sizeof(known); i++)
+		len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s",
+					i ? ", " : "", event_info[event_order[i]].name);
+	return error_at(ld, AT_VALUE(n), "%s: unknown event %s (known: %s)", what,
+			describe(n, buf, sizeof(buf)), known);
+}
+
+static int load_rule(struct loader *ld, const struct nh_hocon_node *r, size_t idx)
+{
+	struct nh_config *cfg = ld->cfg;
+	const struct nh_hocon_node *ev_node = NULL, *topic_node = NULL;
+	char what[64], where[48], buf[80];
+	enum nh_event_type ev;
+	struct nh_rule *rules;
+	const char *s = NULL;
+	char *topic = NULL;
+
+	snprintf(where, sizeof(where), "webhook.events[%zu]", idx);
+	if (r->type != NH_HOCON_OBJECT)
+		return error_at(ld, AT_VALUE(r),
+				"%s: expected { event = \"...\", topic = \"...\" }, got %s",
+				where, describe(r, buf, sizeof(buf)));
+	for (size_t i = 0; i < r->n_kids; i++) {
+		const struct nh_hocon_node *k = r->kids[i];
+
+		if (strcmp(k->key, "event") == 0)
+			ev_node = k;
+		else if (strcmp(k->key, "topic") == 0)
+			topic_node = k;
+		else
+			warn_unknown(ld, k, where);
+	}
+	if (!ev_node)
+		return error_at(ld, AT_VALUE(r), "%s: missing 'event'", where);
+
+	snprintf(what, sizeof(what), "%s.event", where);
+	if (get_string(ld, ev_node, what, &s) < 0)
+		return -1;
+	ev = nh_event_from_name(s);
+	if (ev == NH_EV_NONE)
+		return fail_unknown_event(ld, ev_node, what);
+
+	if (topic_node) {
+		snprintf(what, sizeof(what), "%s.topic", where);
+		if (get_string(ld, topic_node, what, &s) < 0)
+			return -1;
+		if (!nh_topic_valid_filter(s, topic_node->len))
+			return error_at(ld, AT_VALUE(topic_node),
+					"%s: '%.200s' is not a valid MQTT topic filter (non-empty; '+' and '#' fill a whole level; '#' only last)",
+					what, s);
+		if (!event_has_topic(ev)) {
+			warn_at(ld, AT_KEY(topic_node),
+				"%s: ignored, %s has no topic", what,
+				event_info[ev].name);
+		} else if (!(topic = strdup(s))) {
+			return error_at(ld, AT_VALUE(topic_node), "out of memory");
+		}
+	}
+
+	rules = realloc(cfg->rules, (cfg->n_rules + 1) * sizeof(*rules));
+	if (!rules) {
+		free(topic);
+		return error_at(ld, AT_VALUE(r), "out of memory");
+	}
+	cfg->rules = rules;
+	cfg->rules[cfg->n_rules++] = (struct nh_rule){
+		.event = ev,
+		.topic = topic,
+		.line = r->line,
+	};
+	return 0;
+}
+
+static int load_events(struct loader *ld, const struct nh_hocon_node *n)
+{
+	char buf[80];
+
+	if (n->type != NH_HOCON_ARRAY)
+		return error_at(ld, AT_VALUE(n),
+				"webhook.events: expected [ { event = \"...\" } ... ], got %s",
+				describe(n, buf, sizeof(buf)));
+	if (n->n_kids == 0)
+		return error_at(ld, AT_VALUE(n),
+				"webhook.events: empty, nothing would ever be sent");
+	for (size_t i = 0; i < n->n_kids; i++)
+		if (load_rule(ld, n->kids[i], i) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- blocks -------------------------------------------------------------------- */
+
+static int load_webhook(struct loader *ld, const struct nh_hocon_node *wh)
+{
+	struct nh_config *cfg = ld->cfg;
+	bool have_events = false;
+	char buf[80];
+
+	if (wh->type != NH_HOCON_OBJECT)
+		return error_at(ld, AT_VALUE(wh),
+				"webhook: expected a block webhook { ... }, got %s",
+				describe(wh, buf, sizeof(buf)));
+
+	for (size_t i = 0; i < wh->n_kids; i++) {
+		const struct nh_hocon_node *k = wh->kids[i];
+		unsigned long long v;
+		uint64_t ms;
+		bool b;
+		int rc = 0;
+
+		if (strcmp(k->key, "url") == 0) {
+			rc = load_url(ld, k);
+		} else if (strcmp(k->key, "headers") == 0) {
+			rc = load_headers(ld, k);
+		} else if (strcmp(k->key, "body") == 0) {
+			rc = load_body(ld, k);
+		} else if (strcmp(k->key, "pool_size") == 0) {
+			rc = get_uint(ld, k, "webhook.pool_size", 1, POOL_SIZE_MAX, &v);
+			if (rc == 0)
+				cfg->pool_size = (unsigned)v;
+		} else if (strcmp(k->key, "cancel_timeout") == 0) {
+			if (nh_hocon_as_duration_ms(k, &ms) < 0)
+				rc = error_at(ld, AT_VALUE(k),
+					      "webhook.cancel_timeout: expected milliseconds or a duration like 5s, got %s",
+					      describe(k, buf, sizeof(buf)));
+			else if (ms < 1 || ms > CANCEL_TIMEOUT_MAX_MS)
+				rc = error_at(ld, AT_VALUE(k),
+					      "webhook.cancel_timeout: %llums is out of range 1ms..%llums",
+					      (unsigned long long)ms, CANCEL_TIMEOUT_MAX_MS);
+			else
+				cfg->cancel_timeout_ms = (unsigned)ms;
+		} else if (strcmp(k->key, "events") == 0) {
+			rc = load_events(ld, k);
+			have_events = true;
+		} else if (strcmp(k->key, "enable") == 0) {
+			if (nh_hocon_as_bool(k, &b) < 0)
+				rc = error_at(ld, AT_VALUE(k),
+					      "webhook.enable: expected true or false, got %s",
+					      describe(k, buf, sizeof(buf)));
+			else
+				cfg->nanomq_enable = b;
+		} else if (strcmp(k->key, "tls") == 0 || strcmp(k->key, "ssl") == 0) {
+			warn_at(ld, AT_KEY(k), "webhook.%s: tls not supported yet (ignored)",
+				k->key);
+		} else {
+			warn_unknown(ld, k, "webhook");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (!cfg->url)
+		return error_at(ld, AT_KEY(wh), "webhook: missing required key 'url'");
+	if (!have_events)
+		return error_at(ld, AT_KEY(wh),
+				"webhook: no events, nothing would ever be sent (add events = [ { event = \"on_message_publish\" } ])");
+	return 0;
+}
+
+static int load_capture(struct loader *ld, const struct nh_hocon_node *n)
+{
+	char buf[80];
+
+	if (n->type != NH_HOCON_OBJECT)
+		return error_at(ld, AT_VALUE(n),
+				"nanohook.capture: expected capture.payload_max = ..., got %s",
+				describe(n, buf, sizeof(buf)));
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *k = n->kids[i];
+		uint64_t v;
+
+		if (strcmp(k->key, "payload_max") != 0) {
+			warn_unknown(ld, k, "nanohook.capture");
+			continue;
+		}
+		if (nh_hocon_as_size(k, &v) < 0)
+			return error_at(ld, AT_VALUE(k),
+					"nanohook.capture.payload_max: expected bytes or a size like 4KB, got %s",
+					describe(k, buf, sizeof(buf)));
+		if (v < 1 || v > NH_PAYLOAD_LARGE)
+			return error_at(ld, AT_VALUE(k),
+					"nanohook.capture.payload_max: %llu is out of range 1..%u",
+					(unsigned long long)v, NH_PAYLOAD_LARGE);
+		ld->cfg->payload_max = (unsigned)v;
+	}
+	return 0;
+}
+
+static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
+{
+	struct nh_config *cfg = ld->cfg;
+	char buf[80];
+
+	if (n->type != NH_HOCON_OBJECT)
+		return error_at(ld, AT_VALUE(n),
+				"nanohook: expected a block nanohook { ... }, got %s",
+				describe(n, buf, sizeof(buf)));
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *k = n->kids[i];
+		unsigned long long v;
+		uint64_t sz;
+
+		if (strcmp(k->key, "capture") == 0) {
+			if (load_capture(ld, k) < 0)
+				return -1;
+		} else if (strcmp(k->key, "ringbuf_size") == 0) {
+			if (nh_hocon_as_size(k, &sz) < 0)
+				return error_at(ld, AT_VALUE(k),
+						"nanohook.ringbuf_size: expected bytes or a size like 8MB, got %s",
+						describe(k, buf, sizeof(buf)));
+			if (sz < RINGBUF_MIN || sz > RINGBUF_MAX || (sz & (sz - 1)))
+				return error_at(ld, AT_VALUE(k),
+						"nanohook.ringbuf_size: %llu bytes is not a power of two between 64KB and 1GB",
+						(unsigned long long)sz);
+			cfg->ringbuf_bytes = (size_t)sz;
+		} else if (strcmp(k->key, "queue_max") == 0) {
+			if (get_uint(ld, k, "nanohook.queue_max", 1, QUEUE_MAX_MAX, &v) < 0)
+				return -1;
+			cfg->queue_max = (size_t)v;
+		} else {
+			warn_unknown(ld, k, "nanohook");
+		}
+	}
+	return 0;
+}
+
+static int load_doc(struct loader *ld, const struct nh_hocon_doc *doc)
+{
+	const struct nh_hocon_node *wh = nh_hocon_get(doc->root, "webhook");
+	const struct nh_hocon_node *nh = nh_hocon_get(doc->root, "nanohook");
+
+	if (!wh) {
+		const struct nh_hocon_node *old = nh_hocon_get(doc->root, "web");
+
+		if (nh_hocon_get(old, "hook"))
+			return error_at(ld, AT_KEY(old),
+					"this is NanoMQ's old web.hook.* format; nanohook reads the webhook { } block of the HOCON nanomq.conf");
+		return error_at(ld, 1, 1,
+				"no webhook block (nanohook needs webhook { url = ..., events = [ ... ] })");
+	}
+	if (load_webhook(ld, wh) < 0)
+		return -1;
+	if (nh && load_nanohook(ld, nh) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- public ------------------------------------------------------------------- */
+
+static void set_defaults(struct nh_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->encoding = NH_ENC_PLAIN;
+	cfg->pool_size = 32;
+	cfg->cancel_timeout_ms = 5000;
+	cfg->payload_max = 4096;
+	cfg->ringbuf_bytes = 8u << 20;
+	cfg->queue_max = 100000;
+	cfg->nanomq_enable = -1;
+}
+
+int nh_config_load_buf(const char *name, const char *buf, size_t len,
+		       struct nh_config *cfg, FILE *err)
+{
+	struct loader ld = { .name = name ? name : "<config>", .err = err, .cfg = cfg };
+	struct nh_hocon_doc *doc;
+	char msg[1024];
+	int rc;
+
+	set_defaults(cfg);
+	if (nh_hocon_parse_buf(ld.name, buf, len, err, &doc, msg, sizeof(msg)) < 0) {
+		if (err)
+			fprintf(err, "%s\n", msg);
+		return -1;
+	}
+	rc = load_doc(&ld, doc);
+	nh_hocon_free(doc);
+	if (rc < 0)
+		nh_config_free(cfg);
+	return rc;
+}
+
+int nh_config_load(const char *path, struct nh_config *cfg, FILE *err)
+{
+	struct loader ld = { .name = path, .err = err, .cfg = cfg };
+	struct nh_hocon_doc *doc;
+	char msg[1024];
+	int rc;
+
+	set_defaults(cfg);
+	if (nh_hocon_parse_file(path, err, &doc, msg, sizeof(msg)) < 0) {
+		if (err)
+			fprintf(err, "%s\n", msg);
+		return -1;
+	}
+	rc = load_doc(&ld, doc);
+	nh_hocon_free(doc);
+	if (rc < 0)
+		nh_config_free(cfg);
+	return rc;
+}
+
+void nh_config_free(struct nh_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->url);
+	for (size_t i = 0; i < cfg->n_headers; i++) {
+		free(cfg->headers[i].name);
+		free(cfg->headers[i].value);
+	}
+	free(cfg->headers);
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		free(cfg->rules[i].topic);
+	free(cfg->rules);
+	set_defaults(cfg);
+}
+
+bool nh_config_wants(const struct nh_config *cfg, enum nh_event_type ev,
+		     const char *topic, size_t topic_len)
+{
+	bool topical = event_has_topic(ev);
+
+	if (!cfg || (int)ev <= NH_EV_NONE || ev >= NH_EV_MAX)
+		return false;
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		const struct nh_rule *r = &cfg->rules[i];
+
+		if (r->event != ev)
+			continue;
+		if (!topical || !r->topic)
+			return true;
+		if (topic && nh_topic_match(r->topic, strlen(r->topic), topic,
+					    topic_len))
+			return true;
+	}
+	return false;
+}
+
+/* ---- check output -------------------------------------------------------------- */
+
+static bool header_is_secret(const char *name)
+{
+	static const char *const words[] = { "auth", "token", "secret", "key",
+					     "passw", "cookie" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasestr(name, words[i]))
+			return true;
+	return false;
+}
+
+/* The url with the password of any user:password@ replaced by ****. */
+static void print_url_masked(const char *url, FILE *out)
+{
+	const char *auth = strstr(url, "://");
+	const char *at = NULL, *colon = NULL;
+
+	if (auth) {
+		auth += 3;
+		size_t n = strcspn(auth, "/?#");
+
+		for (const char *p = auth; p < auth + n; p++)
+			if (*p == '@')
+				at = p;
+		if (at)
+			colon = memchr(auth, ':', (size_t)(at - auth));
+	}
+	if (!colon) {
+		fputs(url, out);
+		return;
+	}
+	fprintf(out, "%.*s****%s", (int)(colon + 1 - url), url, at);
+}
+
+void nh_config_print(const struct nh_config *cfg, FILE *out)
+{
+	static const char *const enc[] = { "plain", "base64", "base62" };
+
+	fputs("url = ", out);
+	print_url_masked(cfg->url ? cfg->url : "", out);
+	fputc('\n', out);
+	for (size_t i = 0; i < cfg->n_headers; i++)
+		fprintf(out, "headers.%s = %s\n", cfg->headers[i].name,
+			header_is_secret(cfg->headers[i].name) ? "****"
+							       : cfg->headers[i].value);
+	fprintf(out, "body.encoding = %s\n",
+		(unsigned)cfg->encoding < 3 ? enc[cfg->encoding] : "?");
+	fprintf(out, "pool_size = %u\n", cfg->pool_size);
+	fprintf(out, "cancel_timeout = %ums\n", cfg->cancel_timeout_ms);
+	fprintf(out, "nanohook.capture.payload_max = %u\n", cfg->payload_max);
+	fprintf(out, "nanohook.ringbuf_size = %zu\n", cfg->ringbuf_bytes);
+	fprintf(out, "nanohook.queue_max = %zu\n", cfg->queue_max);
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		const struct nh_rule *r = &cfg->rules[i];
+
+		fprintf(out, "rule line %d: %s", r->line, nh_event_name(r->event));
+		if (r->topic)
+			fprintf(out, " topic %s", r->topic);
+		fputc('\n', out);
+	}
+	if (cfg->url_path_added)
+		fputs("note: url has no path; nanohook posts to \"/\" (NanoMQ sends an empty request target there)\n",
+		      out);
+	if (cfg->nanomq_enable >= 0)
+		fprintf(out, "note: webhook.enable = %s is NanoMQ's own switch and nanohook ignores it; NanoMQ's own webhook should be off, or the endpoint gets every event twice\n",
+			cfg->nanomq_enable ? "true" : "false");
+}
