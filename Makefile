@@ -67,30 +67,36 @@ $(BUILD)/bpf $(BUILD)/user $(BUILD)/tests $(BUILD)/fixture $(BUILD)/fuzz:
 # --- BPF side -----------------------------------------------------------
 # Compiled without the sanitizer flags whatever SAN says: BPF is its own target.
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/nh_record.h vmlinux/vmlinux.h | $(BUILD)/bpf
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	@echo "  BPF     $@"
+	@$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		-Ivmlinux -Iinclude -Ibpf -c $< -o $@.tmp
-	$(BPFTOOL) gen object $@ $@.tmp
-	rm -f $@.tmp
+	@$(BPFTOOL) gen object $@ $@.tmp
+	@rm -f $@.tmp
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	$(BPFTOOL) gen skeleton $< > $@
+	@echo "  SKEL    $@"
+	@$(BPFTOOL) gen skeleton $< > $@
 
 # --- userspace ----------------------------------------------------------
 $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/nh_record.h $(BPF_SKELS) | $(BUILD)/user
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(USER_OBJS)
-	rm -f $@
-	ar rcs $@ $^
+	@rm -f $@
+	@ar rcs $@ $^
 
 $(BUILD)/nanohook: $(BUILD)/user/main.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -DNH_SOURCE_DIR='"$(CURDIR)"' $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS) -DNH_SOURCE_DIR='"$(CURDIR)"' $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
 $(BUILD)/%: tests/tools/%.c $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lmicrohttpd -lmosquitto
+	@echo "  TOOL    $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lmicrohttpd -lmosquitto
 
 # The fixture is never sanitized: it is the probed process and must look
 # like a broker build, not an instrumented one.

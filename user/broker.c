@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "broker.h"
-#include "elf.h"
+#include "elf_file.h"
 
 static const struct nh_broker *const brokers[] = {
 	&nh_broker_nanomq,

@@ -26,8 +26,8 @@
 
 #include "broker.h"
 #include "disasm.h"
-#include "dwarf.h"
-#include "elf.h"
+#include "dwarf_info.h"
+#include "elf_file.h"
 #include "nh_offsets.h" /* before the skeleton, which embeds it */
 #include "nanomq.skel.h"
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "elf.h"
+#include "elf_file.h"
 
 int nh_cmd_probe(pid_t pid, const char *exe_path, const struct nh_broker *broker)
 {

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "disasm.h"
-#include "elf.h"
+#include "elf_file.h"
 
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 

@@ -21,8 +21,10 @@
 #include <cmocka.h>
 
 #include "disasm.h"
-#include "dwarf.h"
-#include "elf.h"
+#include "dwarf_info.h"
+#include <elf.h>
+
+#include "elf_file.h"
 
 static const char *const variants[] = { "O0", "O2", "O2g" };
 #define NVARIANTS (sizeof(variants) / sizeof(variants[0]))

@@ -7,7 +7,9 @@
  * libraries, so a tag like "work" may name several types; the first
  * complete definition that has the requested member is the answer.
  */
-#include "dwarf.h" /* also elfutils' <dwarf.h>: DW_TAG_*, DW_AT_* */
+#include <dwarf.h>
+
+#include "dwarf_info.h" /* also elfutils' <dwarf.h>: DW_TAG_*, DW_AT_* */
 
 #include <elfutils/libdw.h>
 #include <errno.h>

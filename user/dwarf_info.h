@@ -5,19 +5,6 @@
  * offsets when present; see disasm.h for binaries without it.
  */
 
-/*
- * With -Iuser this file shadows elfutils' <dwarf.h> (the DW_* constants), so
- * it always brings that one in, outside the include guard: see user/elf.h.
- */
-#if defined(__clang__)
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Winclude-next-absolute-path"
-#endif
-#include_next <dwarf.h>
-#if defined(__clang__)
-#pragma clang diagnostic pop
-#endif
-
 #ifndef NH_DWARF_H
 #define NH_DWARF_H
 

@@ -7,7 +7,7 @@
  * from the raw image after checking the PT_LOAD segment and the image
  * size ourselves, with overflow-safe arithmetic: the file may be hostile.
  */
-#include "elf.h"
+#include "elf_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

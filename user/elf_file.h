@@ -11,22 +11,6 @@
  * (tests/fuzz/fuzz_elf.c).
  */
 
-/*
- * With -Iuser this file shadows the system <elf.h> that <gelf.h>, <libelf.h>
- * and <elfutils/libdw.h> include, so it always brings the system one in, outside
- * the include guard: when it is first reached as "elf.h" from user/, the
- * #include_next lands on this file again (through -Iuser), and that copy's
- * #include_next reaches the system header.
- */
-#if defined(__clang__)
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Winclude-next-absolute-path"
-#endif
-#include_next <elf.h>
-#if defined(__clang__)
-#pragma clang diagnostic pop
-#endif
-
 #ifndef NH_ELF_H
 #define NH_ELF_H
 
