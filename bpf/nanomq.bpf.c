@@ -41,6 +41,7 @@ static __always_inline void fill_client(struct nh_record *rec, const void *cp,
 	__u32 len;
 	__u8 flag;
 
+	rec->conn_ref = (__u64)cp;
 	rec->proto_ver = NH_READ(__u8, cp, off.cp_proto_ver, fault);
 	rec->keepalive = NH_READ(__u16, cp, off.cp_keepalive, fault);
 

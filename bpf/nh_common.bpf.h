@@ -144,6 +144,29 @@ static __always_inline void nh_submit(struct nh_record *rec)
 		__err;                                                        \
 	})
 
+/* Copies a NUL-terminated broker string of unknown length into
+ * dst[cap]. A string that fills the buffer may be longer than it: it is
+ * marked truncated (and its length set past what was copied), so
+ * userspace refuses it rather than send a cut-off name. */
+#define NH_COPY_CSTR(rec, field, cap, src, trunc)                             \
+	({                                                                    \
+		long __r = 0;                                                 \
+		__u32 __got = 0;                                              \
+		if (src) {                                                    \
+			__r = bpf_probe_read_user_str((rec)->field, (cap), (src)); \
+			if (__r > 0)                                          \
+				__got = __r - 1;                              \
+		}                                                             \
+		(rec)->field[__got & ((cap) - 1)] = 0;                        \
+		(rec)->field##_got = __got;                                   \
+		(rec)->field##_len = __got;                                   \
+		if (__got == (cap) - 1) {                                     \
+			(rec)->flags |= (trunc);                              \
+			(rec)->field##_len = (cap);                           \
+		}                                                             \
+		__r < 0 ? __r : 0;                                            \
+	})
+
 /* Reads a field of type T at base+off from broker memory; 0 on failure
  * (and *fault set), so a bad offset never yields a plausible value. */
 #define NH_READ(T, base, off, fault)                                          \

@@ -15,6 +15,7 @@
 #include <linux/types.h>
 #endif
 
+
 /* NanoMQ / NanoNNG (conn_param, nano_work, pub_packet_struct). */
 struct nmq_offsets {
 	__s32 cp_keepalive;      /* conn_param.keepalive_mqtt (u16) */
@@ -32,6 +33,27 @@ struct nmq_offsets {
 	__s32 pp_topic_len;      /* u32 */
 	__s32 pp_payload_body;   /* u8 * */
 	__s32 pp_payload_len;    /* u32 */
+};
+
+
+
+/* Mosquitto 2.x (struct mosquitto = the client context, and
+ * struct mosquitto_msg_store). */
+struct mosq_offsets {
+	__s32 ctx_id;            /* char *, NUL-terminated */
+	__s32 ctx_username;      /* char *, NULL if none */
+	__s32 ctx_keepalive;     /* u16 */
+	__s32 ctx_protocol;      /* enum mosquitto__protocol (4 bytes) */
+	__s32 ctx_state;         /* enum mosquitto_client_state (4 bytes) */
+	__s32 ctx_sock;          /* int, -1 when closed */
+	__s32 ctx_bridge;        /* struct mosquitto__bridge *, NULL for clients */
+	__s32 ctx_in_payload;    /* in_packet.payload (u8 *) */
+	__s32 ctx_in_remaining;  /* in_packet.remaining_length (u32) */
+	__s32 st_topic;          /* msg_store.topic (char *) */
+	__s32 st_payload;        /* msg_store.payload (void *) */
+	__s32 st_payloadlen;     /* msg_store.payloadlen (u32) */
+	__s32 st_qos;            /* u8 */
+	__s32 st_retain;         /* u8 */
 };
 
 #endif

@@ -83,6 +83,10 @@ struct nh_record {
 	__u16 packet_id;
 	__u32 pipe_id;      /* NanoMQ pipe id (siphash of client id), 0 if none */
 	__u32 payload_cap;  /* payload bytes this record class can hold */
+	__u64 conn_ref;     /* the broker's connection object (NanoMQ conn_param,
+			     * Mosquitto context): joins records of one connection */
+	__s32 broker_reason;/* the broker's own reason value, decoded in userspace */
+	__u32 broker_state; /* the broker's connection state, likewise */
 
 	__u32 clientid_len; /* length in the broker */
 	__u32 username_len;

@@ -53,7 +53,7 @@ void nh_target_print_findings(const struct nh_target *t, FILE *out)
 	for (size_t i = 0; i < t->n_findings; i++) {
 		const struct nh_finding *f = &t->findings[i];
 
-		fprintf(out, "  %-4s %-34s %-20s %s\n", f->ok ? "ok" : "MISSING",
+		fprintf(out, "  %-7s %-38s %-12s %s\n", f->ok ? "ok" : "MISSING",
 			f->what, f->value, f->source);
 	}
 }

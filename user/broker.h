@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "event.h"
+
 struct nh_elf;
 
 enum nh_broker_id { NH_BROKER_NANOMQ = 1, NH_BROKER_MOSQUITTO = 2 };
@@ -71,6 +73,13 @@ struct nh_broker {
 		      struct nh_attachment *out, char *err, size_t errlen);
 	void (*detach)(struct nh_attachment *a);
 	void (*release)(struct nh_target *t); /* free t->resolved */
+	/* Optional: finish an event from a checked record with what only
+	 * this broker knows (raw enums, joins across records). Pointers it
+	 * sets in ev must stay valid until the next call. Returns 0 to
+	 * deliver, 1 to drop it silently (a record that only feeds a join),
+	 * -1 to reject it as malformed. */
+	int (*decode)(struct nh_attachment *a, const struct nh_record *rec,
+		      struct nh_event *ev);
 };
 
 extern const struct nh_broker nh_broker_nanomq;

@@ -1,4 +1,492 @@
 // SPDX-License-Identifier: MIT
+/*
+ * Mosquitto 2.x. Debian's binary is stripped but exports its internal
+ * functions in .dynsym, and build options and distribution patches move
+ * struct fields (Debian 2.0.11 is not upstream 2.0.11: WITH_ADNS adds a
+ * field, backports removed another), so every offset is read off the
+ * instructions of the binary at hand:
+ *
+ *  struct mosquitto      the plugin accessors (mosquitto_client_id ...),
+ *                        mosquitto__get_state, handle__disconnect (which
+ *                        reads in_packet.remaining_length), send__publish
+ *                        (the sock == -1 test); each field also confirmed by
+ *                        a second function where one exists.
+ *  mosquitto__packet     packet__read_byte.
+ *  mosquitto_msg_store   the 2.0 layout table, accepted only when
+ *                        db__msg_store_free, db__message_store and
+ *                        control__process read exactly those fields.
+ *
+ * Anything not established refuses the attach.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
 #include "broker.h"
-static int mosq_detect(struct nh_elf *elf) { (void)elf; return 0; }
-const struct nh_broker nh_broker_mosquitto = { .name = "mosquitto", .detect = mosq_detect };
+#include "disasm.h"
+#include "elf_file.h"
+#include "mqtt.h"
+#include "nh_offsets.h" /* before the skeleton, which embeds it */
+#include "mosquitto.skel.h"
+
+/* struct mosquitto_msg_store of Mosquitto 2.0.x (LP64). */
+static const struct {
+	int source_id, source_username, topic, payload, payloadlen, qos, retain;
+} store_layout = { 0x18, 0x20, 0x40, 0x50, 0x60, 0x6c, 0x6d };
+
+/* A CONNECT seen on a connection, kept until its CONNACK: refused
+ * clients' contexts no longer (or not yet) hold their client id. */
+struct mosq_connect {
+	uint64_t conn_ref;
+	uint8_t proto_ver;
+	uint16_t keepalive;
+	bool has_username;
+	char clientid[NH_CLIENTID_MAX];
+	char username[NH_USERNAME_MAX];
+};
+
+/* Direct-mapped by context address: a collision only loses the client id
+ * of a refused CONNACK while another CONNECT is in progress. */
+#define CONNECT_SLOTS 1024
+
+struct mosq_state {
+	struct mosquitto_bpf *skel;
+	struct mosq_connect connects[CONNECT_SLOTS];
+	uint64_t connect_unparsed; /* CONNECT records that did not parse */
+};
+
+struct mosq_resolved {
+	struct mosq_offsets off;
+	uint64_t connect, connack, disconnect, store;
+};
+
+static int mosq_detect(struct nh_elf *elf)
+{
+	static const char *const marks[] = {
+		"mosquitto_client_id", "handle__publish", "db__message_store",
+		"send__connack",
+	};
+	struct nh_sym s;
+	int score = 0;
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (!nh_elf_find_func(elf, marks[i], &s))
+			score++;
+	return score == 4 ? 4 : 0;
+}
+
+static int find_func(struct nh_target *t, const char *name, uint64_t *file_off)
+{
+	struct nh_sym s;
+	char what[64];
+
+	snprintf(what, sizeof(what), "function %s", name);
+	if (nh_elf_find_func(t->elf, name, &s)) {
+		nh_finding_add(t, false, what, "not in .symtab or .dynsym", "-");
+		return -1;
+	}
+	nh_finding_add(t, true, what, s.dynamic ? ".dynsym" : ".symtab", "0x%llx",
+		       (unsigned long long)s.vaddr);
+	*file_off = s.file_off;
+	return 0;
+}
+
+static int accesses(struct nh_target *t, const char *fn, int argno, unsigned flags,
+		    struct nh_disasm_result *res)
+{
+	struct nh_sym s;
+	uint8_t *code;
+	size_t len;
+	int rc;
+
+	if (nh_elf_find_func(t->elf, fn, &s) || !s.size)
+		return -1;
+	len = s.size > 65536 ? 65536 : s.size;
+	code = malloc(len);
+	if (!code)
+		return -1;
+	rc = nh_elf_read_vaddr(t->elf, s.vaddr, code, len);
+	if (!rc)
+		rc = nh_disasm_arg_accesses(nh_disasm_arch_for_machine(nh_elf_machine(t->elf)),
+					    code, len, s.vaddr, argno, flags, res);
+	free(code);
+	return rc ? -1 : 0;
+}
+
+/* The n-th (0-based) access of `kind` and `size` (0 = any size) that
+ * argument `argno` of `fn` makes; with has_imm, only compares or tests
+ * against `imm`. -1 if there is none. */
+static int nth_access(struct nh_target *t, const char *fn, int argno, unsigned flags,
+		      int kind, int size, int n, bool has_imm, uint64_t imm)
+{
+	struct nh_disasm_result r;
+
+	if (accesses(t, fn, argno, flags, &r))
+		return -1;
+	for (size_t i = 0; i < r.n_acc; i++) {
+		const struct nh_access *a = &r.acc[i];
+
+		if (a->kind != kind || (size && a->size != size))
+			continue;
+		if (has_imm && (!a->has_imm || (a->imm & 0xffffffffu) != (imm & 0xffffffffu)))
+			continue;
+		if (n-- == 0)
+			return (int)a->disp;
+	}
+	return -1;
+}
+
+/* Does `fn` access argument `argno` at `disp` at all? */
+static bool reads(struct nh_target *t, const char *fn, int argno, int disp)
+{
+	struct nh_disasm_result r;
+
+	if (disp < 0 || accesses(t, fn, argno, NH_DIS_THROUGH_CALLS, &r))
+		return false;
+	for (size_t i = 0; i < r.n_acc; i++)
+		if (r.acc[i].disp == disp)
+			return true;
+	return false;
+}
+
+/* Records a field: established by `primary`, confirmed by `confirm_fn`
+ * reading it too (NULL: nothing else reads it). -1 if not established. */
+static int field(struct nh_target *t, const char *name, int off, const char *primary,
+		 const char *confirm_fn, int confirm_arg)
+{
+	char src[160];
+
+	if (off < 0) {
+		nh_finding_add(t, false, name, "not established", "-");
+		return -1;
+	}
+	if (confirm_fn && !reads(t, confirm_fn, confirm_arg, off)) {
+		snprintf(src, sizeof(src), "%s, but %s does not agree", primary, confirm_fn);
+		nh_finding_add(t, false, name, src, "0x%x?", off);
+		return -1;
+	}
+	if (confirm_fn)
+		snprintf(src, sizeof(src), "%s; confirmed by %s", primary, confirm_fn);
+	else
+		snprintf(src, sizeof(src), "%s", primary);
+	nh_finding_add(t, true, name, src, "0x%x (%d)", off, off);
+	return 0;
+}
+
+static int resolve_context(struct nh_target *t, struct mosq_offsets *o)
+{
+	int bad = 0, pkt_payload, pkt_remaining;
+
+	o->ctx_id = nth_access(t, "mosquitto_client_id", 0, 0, NH_ACC_LOAD, 8, 0, false, 0);
+	bad |= field(t, "mosquitto.id", o->ctx_id, "instructions of mosquitto_client_id",
+		     "db__message_store", 0);
+	/* client_username reads context->bridge first, then ->username. */
+	o->ctx_bridge = nth_access(t, "mosquitto_client_username", 0, 0, NH_ACC_LOAD, 8, 0, false, 0);
+	o->ctx_username = nth_access(t, "mosquitto_client_username", 0, 0, NH_ACC_LOAD, 8, 1, false, 0);
+	bad |= field(t, "mosquitto.bridge", o->ctx_bridge,
+		     "instructions of mosquitto_client_username (1st load)", NULL, 0);
+	bad |= field(t, "mosquitto.username", o->ctx_username,
+		     "instructions of mosquitto_client_username (2nd load)", "db__message_store", 0);
+	o->ctx_keepalive = nth_access(t, "mosquitto_client_keepalive", 0, 0, NH_ACC_LOAD, 2, 0, false, 0);
+	bad |= field(t, "mosquitto.keepalive", o->ctx_keepalive,
+		     "instructions of mosquitto_client_keepalive", NULL, 0);
+	o->ctx_protocol = nth_access(t, "mosquitto_client_protocol_version", 0, 0, NH_ACC_LOAD, 4, 0,
+				     false, 0);
+	/* handle__disconnect compares it with mosq_p_mqtt5 (5). */
+	bad |= field(t, "mosquitto.protocol", o->ctx_protocol,
+		     "instructions of mosquitto_client_protocol_version", "handle__disconnect", 0);
+	o->ctx_state = nth_access(t, "mosquitto__get_state", 0, 0, NH_ACC_LOAD, 4, 0, false, 0);
+	bad |= field(t, "mosquitto.state", o->ctx_state, "instructions of mosquitto__get_state",
+		     "do_disconnect", 0);
+	/* send__publish starts with `if(mosq->sock == INVALID_SOCKET)`. */
+	o->ctx_sock = nth_access(t, "send__publish", 0, 0, NH_ACC_CMP, 4, 0, true, 0xffffffffu);
+	bad |= field(t, "mosquitto.sock", o->ctx_sock, "instructions of send__publish (== -1 test)",
+		     "do_disconnect", 0);
+
+	/* in_packet: packet__read_byte gives payload (the pointer load) and
+	 * remaining_length (the bound it compares pos against) inside the
+	 * packet; handle__disconnect reads in_packet.remaining_length of the
+	 * context right after its protocol test, which places the packet. */
+	pkt_payload = nth_access(t, "packet__read_byte", 0, 0, NH_ACC_LOAD, 8, 0, false, 0);
+	pkt_remaining = nth_access(t, "packet__read_byte", 0, 0, NH_ACC_CMP, 4, 0, false, 0);
+	o->ctx_in_remaining = nth_access(t, "handle__disconnect", 0, 0, NH_ACC_LOAD, 4, 0, false, 0);
+	if (pkt_payload < 0 || pkt_remaining < 0 || o->ctx_in_remaining < pkt_remaining) {
+		o->ctx_in_payload = o->ctx_in_remaining = -1;
+	} else {
+		o->ctx_in_payload = o->ctx_in_remaining - pkt_remaining + pkt_payload;
+	}
+	bad |= field(t, "mosquitto.in_packet.payload", o->ctx_in_payload,
+		     "packet__read_byte + handle__disconnect", NULL, 0);
+	bad |= field(t, "mosquitto.in_packet.remaining_length", o->ctx_in_remaining,
+		     "instructions of handle__disconnect", NULL, 0);
+	return bad ? -1 : 0;
+}
+
+static int resolve_store(struct nh_target *t, struct mosq_offsets *o)
+{
+	static const char table[] = "table 2.0.x";
+	bool ok;
+
+	/* db__msg_store_free frees source_id, source_username, topic and
+	 * payload; db__message_store adds payloadlen to the byte count;
+	 * control__process tests qos == 1. */
+	ok = reads(t, "db__msg_store_free", 0, store_layout.source_id) &&
+	     reads(t, "db__msg_store_free", 0, store_layout.source_username) &&
+	     reads(t, "db__msg_store_free", 0, store_layout.topic) &&
+	     reads(t, "db__msg_store_free", 0, store_layout.payload) &&
+	     reads(t, "db__message_store", 1, store_layout.payloadlen) &&
+	     nth_access(t, "control__process", 1, NH_DIS_THROUGH_CALLS, NH_ACC_CMP, 1, 0, true, 1) ==
+		     store_layout.qos;
+	o->st_topic = ok ? store_layout.topic : -1;
+	o->st_payload = ok ? store_layout.payload : -1;
+	o->st_payloadlen = ok ? store_layout.payloadlen : -1;
+	o->st_qos = ok ? store_layout.qos : -1;
+	o->st_retain = ok ? store_layout.retain : -1;
+	field(t, "msg_store.topic", o->st_topic, table, "db__msg_store_free", 0);
+	field(t, "msg_store.payload", o->st_payload, table, "db__msg_store_free", 0);
+	field(t, "msg_store.payloadlen", o->st_payloadlen, table, "db__message_store", 1);
+	field(t, "msg_store.qos", o->st_qos, table, "control__process", 1);
+	field(t, "msg_store.retain", o->st_retain, "table 2.0.x (the byte after qos)", NULL, 0);
+	return ok ? 0 : -1;
+}
+
+static int mosq_resolve(struct nh_target *t, char *err, size_t errlen)
+{
+	struct mosq_resolved *r = calloc(1, sizeof(*r));
+	bool ok = true;
+
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	t->resolved = r;
+	ok &= !find_func(t, "handle__connect", &r->connect);
+	ok &= !find_func(t, "send__connack", &r->connack);
+	ok &= !find_func(t, "do_disconnect", &r->disconnect);
+	ok &= !find_func(t, "db__message_store", &r->store);
+	if (!ok) {
+		snprintf(err, errlen, "%s: Mosquitto's probed functions are not exported by "
+			 "this build (nanohook supports Mosquitto 2.x, which exports them)", t->exe);
+		return -1;
+	}
+	if (resolve_context(t, &r->off)) {
+		snprintf(err, errlen, "%s: struct mosquitto offsets could not be established "
+			 "(see MISSING above): refusing to attach", t->exe);
+		return -1;
+	}
+	if (resolve_store(t, &r->off)) {
+		snprintf(err, errlen, "%s: this build's mosquitto_msg_store is not the Mosquitto "
+			 "2.0 layout: refusing to attach", t->exe);
+		return -1;
+	}
+	return 0;
+}
+
+static int attach_one(struct nh_target *t, struct bpf_program *prog, uint64_t file_off,
+		      struct bpf_link **link, char *err, size_t errlen)
+{
+	*link = bpf_program__attach_uprobe(prog, false, t->pid ? t->pid : -1, t->exe,
+					   (size_t)file_off);
+	if (!*link) {
+		snprintf(err, errlen, "attaching %s to %s: %s", bpf_program__name(prog),
+			 t->exe, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
+		       struct nh_attachment *out, char *err, size_t errlen)
+{
+	struct mosq_resolved *r = t->resolved;
+	struct mosq_state *st = calloc(1, sizeof(*st));
+	struct mosquitto_bpf *skel;
+	int rc;
+
+	if (!st)
+		return -1;
+	skel = mosquitto_bpf__open();
+	if (!skel) {
+		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
+		free(st);
+		return -1;
+	}
+	st->skel = skel;
+	skel->rodata->target_tgid = (uint32_t)t->pid;
+	skel->rodata->payload_max = o->payload_max;
+	skel->rodata->broker_id = NH_BROKER_MOSQUITTO;
+	skel->rodata->off = r->off;
+	bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_bytes);
+	if (o->share_ringbuf_fd >= 0 && bpf_map__reuse_fd(skel->maps.events, o->share_ringbuf_fd)) {
+		snprintf(err, errlen, "sharing the ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	rc = mosquitto_bpf__load(skel);
+	if (rc) {
+		snprintf(err, errlen, "loading the BPF programs: %s (kernel with BTF, "
+			 "uprobes and ring buffers, and root, are needed)", strerror(-rc));
+		goto fail;
+	}
+	if (attach_one(t, skel->progs.mosq_connect, r->connect, &skel->links.mosq_connect,
+		       err, errlen) ||
+	    attach_one(t, skel->progs.mosq_connack, r->connack, &skel->links.mosq_connack,
+		       err, errlen) ||
+	    attach_one(t, skel->progs.mosq_disconnect, r->disconnect,
+		       &skel->links.mosq_disconnect, err, errlen) ||
+	    attach_one(t, skel->progs.mosq_store, r->store, &skel->links.mosq_store, err, errlen))
+		goto fail;
+	out->n_links = 4;
+	out->broker = &nh_broker_mosquitto;
+	out->ringbuf_fd = dup(bpf_map__fd(skel->maps.events));
+	out->counters_fd = dup(bpf_map__fd(skel->maps.counters));
+	out->state = st;
+	return 0;
+fail:
+	mosquitto_bpf__destroy(skel);
+	free(st);
+	return -1;
+}
+
+static void mosq_detach(struct nh_attachment *a)
+{
+	struct mosq_state *st = a->state;
+
+	if (!st)
+		return;
+	mosquitto_bpf__destroy(st->skel);
+	free(st);
+	a->state = NULL;
+}
+
+static void mosq_release(struct nh_target *t)
+{
+	free(t->resolved);
+	t->resolved = NULL;
+}
+
+/* enum mosquitto__protocol -> MQTT protocol level, as
+ * mosquitto_client_protocol_version() maps it; 0 = not known yet. */
+static uint8_t protocol_level(uint8_t proto)
+{
+	switch (proto) {
+	case 1: return 3; /* mosq_p_mqtt31 */
+	case 2: return 4; /* mosq_p_mqtt311 */
+	case 5: return 5; /* mosq_p_mqtt5 */
+	default: return 0;
+	}
+}
+
+/* enum mosquitto_client_state values used below. */
+#define MOSQ_CS_DUPLICATE 17
+
+/* do_disconnect's reason (MOSQ_ERR_*) -> the MQTT 5 reason code NanoMQ
+ * would report for the same cause. */
+static uint8_t disconnect_code(int reason, uint32_t state)
+{
+	switch (reason) {
+	case 0: /* MOSQ_ERR_SUCCESS: DISCONNECT, or a takeover */
+		return state == MOSQ_CS_DUPLICATE ? 0x8e : 0x00;
+	case 7: return 0x8b;        /* CONN_LOST: closed, reset, killed */
+	case 19: return 0x8d;       /* KEEPALIVE */
+	case 2: return 0x82;        /* PROTOCOL */
+	case 22: return 0x82;       /* DUPLICATE_PROPERTY */
+	case 21: case 18: return 0x81; /* MALFORMED_PACKET, MALFORMED_UTF8 */
+	case 29: return 0x94;       /* TOPIC_ALIAS_INVALID */
+	case 24: case 10: return 0x9b; /* QOS_NOT_SUPPORTED, NOT_SUPPORTED */
+	case 28: return 0x9a;       /* RETAIN_NOT_SUPPORTED */
+	case 25: case 9: return 0x95;  /* OVERSIZE_PACKET, PAYLOAD_SIZE */
+	case 151: return 0x97;      /* quota exceeded (2.0.16+ backports) */
+	case 11: return 0x87;       /* AUTH */
+	case 30: return 0x98;       /* ADMINISTRATIVE_ACTION */
+	default: return 0x80;       /* unspecified: NOMEM, ERRNO, TLS ... */
+	}
+}
+
+static struct mosq_connect *connect_slot(struct mosq_state *st, uint64_t ref)
+{
+	return &st->connects[(ref >> 4) % CONNECT_SLOTS];
+}
+
+static void copy_str(char *dst, size_t cap, const char *src, size_t len)
+{
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(dst, src, len);
+	dst[len] = 0;
+}
+
+static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
+			  struct nh_event *ev)
+{
+	struct mosq_connect *slot = connect_slot(st, rec->conn_ref);
+	struct nh_mqtt_connect c;
+
+	if (nh_mqtt_parse_connect(ev->payload, ev->payload_len, false, &c)) {
+		st->connect_unparsed++;
+		slot->conn_ref = 0;
+		return 1;
+	}
+	slot->conn_ref = rec->conn_ref;
+	slot->proto_ver = c.proto_ver;
+	slot->keepalive = c.keepalive;
+	slot->has_username = c.username.present;
+	copy_str(slot->clientid, sizeof(slot->clientid), c.clientid.ptr, c.clientid.len);
+	copy_str(slot->username, sizeof(slot->username), c.username.ptr, c.username.len);
+	ev->clientid = (struct nh_str){ slot->clientid, strlen(slot->clientid) };
+	ev->username = (struct nh_str){ slot->username, strlen(slot->username) };
+	ev->has_username = slot->has_username;
+	ev->proto_ver = c.proto_ver;
+	ev->keepalive = c.keepalive;
+	ev->payload = NULL;
+	ev->payload_len = ev->payload_full_len = 0;
+	return 0;
+}
+
+static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
+		       struct nh_event *ev)
+{
+	struct mosq_state *st = a->state;
+	struct mosq_connect *slot;
+
+	if (!st)
+		return -1;
+	if (ev->type == NH_EV_CONNECT)
+		return decode_connect(st, rec, ev);
+	ev->proto_ver = protocol_level(rec->proto_ver);
+	if (ev->type == NH_EV_DISCONNECTED)
+		ev->code = disconnect_code(rec->broker_reason, rec->broker_state);
+	if (ev->type != NH_EV_CONNACK)
+		return 0;
+	/* A refused client's context has no client id (freed before the
+	 * CONNACK, or never read) and may not know its protocol yet: take
+	 * them from its CONNECT. */
+	slot = connect_slot(st, rec->conn_ref);
+	if (slot->conn_ref != rec->conn_ref)
+		return 0;
+	if (!ev->clientid.len)
+		ev->clientid = (struct nh_str){ slot->clientid, strlen(slot->clientid) };
+	if (!ev->has_username && slot->has_username) {
+		ev->username = (struct nh_str){ slot->username, strlen(slot->username) };
+		ev->has_username = true;
+	}
+	if (!ev->proto_ver) {
+		ev->proto_ver = slot->proto_ver;
+		ev->keepalive = slot->keepalive;
+	}
+	return 0;
+}
+
+const struct nh_broker nh_broker_mosquitto = {
+	.name = "mosquitto",
+	.id = NH_BROKER_MOSQUITTO,
+	.detect = mosq_detect,
+	.resolve = mosq_resolve,
+	.attach = mosq_attach,
+	.detach = mosq_detach,
+	.release = mosq_release,
+	.decode = mosq_decode,
+};

@@ -12,9 +12,18 @@
 
 #define MAX_RINGS 16
 
+struct nh_capture;
+
+/* What a ring's callback needs: the capture, and which attachment (so
+ * which broker) the records come from. */
+struct ring_ctx {
+	struct nh_capture *c;
+	const struct nh_attachment *a;
+};
+
 struct nh_capture {
 	struct ring_buffer *rb;
-	int ring_fds[MAX_RINGS];
+	struct ring_ctx rings[MAX_RINGS];
 	size_t n_rings;
 	nh_event_fn fn;
 	void *ctx;
@@ -106,14 +115,25 @@ int nh_record_decode(const void *data, size_t size, uint64_t boot_to_wall_ns,
 
 static int on_record(void *ctx, void *data, size_t size)
 {
-	struct nh_capture *c = ctx;
+	struct ring_ctx *rc = ctx;
+	struct nh_capture *c = rc->c;
+	const struct nh_broker *b = rc->a->broker;
 	enum nh_rec_reject why;
 	struct nh_event ev;
+	int r;
 
 	c->records++;
 	if (nh_record_decode(data, size, c->boot_to_wall_ns, &ev, &why)) {
 		c->rejected[why]++;
 		return 0;
+	}
+	if (b && b->decode) {
+		/* The attachment is const to the capture, not to its broker. */
+		r = b->decode((struct nh_attachment *)rc->a, data, &ev);
+		if (r < 0)
+			c->rejected[NH_REJ_MALFORMED]++;
+		if (r)
+			return 0;
 	}
 	c->fn(c->ctx, &ev);
 	return 0;
@@ -133,19 +153,21 @@ struct nh_capture *nh_capture_new(nh_event_fn fn, void *ctx)
 
 int nh_capture_add(struct nh_capture *c, const struct nh_attachment *a)
 {
-	for (size_t i = 0; i < c->n_rings; i++)
-		if (c->ring_fds[i] == a->ringbuf_fd)
-			return 0;
+	struct ring_ctx *rc;
+
 	if (c->n_rings == MAX_RINGS)
 		return -ENOSPC;
+	rc = &c->rings[c->n_rings];
+	rc->c = c;
+	rc->a = a;
 	if (!c->rb) {
-		c->rb = ring_buffer__new(a->ringbuf_fd, on_record, c, NULL);
+		c->rb = ring_buffer__new(a->ringbuf_fd, on_record, rc, NULL);
 		if (!c->rb)
 			return -errno;
-	} else if (ring_buffer__add(c->rb, a->ringbuf_fd, on_record, c)) {
+	} else if (ring_buffer__add(c->rb, a->ringbuf_fd, on_record, rc)) {
 		return -errno;
 	}
-	c->ring_fds[c->n_rings++] = a->ringbuf_fd;
+	c->n_rings++;
 	return 0;
 }
 

@@ -26,7 +26,8 @@ typedef void (*nh_event_fn)(void *ctx, const struct nh_event *ev);
 struct nh_capture;
 
 struct nh_capture *nh_capture_new(nh_event_fn fn, void *ctx);
-/* Starts reading the attachment's ring buffer (once per distinct fd). */
+/* Starts reading the attachment's ring buffer. `a` must outlive the
+ * capture: its broker decodes the records. */
 int nh_capture_add(struct nh_capture *c, const struct nh_attachment *a);
 /* The fd to poll for readability; -1 before the first add. */
 int nh_capture_fd(const struct nh_capture *c);
