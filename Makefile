@@ -116,9 +116,15 @@ unit: $(UNIT_BINS)
 e2e: all
 	@scripts/run-tests.sh e2e $(BUILD)
 
-fuzz-build: $(FUZZ_BINS)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(USER_SRCS) $(BPF_SKELS) | $(BUILD)/fuzz
-	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+# The skeletons are named here so make keeps them (else they are
+# intermediates, deleted after the build). UBSan must abort, not just
+# print, or libFuzzer never sees undefined behaviour as a failure.
+fuzz-build: $(BPF_SKELS) $(FUZZ_BINS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(USER_SRCS) $(wildcard user/*.h) include/nh_record.h \
+		$(BPF_SKELS) | $(BUILD)/fuzz
+	@echo "  FUZZ    $@"
+	@$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined \
 		-Iinclude -Iuser -I$(BUILD) $(PKG_CFLAGS) -o $@ $< $(USER_SRCS) $(LDLIBS)
 
 fuzz-smoke: fuzz-build

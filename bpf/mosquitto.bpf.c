@@ -10,6 +10,19 @@
  *  db__message_store(src, stored, expiry, store_id, origin)
  *                                         publish: once per accepted message,
  *                                         after ACL, topic aliases resolved
+ *  handle__subscribe / handle__unsubscribe(ctx)
+ *                                         the raw packet: one event per filter
+ *  sub__add(ctx, topic, qos, ...)         session subscribed (after ACL)
+ *  sub__remove(ctx, topic, ...)           session unsubscribed
+ *  context__disconnect(ctx) entry+return, session_expiry__add(ctx),
+ *  context__add_to_disused(ctx)           session terminated
+ *  db__message_insert(ctx, mid, dir, qos, retain, stored, ...)
+ *                                         delivered (outgoing, client online)
+ *  db__message_delete_outgoing(ctx, mid, state, qos)
+ *                                         acked (PUBACK / PUBCOMP)
+ *
+ * Programs of events no rule wants are not loaded (userspace turns their
+ * autoload off), so an unwanted event costs the broker nothing.
  *
  * Mosquitto runs one broker thread, so records of one connection arrive
  * in the order the broker produced them.
@@ -33,6 +46,24 @@ const volatile struct mosq_offsets off = {};
 
 /* enum mosquitto_msg_origin: mosq_mo_client */
 #define MOSQ_MO_CLIENT 0
+/* enum mosquitto_msg_direction: mosq_md_out */
+#define MOSQ_MD_OUT 1
+#define MOSQ_CS_DISCONNECTED 7
+
+/* context__disconnect entry -> return, per thread: did the broker keep
+ * the session (session_expiry__add) while disconnecting? */
+struct mosq_disc_call {
+	__u64 ctx;
+	__u32 state; /* at entry: the return sees it already disconnected */
+	__u8 kept;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct mosq_disc_call);
+} disc_calls SEC(".maps");
 
 static __always_inline void fill_client(struct nh_record *rec, const void *mctx,
 					bool *fault)
@@ -55,6 +86,19 @@ static __always_inline void fill_client(struct nh_record *rec, const void *mctx,
 		*fault = true;
 	rec->topic[0] = 0;
 	rec->topic_got = 0;
+	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
+}
+
+static __always_inline void read_addr(struct nh_record *rec, const void *mctx,
+				      bool *fault)
+{
+	const char *a = NH_READ(const char *, mctx, off.ctx_address, fault);
+	long r = 0;
+
+	rec->addr[0] = 0;
+	if (a && off.ctx_address >= 0)
+		r = bpf_probe_read_user_str(rec->addr, NH_ADDR_MAX, a);
+	rec->addr_got = r > 0 ? r - 1 : 0;
 }
 
 static __always_inline void finish(struct nh_record *rec, bool fault)
@@ -89,8 +133,10 @@ int BPF_KPROBE(mosq_connect, void *mctx)
 	if (len > want)
 		rec->flags |= NH_F_TRUNC_PAYLOAD;
 	rec->conn_ref = (__u64)mctx;
+	rec->flags |= NH_F_RAW_PACKET;
 	rec->clientid[0] = rec->username[0] = rec->topic[0] = 0;
-	rec->clientid_got = rec->username_got = rec->topic_got = 0;
+	rec->from_clientid[0] = rec->from_username[0] = 0;
+	read_addr(rec, mctx, &fault);
 	finish(rec, fault);
 	return 0;
 }
@@ -108,6 +154,7 @@ int BPF_KPROBE(mosq_connack, void *mctx, __u64 ack, __u64 code)
 		return 0;
 	rec->code = (__u8)code;
 	fill_client(rec, mctx, &fault);
+	read_addr(rec, mctx, &fault);
 	finish(rec, fault);
 	return 0;
 }
@@ -179,6 +226,224 @@ int BPF_KPROBE(mosq_store, void *src, void *stored, __u64 expiry, __u64 store_id
 	topic = NH_READ(const char *, stored, off.st_topic, &fault);
 	if (!topic || NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, topic, NH_F_TRUNC_TOPIC))
 		fault = true;
+	finish(rec, fault);
+	return 0;
+}
+
+/* SUBSCRIBE / UNSUBSCRIBE: the raw packet, parsed in userspace into one
+ * event per topic filter. */
+static __always_inline int emit_raw(void *mctx, __u16 type)
+{
+	struct nh_record *rec;
+	const void *pkt;
+	bool fault = false;
+	__u32 len, want;
+
+	if (!nh_target_hit() || !mctx)
+		return 0;
+	pkt = NH_READ(const void *, mctx, off.ctx_in_payload, &fault);
+	len = NH_READ(__u32, mctx, off.ctx_in_remaining, &fault);
+	want = len < payload_max ? len : payload_max;
+	rec = nh_reserve(type, pkt, want, &fault);
+	if (!rec)
+		return 0;
+	rec->payload_len = len;
+	if (len > want)
+		rec->flags |= NH_F_TRUNC_PAYLOAD;
+	rec->flags |= NH_F_RAW_PACKET;
+	fill_client(rec, mctx, &fault);
+	finish(rec, fault);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mosq_subscribe, void *mctx)
+{
+	return emit_raw(mctx, NH_EV_SUBSCRIBE);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mosq_unsubscribe, void *mctx)
+{
+	return emit_raw(mctx, NH_EV_UNSUBSCRIBE);
+}
+
+static __always_inline int emit_session_topic(void *mctx, const char *topic,
+					      __u16 type, __u8 qos)
+{
+	struct nh_record *rec;
+	bool fault = false;
+
+	if (!nh_target_hit() || !mctx)
+		return 0;
+	rec = nh_reserve(type, NULL, 0, &fault);
+	if (!rec)
+		return 0;
+	fill_client(rec, mctx, &fault);
+	rec->sub_opts = qos;
+	if (!topic || NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, topic, NH_F_TRUNC_TOPIC))
+		fault = true;
+	finish(rec, fault);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mosq_sub_add, void *mctx, const char *topic, __u64 qos)
+{
+	return emit_session_topic(mctx, topic, NH_EV_SESSION_SUBSCRIBED, (__u8)qos);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mosq_sub_remove, void *mctx, const char *topic)
+{
+	return emit_session_topic(mctx, topic, NH_EV_SESSION_UNSUBSCRIBED, 0);
+}
+
+static __always_inline int emit_terminated(const void *mctx, __u32 why, __u32 state)
+{
+	struct nh_record *rec;
+	bool fault = false;
+
+	rec = nh_reserve(NH_EV_SESSION_TERMINATED, NULL, 0, &fault);
+	if (!rec)
+		return 0;
+	fill_client(rec, mctx, &fault);
+	rec->broker_reason = why;
+	rec->broker_state = state;
+	finish(rec, fault);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mosq_ctx_disconnect, void *mctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mosq_disc_call call = { .ctx = (__u64)mctx };
+	bool fault = false;
+
+	if (target_tgid && (id >> 32) != target_tgid)
+		return 0;
+	call.state = NH_READ(__u32, mctx, off.ctx_state, &fault);
+	/* Already disconnected: context__disconnect returns at once. The
+	 * broker's own bridges have no client session. */
+	if (call.state == MOSQ_CS_DISCONNECTED ||
+	    NH_READ(const void *, mctx, off.ctx_bridge, &fault) || fault)
+		return 0;
+	if (bpf_map_update_elem(&disc_calls, &id, &call, BPF_ANY))
+		nh_count(NH_DROP_PENDING_FULL);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mosq_expiry_add, void *mctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mosq_disc_call *call = bpf_map_lookup_elem(&disc_calls, &id);
+
+	if (call && call->ctx == (__u64)mctx)
+		call->kept = 1;
+	return 0;
+}
+
+/* broker_reason of a terminated record: why the session ended. */
+#define NH_TERM_DISCONNECT 0 /* with the connection (clean session) */
+#define NH_TERM_EXPIRED 1    /* a kept session expired later */
+
+SEC("uretprobe")
+int BPF_KRETPROBE(mosq_ctx_disconnect_ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mosq_disc_call *call = bpf_map_lookup_elem(&disc_calls, &id);
+	__u64 mctx;
+	__u32 state;
+	__u8 kept;
+
+	if (!call)
+		return 0;
+	mctx = call->ctx;
+	kept = call->kept;
+	state = call->state;
+	bpf_map_delete_elem(&disc_calls, &id);
+	/* The context lives on until the loop frees disused contexts, so
+	 * reading it on return is safe. */
+	if (kept || !nh_target_hit())
+		return 0;
+	return emit_terminated((const void *)mctx, NH_TERM_DISCONNECT, state);
+}
+
+/* Called directly (not inlined) only when a kept session expires or a
+ * delayed will was sent: the end of a session that outlived its
+ * connection. */
+SEC("uprobe")
+int BPF_KPROBE(mosq_add_to_disused, void *mctx)
+{
+	if (!nh_target_hit() || !mctx)
+		return 0;
+	return emit_terminated(mctx, NH_TERM_EXPIRED, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mosq_msg_insert, void *mctx, __u64 mid, __u64 dir, __u64 qos,
+	       __u64 retain)
+{
+	/* The sixth argument (stored) is in r9 on x86-64. */
+	const void *stored = (const void *)((struct pt_regs *)ctx)->r9;
+	struct nh_record *rec;
+	const void *payload;
+	const char *s;
+	bool fault = false;
+	__u32 len, want;
+
+	if ((__u32)dir != MOSQ_MD_OUT || !mctx || !stored)
+		return 0;
+	/* An offline session's queue is not a delivery. */
+	if (NH_READ(__s32, mctx, off.ctx_sock, &fault) == -1 || fault)
+		return 0;
+	if (!nh_target_hit())
+		return 0;
+	payload = NH_READ(const void *, stored, off.st_payload, &fault);
+	len = NH_READ(__u32, stored, off.st_payloadlen, &fault);
+	want = len < payload_max ? len : payload_max;
+	rec = nh_reserve(NH_EV_DELIVERED, payload, want, &fault);
+	if (!rec)
+		return 0;
+	rec->payload_len = len;
+	if (len > want)
+		rec->flags |= NH_F_TRUNC_PAYLOAD;
+	fill_client(rec, mctx, &fault);
+	rec->packet_id = (__u16)mid;
+	rec->qos = (__u8)qos;
+	if ((__u8)retain)
+		rec->flags |= NH_F_RETAIN;
+	s = NH_READ(const char *, stored, off.st_topic, &fault);
+	if (!s || NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, s, NH_F_TRUNC_TOPIC))
+		fault = true;
+	s = NH_READ(const char *, stored, off.st_source_id, &fault);
+	if (NH_COPY_CSTR(rec, from_clientid, NH_CLIENTID_MAX, s, NH_F_TRUNC_FROM))
+		fault = true;
+	s = NH_READ(const char *, stored, off.st_source_username, &fault);
+	if (s)
+		rec->flags |= NH_F_HAS_FROM_USERNAME;
+	if (NH_COPY_CSTR(rec, from_username, NH_USERNAME_MAX, s, NH_F_TRUNC_FROM))
+		fault = true;
+	finish(rec, fault);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mosq_msg_acked, void *mctx, __u64 mid, __u64 expect_state, __u64 qos)
+{
+	struct nh_record *rec;
+	bool fault = false;
+
+	if (!nh_target_hit() || !mctx)
+		return 0;
+	rec = nh_reserve(NH_EV_ACKED, NULL, 0, &fault);
+	if (!rec)
+		return 0;
+	fill_client(rec, mctx, &fault);
+	rec->packet_id = (__u16)mid;
+	rec->qos = (__u8)qos;
 	finish(rec, fault);
 	return 0;
 }

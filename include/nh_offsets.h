@@ -47,6 +47,7 @@ struct mosq_offsets {
 	__s32 ctx_state;         /* enum mosquitto_client_state (4 bytes) */
 	__s32 ctx_sock;          /* int, -1 when closed */
 	__s32 ctx_bridge;        /* struct mosquitto__bridge *, NULL for clients */
+	__s32 ctx_address;       /* char *, the peer address */
 	__s32 ctx_in_payload;    /* in_packet.payload (u8 *) */
 	__s32 ctx_in_remaining;  /* in_packet.remaining_length (u32) */
 	__s32 st_topic;          /* msg_store.topic (char *) */
@@ -54,6 +55,8 @@ struct mosq_offsets {
 	__s32 st_payloadlen;     /* msg_store.payloadlen (u32) */
 	__s32 st_qos;            /* u8 */
 	__s32 st_retain;         /* u8 */
+	__s32 st_source_id;      /* char *, set once stored */
+	__s32 st_source_username;/* char *, NULL if none */
 };
 
 #endif

@@ -20,6 +20,7 @@
 #define NH_CLIENTID_MAX 256 /* MQTT allows 65535; real ids are < 64 */
 #define NH_USERNAME_MAX 256
 #define NH_TOPIC_MAX 512
+#define NH_ADDR_MAX 64      /* peer address as the broker writes it */
 /* Payload classes: a record reserves the smallest class that holds the
  * captured bytes, so short payloads cost little ring space. */
 #define NH_PAYLOAD_SMALL 256
@@ -52,6 +53,9 @@ enum nh_event_type {
 #define NH_F_TRUNC_PAYLOAD (1u << 6) /* payload longer than the capture cap */
 #define NH_F_READ_FAULT (1u << 7)    /* a broker read failed: do not trust */
 #define NH_F_BRIDGE (1u << 8)        /* NanoMQ: connack of a bridge client */
+#define NH_F_HAS_FROM_USERNAME (1u << 9) /* delivered/acked: publisher has one */
+#define NH_F_TRUNC_FROM (1u << 10)   /* publisher id or username cut */
+#define NH_F_RAW_PACKET (1u << 11)   /* payload holds a raw MQTT packet to parse */
 
 /* Reasons a record was lost inside BPF; indexes of the per-CPU counters. */
 enum nh_bpf_drop {
@@ -93,14 +97,24 @@ struct nh_record {
 	__u32 topic_len;
 	__u32 payload_len;  /* full payload length in the broker */
 
+	__u32 from_clientid_len; /* delivered/acked: the publisher */
+	__u32 from_username_len;
+
 	__u16 clientid_got; /* bytes copied below, without NUL */
 	__u16 username_got;
 	__u16 topic_got;
 	__u16 payload_got;
+	__u16 from_clientid_got;
+	__u16 from_username_got;
+	__u16 addr_got;
+	__u16 sub_opts;     /* subscription options / granted QoS */
 
 	char clientid[NH_CLIENTID_MAX];
 	char username[NH_USERNAME_MAX];
 	char topic[NH_TOPIC_MAX];
+	char from_clientid[NH_CLIENTID_MAX];
+	char from_username[NH_USERNAME_MAX];
+	char addr[NH_ADDR_MAX];
 	__u8 payload[];     /* payload_cap bytes follow */
 };
 

@@ -56,6 +56,8 @@ struct nh_attachment {
 };
 
 struct nh_attach_opts {
+	uint32_t events;          /* bit (1 << NH_EV_*) per event a rule
+				   * wants; 0 = every event */
 	unsigned payload_max;
 	size_t ringbuf_bytes;
 	int share_ringbuf_fd;     /* -1, or a ring buffer to write into */
@@ -74,16 +76,25 @@ struct nh_broker {
 	void (*detach)(struct nh_attachment *a);
 	void (*release)(struct nh_target *t); /* free t->resolved */
 	/* Optional: finish an event from a checked record with what only
-	 * this broker knows (raw enums, joins across records). Pointers it
-	 * sets in ev must stay valid until the next call. Returns 0 to
-	 * deliver, 1 to drop it silently (a record that only feeds a join),
-	 * -1 to reject it as malformed. */
+	 * this broker knows (raw enums, joins across records, raw packets
+	 * that hold several events). Returns 0 to deliver ev as it now is;
+	 * 1 when it handed its events to emit itself (zero or more: a
+	 * SUBSCRIBE gives one per filter); -1 to reject it as malformed;
+	 * -2 when a record it must join with (the delivery an ack
+	 * acknowledges) was never seen. Rejections are counted. */
 	int (*decode)(struct nh_attachment *a, const struct nh_record *rec,
-		      struct nh_event *ev);
+		      struct nh_event *ev,
+		      void (*emit)(void *ctx, const struct nh_event *ev), void *emit_ctx);
 };
 
 extern const struct nh_broker nh_broker_nanomq;
 extern const struct nh_broker nh_broker_mosquitto;
+
+/* Does an attach with these options need probes for event `ev`? */
+static inline bool nh_attach_wants(const struct nh_attach_opts *o, enum nh_event_type ev)
+{
+	return !o->events || (o->events & (1u << ev));
+}
 
 /* Broker by name ("nanomq"), or NULL. */
 const struct nh_broker *nh_broker_by_name(const char *name);

@@ -53,15 +53,71 @@ struct mosq_connect {
  * of a refused CONNACK while another CONNECT is in progress. */
 #define CONNECT_SLOTS 1024
 
+/* A QoS 1/2 delivery, kept until its PUBACK/PUBCOMP names it by
+ * (receiver, packet id): the acked event carries the message. */
+struct mosq_delivery {
+	uint64_t conn_ref;
+	uint16_t packet_id;
+	bool retain, has_from_username;
+	uint8_t qos;
+	char *topic, *from_clientid, *from_username;
+	uint8_t *payload;
+	size_t payload_len, payload_full_len;
+};
+
+#define DELIVERY_SLOTS 4096
+#define DISCONNECT_SLOTS 1024
+
 struct mosq_state {
 	struct mosquitto_bpf *skel;
 	struct mosq_connect connects[CONNECT_SLOTS];
+	struct mosq_delivery deliveries[DELIVERY_SLOTS];
+	/* The last disconnect per connection, for session_terminated: by
+	 * then the broker has freed the context's client id. */
+	struct {
+		uint64_t conn_ref;
+		uint8_t code;
+		char clientid[NH_CLIENTID_MAX];
+	} disconnects[DISCONNECT_SLOTS];
 	uint64_t connect_unparsed; /* CONNECT records that did not parse */
+	uint64_t raw_unparsed;     /* (UN)SUBSCRIBE records that did not parse */
+	uint64_t acks_unmatched;   /* acks whose delivery was not seen */
+};
+
+/* The probed functions: which events need each, and where it is. */
+enum mosq_fn {
+	FN_CONNECT, FN_CONNACK, FN_DISCONNECT, FN_STORE, FN_SUBSCRIBE, FN_UNSUBSCRIBE,
+	FN_SUB_ADD, FN_SUB_REMOVE, FN_CTX_DISCONNECT, FN_EXPIRY_ADD, FN_ADD_TO_DISUSED,
+	FN_MSG_INSERT, FN_MSG_ACKED, FN_MAX
+};
+
+#define EV(e) (1u << (e))
+
+static const struct {
+	const char *name;
+	uint32_t events; /* events that need this function */
+} mosq_fns[FN_MAX] = {
+	/* CONNECT also names refused clients in their CONNACK. */
+	[FN_CONNECT] = { "handle__connect", EV(NH_EV_CONNECT) | EV(NH_EV_CONNACK) },
+	[FN_CONNACK] = { "send__connack", EV(NH_EV_CONNACK) | EV(NH_EV_CONNECTED) },
+	[FN_DISCONNECT] = { "do_disconnect", EV(NH_EV_DISCONNECTED) | EV(NH_EV_SESSION_TERMINATED) },
+	[FN_STORE] = { "db__message_store", EV(NH_EV_PUBLISH) },
+	[FN_SUBSCRIBE] = { "handle__subscribe", EV(NH_EV_SUBSCRIBE) },
+	[FN_UNSUBSCRIBE] = { "handle__unsubscribe", EV(NH_EV_UNSUBSCRIBE) },
+	[FN_SUB_ADD] = { "sub__add", EV(NH_EV_SESSION_SUBSCRIBED) },
+	[FN_SUB_REMOVE] = { "sub__remove", EV(NH_EV_SESSION_UNSUBSCRIBED) },
+	[FN_CTX_DISCONNECT] = { "context__disconnect", EV(NH_EV_SESSION_TERMINATED) },
+	[FN_EXPIRY_ADD] = { "session_expiry__add", EV(NH_EV_SESSION_TERMINATED) },
+	[FN_ADD_TO_DISUSED] = { "context__add_to_disused", EV(NH_EV_SESSION_TERMINATED) },
+	/* acked events are named from the delivery they acknowledge */
+	[FN_MSG_INSERT] = { "db__message_insert", EV(NH_EV_DELIVERED) | EV(NH_EV_ACKED) },
+	[FN_MSG_ACKED] = { "db__message_delete_outgoing", EV(NH_EV_ACKED) },
 };
 
 struct mosq_resolved {
 	struct mosq_offsets off;
-	uint64_t connect, connack, disconnect, store;
+	uint64_t fn[FN_MAX];   /* file offsets */
+	bool have[FN_MAX];
 };
 
 static int mosq_detect(struct nh_elf *elf)
@@ -191,6 +247,9 @@ static int resolve_context(struct nh_target *t, struct mosq_offsets *o)
 		     "instructions of mosquitto_client_username (1st load)", NULL, 0);
 	bad |= field(t, "mosquitto.username", o->ctx_username,
 		     "instructions of mosquitto_client_username (2nd load)", "db__message_store", 0);
+	o->ctx_address = nth_access(t, "mosquitto_client_address", 0, 0, NH_ACC_LOAD, 8, 0, false, 0);
+	bad |= field(t, "mosquitto.address", o->ctx_address,
+		     "instructions of mosquitto_client_address", NULL, 0);
 	o->ctx_keepalive = nth_access(t, "mosquitto_client_keepalive", 0, 0, NH_ACC_LOAD, 2, 0, false, 0);
 	bad |= field(t, "mosquitto.keepalive", o->ctx_keepalive,
 		     "instructions of mosquitto_client_keepalive", NULL, 0);
@@ -246,11 +305,16 @@ static int resolve_store(struct nh_target *t, struct mosq_offsets *o)
 	o->st_payloadlen = ok ? store_layout.payloadlen : -1;
 	o->st_qos = ok ? store_layout.qos : -1;
 	o->st_retain = ok ? store_layout.retain : -1;
+	o->st_source_id = ok ? store_layout.source_id : -1;
+	o->st_source_username = ok ? store_layout.source_username : -1;
 	field(t, "msg_store.topic", o->st_topic, table, "db__msg_store_free", 0);
 	field(t, "msg_store.payload", o->st_payload, table, "db__msg_store_free", 0);
 	field(t, "msg_store.payloadlen", o->st_payloadlen, table, "db__message_store", 1);
 	field(t, "msg_store.qos", o->st_qos, table, "control__process", 1);
 	field(t, "msg_store.retain", o->st_retain, "table 2.0.x (the byte after qos)", NULL, 0);
+	field(t, "msg_store.source_id", o->st_source_id, table, "db__msg_store_free", 0);
+	field(t, "msg_store.source_username", o->st_source_username, table,
+	      "db__msg_store_free", 0);
 	return ok ? 0 : -1;
 }
 
@@ -264,10 +328,13 @@ static int mosq_resolve(struct nh_target *t, char *err, size_t errlen)
 		return -1;
 	}
 	t->resolved = r;
-	ok &= !find_func(t, "handle__connect", &r->connect);
-	ok &= !find_func(t, "send__connack", &r->connack);
-	ok &= !find_func(t, "do_disconnect", &r->disconnect);
-	ok &= !find_func(t, "db__message_store", &r->store);
+	for (int i = 0; i < FN_MAX; i++) {
+		r->have[i] = !find_func(t, mosq_fns[i].name, &r->fn[i]);
+		/* The three NanoMQ events need theirs; others only if wanted
+		 * (checked at attach). */
+		if (i <= FN_STORE)
+			ok &= r->have[i];
+	}
 	if (!ok) {
 		snprintf(err, errlen, "%s: Mosquitto's probed functions are not exported by "
 			 "this build (nanohook supports Mosquitto 2.x, which exports them)", t->exe);
@@ -286,10 +353,10 @@ static int mosq_resolve(struct nh_target *t, char *err, size_t errlen)
 	return 0;
 }
 
-static int attach_one(struct nh_target *t, struct bpf_program *prog, uint64_t file_off,
-		      struct bpf_link **link, char *err, size_t errlen)
+static int attach_one(struct nh_target *t, struct bpf_program *prog, bool ret,
+		      uint64_t file_off, struct bpf_link **link, char *err, size_t errlen)
 {
-	*link = bpf_program__attach_uprobe(prog, false, t->pid ? t->pid : -1, t->exe,
+	*link = bpf_program__attach_uprobe(prog, ret, t->pid ? t->pid : -1, t->exe,
 					   (size_t)file_off);
 	if (!*link) {
 		snprintf(err, errlen, "attaching %s to %s: %s", bpf_program__name(prog),
@@ -325,21 +392,55 @@ static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		snprintf(err, errlen, "sharing the ring buffer: %s", strerror(errno));
 		goto fail;
 	}
+	/* Programs in the order of enum mosq_fn; links likewise. */
+	struct bpf_program *progs[FN_MAX] = {
+		skel->progs.mosq_connect, skel->progs.mosq_connack, skel->progs.mosq_disconnect,
+		skel->progs.mosq_store, skel->progs.mosq_subscribe, skel->progs.mosq_unsubscribe,
+		skel->progs.mosq_sub_add, skel->progs.mosq_sub_remove,
+		skel->progs.mosq_ctx_disconnect, skel->progs.mosq_expiry_add,
+		skel->progs.mosq_add_to_disused, skel->progs.mosq_msg_insert,
+		skel->progs.mosq_msg_acked,
+	};
+	struct bpf_link **links[FN_MAX] = {
+		&skel->links.mosq_connect, &skel->links.mosq_connack, &skel->links.mosq_disconnect,
+		&skel->links.mosq_store, &skel->links.mosq_subscribe, &skel->links.mosq_unsubscribe,
+		&skel->links.mosq_sub_add, &skel->links.mosq_sub_remove,
+		&skel->links.mosq_ctx_disconnect, &skel->links.mosq_expiry_add,
+		&skel->links.mosq_add_to_disused, &skel->links.mosq_msg_insert,
+		&skel->links.mosq_msg_acked,
+	};
+	bool use[FN_MAX];
+
+	for (int i = 0; i < FN_MAX; i++) {
+		use[i] = !o->events || (o->events & mosq_fns[i].events);
+		if (use[i] && !r->have[i]) {
+			snprintf(err, errlen, "%s: %s, needed by the configured events, is not "
+				 "exported by this build", t->exe, mosq_fns[i].name);
+			goto fail;
+		}
+		bpf_program__set_autoload(progs[i], use[i]);
+	}
+	bpf_program__set_autoload(skel->progs.mosq_ctx_disconnect_ret, use[FN_CTX_DISCONNECT]);
 	rc = mosquitto_bpf__load(skel);
 	if (rc) {
 		snprintf(err, errlen, "loading the BPF programs: %s (kernel with BTF, "
 			 "uprobes and ring buffers, and root, are needed)", strerror(-rc));
 		goto fail;
 	}
-	if (attach_one(t, skel->progs.mosq_connect, r->connect, &skel->links.mosq_connect,
-		       err, errlen) ||
-	    attach_one(t, skel->progs.mosq_connack, r->connack, &skel->links.mosq_connack,
-		       err, errlen) ||
-	    attach_one(t, skel->progs.mosq_disconnect, r->disconnect,
-		       &skel->links.mosq_disconnect, err, errlen) ||
-	    attach_one(t, skel->progs.mosq_store, r->store, &skel->links.mosq_store, err, errlen))
-		goto fail;
-	out->n_links = 4;
+	out->n_links = 0;
+	for (int i = 0; i < FN_MAX; i++) {
+		if (!use[i])
+			continue;
+		if (attach_one(t, progs[i], false, r->fn[i], links[i], err, errlen))
+			goto fail;
+		out->n_links++;
+	}
+	if (use[FN_CTX_DISCONNECT]) {
+		if (attach_one(t, skel->progs.mosq_ctx_disconnect_ret, true, r->fn[FN_CTX_DISCONNECT],
+			       &skel->links.mosq_ctx_disconnect_ret, err, errlen))
+			goto fail;
+		out->n_links++;
+	}
 	out->broker = &nh_broker_mosquitto;
 	out->ringbuf_fd = dup(bpf_map__fd(skel->maps.events));
 	out->counters_fd = dup(bpf_map__fd(skel->maps.counters));
@@ -351,6 +452,15 @@ fail:
 	return -1;
 }
 
+static void delivery_clear(struct mosq_delivery *d)
+{
+	free(d->topic);
+	free(d->from_clientid);
+	free(d->from_username);
+	free(d->payload);
+	memset(d, 0, sizeof(*d));
+}
+
 static void mosq_detach(struct nh_attachment *a)
 {
 	struct mosq_state *st = a->state;
@@ -358,6 +468,8 @@ static void mosq_detach(struct nh_attachment *a)
 	if (!st)
 		return;
 	mosquitto_bpf__destroy(st->skel);
+	for (size_t i = 0; i < DELIVERY_SLOTS; i++)
+		delivery_clear(&st->deliveries[i]);
 	free(st);
 	a->state = NULL;
 }
@@ -428,7 +540,7 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
 	if (nh_mqtt_parse_connect(ev->payload, ev->payload_len, false, &c)) {
 		st->connect_unparsed++;
 		slot->conn_ref = 0;
-		return 1;
+		return -1;
 	}
 	slot->conn_ref = rec->conn_ref;
 	slot->proto_ver = c.proto_ver;
@@ -446,21 +558,163 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
 	return 0;
 }
 
+struct raw_ctx {
+	struct nh_event *ev;
+	void (*emit)(void *ctx, const struct nh_event *ev);
+	void *emit_ctx;
+};
+
+static int emit_filter(void *arg, const struct nh_mqtt_topic_req *t)
+{
+	struct raw_ctx *rc = arg;
+
+	rc->ev->topic = (struct nh_str){ t->filter.ptr, t->filter.len };
+	rc->ev->sub_qos = t->opts & 3;
+	rc->emit(rc->emit_ctx, rc->ev);
+	return 0;
+}
+
+/* SUBSCRIBE / UNSUBSCRIBE: one event per topic filter. */
+static int decode_raw_sub(struct mosq_state *st, struct nh_event *ev,
+			  void (*emit)(void *, const struct nh_event *), void *emit_ctx)
+{
+	struct raw_ctx rc = { ev, emit, emit_ctx };
+	const uint8_t *pkt = ev->payload;
+	size_t len = ev->payload_len;
+	uint16_t packet_id;
+
+	if (ev->payload_len != ev->payload_full_len)
+		goto bad;
+	ev->payload = NULL;
+	ev->payload_len = ev->payload_full_len = 0;
+	if (nh_mqtt_parse_sub(pkt, len, false, ev->proto_ver ? ev->proto_ver : 4,
+			      ev->type == NH_EV_UNSUBSCRIBE, NULL, NULL, &packet_id))
+		goto bad;
+	ev->packet_id = packet_id;
+	nh_mqtt_parse_sub(pkt, len, false, ev->proto_ver ? ev->proto_ver : 4,
+			  ev->type == NH_EV_UNSUBSCRIBE, emit_filter, &rc, &packet_id);
+	return 1;
+bad:
+	st->raw_unparsed++;
+	return -1;
+}
+
+static struct mosq_delivery *delivery_slot(struct mosq_state *st, uint64_t ref, uint16_t id)
+{
+	return &st->deliveries[((ref >> 4) * 31 + id) % DELIVERY_SLOTS];
+}
+
+static char *dup_str(struct nh_str s)
+{
+	char *p = malloc(s.len + 1);
+
+	if (p) {
+		memcpy(p, s.ptr, s.len);
+		p[s.len] = 0;
+	}
+	return p;
+}
+
+static void remember_delivery(struct mosq_state *st, const struct nh_event *ev,
+			      uint64_t conn_ref)
+{
+	struct mosq_delivery *d = delivery_slot(st, conn_ref, ev->packet_id);
+
+	delivery_clear(d);
+	d->conn_ref = conn_ref;
+	d->packet_id = ev->packet_id;
+	d->qos = ev->qos;
+	d->retain = ev->retain;
+	d->has_from_username = ev->has_from_username;
+	d->topic = dup_str(ev->topic);
+	d->from_clientid = dup_str(ev->from_clientid);
+	d->from_username = dup_str(ev->from_username);
+	d->payload = malloc(ev->payload_len ? ev->payload_len : 1);
+	if (!d->topic || !d->from_clientid || !d->from_username || !d->payload) {
+		delivery_clear(d);
+		return;
+	}
+	memcpy(d->payload, ev->payload, ev->payload_len);
+	d->payload_len = ev->payload_len;
+	d->payload_full_len = ev->payload_full_len;
+}
+
+/* acked: the message comes from the delivery it acknowledges. */
+static int decode_acked(struct mosq_state *st, const struct nh_record *rec,
+			struct nh_event *ev)
+{
+	struct mosq_delivery *d = delivery_slot(st, rec->conn_ref, rec->packet_id);
+
+	if (d->conn_ref != rec->conn_ref || d->packet_id != rec->packet_id || !d->topic) {
+		st->acks_unmatched++;
+		return -2;
+	}
+	ev->topic = (struct nh_str){ d->topic, strlen(d->topic) };
+	ev->from_clientid = (struct nh_str){ d->from_clientid, strlen(d->from_clientid) };
+	ev->from_username = (struct nh_str){ d->from_username, strlen(d->from_username) };
+	ev->has_from_username = d->has_from_username;
+	ev->qos = d->qos;
+	ev->retain = d->retain;
+	ev->payload = d->payload;
+	ev->payload_len = d->payload_len;
+	ev->payload_full_len = d->payload_full_len;
+	/* One ack per delivery: forget it once this event is built (the
+	 * slot is reused by the next delivery that hashes to it). */
+	d->conn_ref = 0;
+	return 0;
+}
+
 static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
-		       struct nh_event *ev)
+		       struct nh_event *ev,
+		       void (*emit)(void *, const struct nh_event *), void *emit_ctx)
 {
 	struct mosq_state *st = a->state;
 	struct mosq_connect *slot;
+	size_t di;
 
 	if (!st)
 		return -1;
 	if (ev->type == NH_EV_CONNECT)
 		return decode_connect(st, rec, ev);
 	ev->proto_ver = protocol_level(rec->proto_ver);
-	if (ev->type == NH_EV_DISCONNECTED)
+	switch (ev->type) {
+	case NH_EV_SUBSCRIBE:
+	case NH_EV_UNSUBSCRIBE:
+		return decode_raw_sub(st, ev, emit, emit_ctx);
+	case NH_EV_DISCONNECTED:
 		ev->code = disconnect_code(rec->broker_reason, rec->broker_state);
-	if (ev->type != NH_EV_CONNACK)
+		di = (rec->conn_ref >> 4) % DISCONNECT_SLOTS;
+		st->disconnects[di].conn_ref = rec->conn_ref;
+		st->disconnects[di].code = ev->code;
+		copy_str(st->disconnects[di].clientid, NH_CLIENTID_MAX, ev->clientid.ptr,
+			 ev->clientid.len);
 		return 0;
+	case NH_EV_SESSION_TERMINATED:
+		/* Same thread, so the connection's disconnect came first. */
+		di = (rec->conn_ref >> 4) % DISCONNECT_SLOTS;
+		if (st->disconnects[di].conn_ref == rec->conn_ref) {
+			ev->code = st->disconnects[di].code;
+			if (!ev->clientid.len)
+				ev->clientid = (struct nh_str){ st->disconnects[di].clientid,
+								strlen(st->disconnects[di].clientid) };
+		}
+		if (!ev->clientid.len)
+			return -2; /* its disconnect was not seen: nobody to name */
+		/* broker_reason 1: a kept session expired (see the BPF side) */
+		ev->session_expired = rec->broker_reason == 1;
+		ev->takeover = rec->broker_state == MOSQ_CS_DUPLICATE;
+		return 0;
+	case NH_EV_DELIVERED:
+		if (ev->qos)
+			remember_delivery(st, ev, rec->conn_ref);
+		return 0;
+	case NH_EV_ACKED:
+		return decode_acked(st, rec, ev);
+	case NH_EV_CONNACK:
+		break;
+	default:
+		return 0;
+	}
 	/* A refused client's context has no client id (freed before the
 	 * CONNACK, or never read) and may not know its protocol yet: take
 	 * them from its CONNECT. */

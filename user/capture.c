@@ -41,6 +41,7 @@ const char *nh_rec_reject_name(enum nh_rec_reject r)
 		[NH_REJ_MALFORMED] = "malformed_record",
 		[NH_REJ_READ_FAULT] = "broker_read_fault",
 		[NH_REJ_TRUNCATED] = "string_too_long",
+		[NH_REJ_UNMATCHED] = "unmatched",
 	};
 	return r < NH_REJ_MAX ? names[r] : "?";
 }
@@ -68,12 +69,14 @@ int nh_record_decode(const void *data, size_t size, uint64_t boot_to_wall_ns,
 		return -1;
 	if (r->payload_cap > size - sizeof(*r) || r->payload_got > r->payload_cap ||
 	    r->clientid_got >= NH_CLIENTID_MAX || r->username_got >= NH_USERNAME_MAX ||
-	    r->topic_got >= NH_TOPIC_MAX)
+	    r->topic_got >= NH_TOPIC_MAX || r->from_clientid_got >= NH_CLIENTID_MAX ||
+	    r->from_username_got >= NH_USERNAME_MAX || r->addr_got >= NH_ADDR_MAX)
 		return -1;
 	/* Lengths copied can never exceed the lengths the broker had. */
 	if (r->clientid_got > r->clientid_len || r->topic_got > r->topic_len ||
 	    ((r->flags & NH_F_HAS_USERNAME) && r->username_got > r->username_len) ||
-	    r->payload_got > r->payload_len)
+	    r->from_clientid_got > r->from_clientid_len ||
+	    r->from_username_got > r->from_username_len || r->payload_got > r->payload_len)
 		return -1;
 	if (r->flags & NH_F_READ_FAULT) {
 		*why = NH_REJ_READ_FAULT;
@@ -81,13 +84,16 @@ int nh_record_decode(const void *data, size_t size, uint64_t boot_to_wall_ns,
 	}
 	/* A cut client id or topic would name the wrong client or match the
 	 * wrong rule: refuse it rather than send something plausible. */
-	if (r->flags & (NH_F_TRUNC_CLIENTID | NH_F_TRUNC_USERNAME | NH_F_TRUNC_TOPIC)) {
+	if (r->flags & (NH_F_TRUNC_CLIENTID | NH_F_TRUNC_USERNAME | NH_F_TRUNC_TOPIC |
+			NH_F_TRUNC_FROM)) {
 		*why = NH_REJ_TRUNCATED;
 		return -1;
 	}
 	/* Without truncation the copy is the whole string. */
 	if (r->clientid_got != r->clientid_len || r->topic_got != r->topic_len ||
-	    ((r->flags & NH_F_HAS_USERNAME) && r->username_got != r->username_len))
+	    ((r->flags & NH_F_HAS_USERNAME) && r->username_got != r->username_len) ||
+	    r->from_clientid_got != r->from_clientid_len ||
+	    r->from_username_got != r->from_username_len)
 		return -1;
 	if (!(r->flags & NH_F_TRUNC_PAYLOAD) && r->payload_got != r->payload_len)
 		return -1;
@@ -104,6 +110,14 @@ int nh_record_decode(const void *data, size_t size, uint64_t boot_to_wall_ns,
 	ev->keepalive = r->keepalive;
 	ev->code = r->code;
 	ev->topic = rec_str(r->topic, r->topic_got);
+	ev->ipaddress = rec_str(r->addr, r->addr_got);
+	ev->packet_id = r->packet_id;
+	ev->sub_qos = (uint8_t)(r->sub_opts & 3);
+	ev->from_clientid = rec_str(r->from_clientid, r->from_clientid_got);
+	ev->has_from_username = r->flags & NH_F_HAS_FROM_USERNAME;
+	ev->from_username = ev->has_from_username
+				    ? rec_str(r->from_username, r->from_username_got)
+				    : rec_str("", 0);
 	ev->payload = r->payload;
 	ev->payload_len = r->payload_got;
 	ev->payload_full_len = r->payload_len;
@@ -111,6 +125,21 @@ int nh_record_decode(const void *data, size_t size, uint64_t boot_to_wall_ns,
 	ev->retain = r->flags & NH_F_RETAIN;
 	ev->sys_event = r->flags & NH_F_SYS_EVENT;
 	return 0;
+}
+
+/* Hands an event on; a successful CONNACK is also on_client_connected,
+ * which EMQX-style receivers expect as an event of its own. */
+static void deliver_event(void *ctx, const struct nh_event *ev)
+{
+	struct nh_capture *c = ctx;
+	struct nh_event connected;
+
+	c->fn(c->ctx, ev);
+	if (ev->type == NH_EV_CONNACK && ev->code == 0) {
+		connected = *ev;
+		connected.type = NH_EV_CONNECTED;
+		c->fn(c->ctx, &connected);
+	}
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -129,13 +158,13 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	if (b && b->decode) {
 		/* The attachment is const to the capture, not to its broker. */
-		r = b->decode((struct nh_attachment *)rc->a, data, &ev);
+		r = b->decode((struct nh_attachment *)rc->a, data, &ev, deliver_event, c);
 		if (r < 0)
-			c->rejected[NH_REJ_MALFORMED]++;
+			c->rejected[r == -2 ? NH_REJ_UNMATCHED : NH_REJ_MALFORMED]++;
 		if (r)
 			return 0;
 	}
-	c->fn(c->ctx, &ev);
+	deliver_event(c, &ev);
 	return 0;
 }
 

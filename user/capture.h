@@ -18,6 +18,7 @@ enum nh_rec_reject {
 	NH_REJ_MALFORMED = 0, /* size or lengths inconsistent */
 	NH_REJ_READ_FAULT,    /* BPF could not read broker memory */
 	NH_REJ_TRUNCATED,     /* client id, username or topic longer than a record holds */
+	NH_REJ_UNMATCHED,     /* names a record never seen (e.g. an ack before nanohook attached) */
 	NH_REJ_MAX
 };
 

@@ -31,9 +31,19 @@ struct nh_event {
 	uint8_t proto_ver;
 	uint16_t keepalive;
 	uint8_t code;            /* CONNACK or disconnect reason code */
+	bool takeover;           /* terminated: a new connection took it over */
+	bool session_expired;    /* terminated: a kept session expired */
 
-	/* publish */
+	struct nh_str ipaddress; /* peer address, "" if unknown */
+
+	/* publish, delivered, acked, (un)subscribe, session (un)subscribed */
 	struct nh_str topic;
+	uint16_t packet_id;
+	uint8_t sub_qos;         /* requested / granted QoS of a subscription */
+	/* delivered, acked: the publisher (clientid/username: the receiver) */
+	struct nh_str from_clientid;
+	struct nh_str from_username;
+	bool has_from_username;
 	const uint8_t *payload;
 	size_t payload_len;      /* bytes present at `payload` */
 	size_t payload_full_len; /* bytes the broker had (>= payload_len) */

@@ -393,6 +393,9 @@ static int parse_connect(struct rd *r, struct nh_mqtt_connect *c)
 		if ((err = rd_bin(r, &b, &blen)))
 			return err;
 	}
+	/* Mosquitto lets a 3.1 client set the user name or password flag
+	 * and then end the packet without the field. Not here: without the
+	 * fixed header that packet is indistinguishable from a cut capture. */
 	if ((c->flags & CF_USERNAME) && (err = rd_utf8(r, &c->username)))
 		return err;
 	/* Binary Data (3.1.1 3.1.3.5, v5 3.1.3.6); MQTT 3.1 called it a

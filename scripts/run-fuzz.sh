@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target in BUILD_DIR/fuzz/ for SECONDS seconds each,
+# one after the other (one fuzzer at a time: the machines have 2 cores).
+#
+#   run-fuzz.sh SECONDS BUILD_DIR
+#
+# Each target fuzz_<name> gets a scratch corpus BUILD_DIR/fuzz-corpus/<name>
+# as its first directory, where libFuzzer writes what it finds, and the seed
+# corpus tests/fuzz/corpus/<name> second, which it only reads: the seeds in
+# git never change. Crashes go to BUILD_DIR/fuzz-artifacts/, the full output
+# to BUILD_DIR/fuzz-logs/. Each result is recorded with run-tests.sh; the
+# exit status is non-zero if any target failed.
+set -uo pipefail
+
+if [ $# -ne 2 ] || ! [[ $1 =~ ^[0-9]+$ ]] || [ "$1" -lt 1 ]; then
+	echo "usage: $0 SECONDS BUILD_DIR" >&2
+	exit 2
+fi
+secs=$1
+build=$2
+top=$(cd "$(dirname "$0")/.." && pwd)
+artifacts=$build/fuzz-artifacts
+logs=$build/fuzz-logs
+mkdir -p "$artifacts" "$logs"
+
+shopt -s nullglob
+targets=("$build"/fuzz/fuzz_*)
+if [ ${#targets[@]} -eq 0 ]; then
+	echo "run-fuzz: no fuzz targets in $build/fuzz (run make fuzz-build)" >&2
+	exit 2
+fi
+
+failed=0
+for bin in "${targets[@]}"; do
+	[ -x "$bin" ] || continue
+	target=$(basename "$bin")
+	name=${target#fuzz_}
+	scratch=$build/fuzz-corpus/$name
+	seeds=$top/tests/fuzz/corpus/$name
+	log=$logs/$target.log
+	mkdir -p "$scratch"
+	dirs=("$scratch")
+	[ -d "$seeds" ] && dirs+=("$seeds")
+
+	# libFuzzer stops itself after -max_total_time; the outer timeout only
+	# catches a fuzzer wedged outside its own watchdog.
+	start=$(date +%s)
+	timeout --signal=KILL $((secs + 300)) "$bin" \
+		-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix="$artifacts/$target-" -print_final_stats=1 \
+		"${dirs[@]}" >"$log" 2>&1
+	rc=$?
+	took=$(( $(date +%s) - start ))
+
+	runs=$(sed -n 's/^Done \([0-9]*\) runs in.*/\1/p' "$log" | tail -1)
+	artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
+	if [ "$rc" -eq 0 ] && [ -n "$runs" ] && [ -z "$artifact" ]; then
+		echo "$target: $runs runs in $took s, ok"
+		"$top"/scripts/run-tests.sh record fuzz "$target" pass
+	else
+		if [ -n "$artifact" ]; then
+			echo "FAILED: $target: crash artifact $artifact (log $log)"
+		else
+			echo "FAILED: $target: exit $rc, no artifact (log $log)"
+		fi
+		grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' "$log" | head -5 | sed 's/^/    /'
+		"$top"/scripts/run-tests.sh record fuzz "$target" fail
+		failed=1
+	fi
+done
+exit $failed
