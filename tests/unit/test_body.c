@@ -304,6 +304,95 @@ static void test_strings_from_broker_memory_are_repaired(void **state)
 	nh_buf_free(&b);
 }
 
+/* The nine EMQX-4-style bodies, key for key. */
+static void test_emqx_style_bodies(void **state)
+{
+	(void)state;
+	static const struct {
+		enum nh_event_type type;
+		const char *want;
+	} cases[] = {
+		{ NH_EV_CONNECT, "{\"proto_ver\":5,\"keepalive\":30,\"ipaddress\":\"127.0.0.1\","
+				 "\"username\":\"alice\",\"clientid\":\"c1\",\"action\":\"client_connect\"}" },
+		{ NH_EV_CONNECTED, "{\"proto_ver\":5,\"keepalive\":30,\"ipaddress\":\"127.0.0.1\","
+				   "\"connected_at\":1700000000123,\"username\":\"alice\",\"clientid\":\"c1\","
+				   "\"action\":\"client_connected\"}" },
+		{ NH_EV_SUBSCRIBE, "{\"topic\":\"a/+\",\"opts\":{\"qos\":2},\"username\":\"alice\","
+				   "\"clientid\":\"c1\",\"action\":\"client_subscribe\"}" },
+		{ NH_EV_UNSUBSCRIBE, "{\"topic\":\"a/+\",\"opts\":{},\"username\":\"alice\","
+				     "\"clientid\":\"c1\",\"action\":\"client_unsubscribe\"}" },
+		{ NH_EV_SESSION_SUBSCRIBED, "{\"topic\":\"a/+\",\"opts\":{\"qos\":2},\"username\":\"alice\","
+					    "\"clientid\":\"c1\",\"action\":\"session_subscribed\"}" },
+		{ NH_EV_SESSION_UNSUBSCRIBED, "{\"topic\":\"a/+\",\"username\":\"alice\",\"clientid\":\"c1\","
+					      "\"action\":\"session_unsubscribed\"}" },
+		{ NH_EV_SESSION_TERMINATED, "{\"reason\":\"normal\",\"username\":\"alice\",\"clientid\":\"c1\","
+					    "\"action\":\"session_terminated\"}" },
+		{ NH_EV_DELIVERED, "{\"ts\":1700000000123,\"topic\":\"a/+\",\"retain\":true,\"qos\":1,"
+				   "\"action\":\"message_delivered\",\"from_username\":\"undefined\","
+				   "\"from_client_id\":\"p1\",\"username\":\"alice\",\"clientid\":\"c1\","
+				   "\"payload\":\"hi\"}" },
+		{ NH_EV_ACKED, "{\"ts\":1700000000123,\"topic\":\"a/+\",\"retain\":true,\"qos\":1,"
+			       "\"action\":\"message_acked\",\"from_username\":\"undefined\","
+			       "\"from_client_id\":\"p1\",\"username\":\"alice\",\"clientid\":\"c1\","
+			       "\"payload\":\"hi\"}" },
+	};
+	struct nh_event ev = { 0 };
+
+	ev.ts_ms = 1700000000123ull;
+	ev.clientid = mkstr("c1");
+	ev.username = mkstr("alice");
+	ev.has_username = true;
+	ev.proto_ver = 5;
+	ev.keepalive = 30;
+	ev.ipaddress = mkstr("127.0.0.1");
+	ev.topic = mkstr("a/+");
+	ev.sub_qos = 2;
+	ev.qos = 1;
+	ev.retain = true;
+	ev.from_clientid = mkstr("p1");
+	ev.payload = (const uint8_t *)"hi";
+	ev.payload_len = ev.payload_full_len = 2;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nh_buf b = NH_BUF_INIT;
+
+		ev.type = cases[i].type;
+		assert_int_equal(nh_body_build(&b, &ev, NH_ENC_PLAIN), 0);
+		assert_string_equal(b.data, cases[i].want);
+		nh_buf_free(&b);
+	}
+
+	/* Terminated reasons: takeover, expiry, a fault. */
+	static const struct {
+		bool takeover, expired;
+		uint8_t code;
+		const char *reason;
+	} reasons[] = {
+		{ true, false, 0x8e, "takeovered" },
+		{ false, true, 0, "expired" },
+		{ false, false, 0x8b, "abnormal" },
+	};
+	ev.type = NH_EV_SESSION_TERMINATED;
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		struct nh_buf b = NH_BUF_INIT;
+		char want[160];
+
+		ev.takeover = reasons[i].takeover;
+		ev.session_expired = reasons[i].expired;
+		ev.code = reasons[i].code;
+		snprintf(want, sizeof(want), "{\"reason\":\"%s\",", reasons[i].reason);
+		assert_int_equal(nh_body_build(&b, &ev, NH_ENC_PLAIN), 0);
+		assert_memory_equal(b.data, want, strlen(want));
+		nh_buf_free(&b);
+	}
+	/* No address known: "undefined", as for a missing username. */
+	struct nh_buf b = NH_BUF_INIT;
+	ev.type = NH_EV_CONNECT;
+	ev.ipaddress = mkstr("");
+	assert_int_equal(nh_body_build(&b, &ev, NH_ENC_PLAIN), 0);
+	assert_non_null(strstr(b.data, "\"ipaddress\":\"undefined\""));
+	nh_buf_free(&b);
+}
+
 static void test_appends_and_undoes_on_error(void **state)
 {
 	(void)state;
@@ -319,9 +408,8 @@ static void test_appends_and_undoes_on_error(void **state)
 
 	nh_buf_reset(&b);
 	assert_int_equal(nh_buf_append_str(&b, "keep"), 0);
-	for (int t = NH_EV_NONE; t <= NH_EV_MAX; t++) {
-		if (t == NH_EV_CONNACK || t == NH_EV_DISCONNECTED || t == NH_EV_PUBLISH)
-			continue;
+	/* Only "no event" and out-of-range types have no body. */
+	for (int t = NH_EV_NONE; t <= NH_EV_MAX; t += NH_EV_MAX) {
 		ev.type = (enum nh_event_type)t;
 		errno = 0;
 		assert_int_equal(nh_body_build(&b, &ev, NH_ENC_PLAIN), -1);
@@ -542,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_connack_fail_and_disconnect_abnormal),
 		cmocka_unit_test(test_publish_empty_and_nul_payloads),
 		cmocka_unit_test(test_strings_from_broker_memory_are_repaired),
+		cmocka_unit_test(test_emqx_style_bodies),
 		cmocka_unit_test(test_appends_and_undoes_on_error),
 		cmocka_unit_test(test_random_payloads_give_valid_json),
 	};
