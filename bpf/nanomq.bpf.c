@@ -9,6 +9,16 @@
  *  nano_msg_notify_disconnect(cparam, code)
  *  handle_pub(work, pipe_ct, proto, is_event)      publish, entry + return:
  *      the publish is decoded inside, and only a 0 return means accepted.
+ *  conn_handler(packet, cparam, max)               the raw CONNECT
+ *  nni_pipe_set_pid(pipe, id)                      which client a pipe id is
+ *  decode_sub_msg / decode_unsub_msg(work)         the raw (UN)SUBSCRIBE
+ *  dbhash_insert_topic(pipe_id, topic, qos)        session subscribed
+ *  dbhash_del_topic(pipe_id, topic)                session unsubscribed
+ *  nni_qos_db_set(sqlite, db, pipe_id, pid, msg)   delivered (QoS 1/2)
+ *  nni_qos_db_remove(sqlite, db, pipe_id, pid)     acked
+ *
+ * Session events name the client by pipe id only; userspace resolves it
+ * from the pipe-bind records. Programs of unwanted events are not loaded.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -53,6 +63,8 @@ static __always_inline void fill_client(struct nh_record *rec, const void *cp,
 		*fault = true;
 
 	flag = NH_READ(__u8, cp, off.cp_con_flag, fault);
+	/* bit 1: clean start; userspace derives session_terminated from it */
+	rec->broker_state = flag;
 	if (flag & 0x80) {
 		rec->flags |= NH_F_HAS_USERNAME;
 		body = NH_READ(const char *, cp, off.cp_username_body, fault);
@@ -65,6 +77,19 @@ static __always_inline void fill_client(struct nh_record *rec, const void *cp,
 		rec->username_got = 0;
 		rec->username[0] = 0;
 	}
+}
+
+/* conn_param.ip_addr_v4: set once the pipe has started. */
+static __always_inline void read_addr(struct nh_record *rec, const void *cp, bool *fault)
+{
+	long r = 0;
+
+	rec->addr[0] = 0;
+	if (off.cp_ip_addr >= 0)
+		r = bpf_probe_read_user_str(rec->addr, 16, (const char *)cp + off.cp_ip_addr);
+	if (r < 0)
+		*fault = true;
+	rec->addr_got = r > 0 ? r - 1 : 0;
 }
 
 static __always_inline int emit_notify(const void *cp, __u8 code, bool online,
@@ -84,6 +109,8 @@ static __always_inline int emit_notify(const void *cp, __u8 code, bool online,
 	fill_client(rec, cp, &fault);
 	rec->topic_got = 0;
 	rec->topic[0] = 0;
+	rec->from_clientid[0] = rec->from_username[0] = 0;
+	read_addr(rec, cp, &fault);
 	if (fault) {
 		/* A record built from unreadable memory would be garbage:
 		 * let userspace count it, never deliver it. */
@@ -178,6 +205,7 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 
 	rec->topic[0] = 0;
 	rec->topic_got = 0;
+	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
 	if (pp) {
 		hdr = NH_READ(__u8, pp, off.pp_fixed_header, &fault);
 		rec->qos = (hdr >> 1) & 3;
@@ -196,5 +224,219 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 		nh_count(NH_DROP_READ_FAULT);
 	}
 	nh_submit(rec);
+	return 0;
+}
+
+/* A raw packet (CONNECT with its fixed header; SUBSCRIBE/UNSUBSCRIBE or
+ * an outgoing PUBLISH without) into the payload area. */
+static __always_inline struct nh_record *reserve_raw(__u16 type, const void *pkt,
+						     __u32 len, bool *fault)
+{
+	struct nh_record *rec;
+	__u32 want = len < payload_max ? len : payload_max;
+
+	rec = nh_reserve(type, pkt, want, fault);
+	if (!rec)
+		return NULL;
+	rec->payload_len = len;
+	if (len > want)
+		rec->flags |= NH_F_TRUNC_PAYLOAD;
+	rec->flags |= NH_F_RAW_PACKET;
+	rec->clientid[0] = rec->username[0] = rec->topic[0] = 0;
+	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
+	return rec;
+}
+
+static __always_inline void finish(struct nh_record *rec, bool fault)
+{
+	if (fault) {
+		rec->flags |= NH_F_READ_FAULT;
+		nh_count(NH_DROP_READ_FAULT);
+	}
+	nh_submit(rec);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nmq_conn_handler, const void *packet, void *cp, __u64 max)
+{
+	struct nh_record *rec;
+	bool fault = false;
+
+	if (!nh_target_hit() || !packet)
+		return 0;
+	rec = reserve_raw(NH_EV_CONNECT, packet, (__u32)max, &fault);
+	if (!rec)
+		return 0;
+	rec->conn_ref = (__u64)cp;
+	finish(rec, fault);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nmq_pipe_set_pid, void *pipe, __u64 id)
+{
+	struct nh_record *rec;
+	const void *cp;
+	bool fault = false;
+
+	if (!nh_target_hit() || !pipe)
+		return 0;
+	cp = NH_READ(const void *, pipe, off.pipe_conn_param, &fault);
+	if (!cp || fault)
+		return 0;
+	rec = nh_reserve(NH_REC_PIPE_BIND, NULL, 0, &fault);
+	if (!rec)
+		return 0;
+	rec->pipe_id = (__u32)id;
+	fill_client(rec, cp, &fault);
+	rec->topic[0] = rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
+	finish(rec, fault);
+	return 0;
+}
+
+static __always_inline int emit_sub(const void *work, __u16 type)
+{
+	struct nh_record *rec;
+	const void *msg, *cp, *body;
+	bool fault = false;
+	__u64 len;
+
+	if (!nh_target_hit() || !work)
+		return 0;
+	msg = NH_READ(const void *, work, off.work_msg, &fault);
+	cp = NH_READ(const void *, work, off.work_cparam, &fault);
+	if (!msg || !cp || fault)
+		return 0;
+	body = NH_READ(const void *, msg, off.msg_body, &fault);
+	len = NH_READ(__u64, msg, off.msg_len, &fault);
+	rec = reserve_raw(type, body, len > 0xffffffffull ? 0xffffffffu : (__u32)len, &fault);
+	if (!rec)
+		return 0;
+	fill_client(rec, cp, &fault);
+	finish(rec, fault);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nmq_decode_sub, void *work)
+{
+	return emit_sub(work, NH_EV_SUBSCRIBE);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nmq_decode_unsub, void *work)
+{
+	return emit_sub(work, NH_EV_UNSUBSCRIBE);
+}
+
+static __always_inline int emit_pipe_topic(__u32 pipe_id, const char *topic, __u16 type,
+					   __u8 qos)
+{
+	struct nh_record *rec;
+	bool fault = false;
+
+	if (!nh_target_hit())
+		return 0;
+	rec = nh_reserve(type, NULL, 0, &fault);
+	if (!rec)
+		return 0;
+	rec->pipe_id = pipe_id;
+	rec->sub_opts = qos;
+	rec->clientid[0] = rec->username[0] = 0;
+	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
+	if (!topic || NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, topic, NH_F_TRUNC_TOPIC))
+		fault = true;
+	finish(rec, fault);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nmq_db_insert, __u64 pipe_id, const char *topic, __u64 qos)
+{
+	return emit_pipe_topic((__u32)pipe_id, topic, NH_EV_SESSION_SUBSCRIBED, (__u8)qos);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nmq_db_del, __u64 pipe_id, const char *topic)
+{
+	return emit_pipe_topic((__u32)pipe_id, topic, NH_EV_SESSION_UNSUBSCRIBED, 0);
+}
+
+/* The publisher of an outgoing message, from the conn_param it carries. */
+static __always_inline void fill_from(struct nh_record *rec, const void *cp, bool *fault)
+{
+	const char *body;
+	__u32 len;
+
+	/* The stored message is encoded for the publisher's protocol. */
+	rec->proto_ver = NH_READ(__u8, cp, off.cp_proto_ver, fault);
+	body = NH_READ(const char *, cp, off.cp_clientid_body, fault);
+	len = NH_READ(__u32, cp, off.cp_clientid_len, fault);
+	rec->from_clientid_len = len;
+	if (NH_COPY_STR(rec, from_clientid, NH_CLIENTID_MAX, body, len, NH_F_TRUNC_FROM))
+		*fault = true;
+	if (NH_READ(__u8, cp, off.cp_con_flag, fault) & 0x80) {
+		rec->flags |= NH_F_HAS_FROM_USERNAME;
+		body = NH_READ(const char *, cp, off.cp_username_body, fault);
+		len = NH_READ(__u32, cp, off.cp_username_len, fault);
+		rec->from_username_len = len;
+		if (NH_COPY_STR(rec, from_username, NH_USERNAME_MAX, body, len, NH_F_TRUNC_FROM))
+			*fault = true;
+	} else {
+		rec->from_username[0] = 0;
+	}
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nmq_qos_set, __u64 is_sqlite, void *db, __u64 pipe_id, __u64 packet_id,
+	       void *msg)
+{
+	struct nh_record *rec;
+	const void *body, *cp;
+	bool fault = false;
+	__u64 len;
+	__u8 hdr;
+
+	if (!nh_target_hit() || !msg)
+		return 0;
+	hdr = NH_READ(__u8, msg, off.msg_header, &fault);
+	body = NH_READ(const void *, msg, off.msg_body, &fault);
+	len = NH_READ(__u64, msg, off.msg_len, &fault);
+	cp = NH_READ(const void *, msg, off.msg_conn_param, &fault);
+	if (fault)
+		return 0;
+	rec = reserve_raw(NH_EV_DELIVERED, body, len > 0xffffffffull ? 0xffffffffu : (__u32)len,
+			  &fault);
+	if (!rec)
+		return 0;
+	rec->pipe_id = (__u32)pipe_id;
+	rec->packet_id = (__u16)packet_id;
+	/* The fixed header byte: userspace rebuilds the packet from it. */
+	rec->sub_opts = hdr;
+	rec->qos = (hdr >> 1) & 3;
+	if (hdr & 1)
+		rec->flags |= NH_F_RETAIN;
+	if (cp)
+		fill_from(rec, cp, &fault);
+	finish(rec, fault);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nmq_qos_remove, __u64 is_sqlite, void *db, __u64 pipe_id, __u64 packet_id)
+{
+	struct nh_record *rec;
+	bool fault = false;
+
+	if (!nh_target_hit())
+		return 0;
+	rec = nh_reserve(NH_EV_ACKED, NULL, 0, &fault);
+	if (!rec)
+		return 0;
+	rec->pipe_id = (__u32)pipe_id;
+	rec->packet_id = (__u16)packet_id;
+	rec->clientid[0] = rec->username[0] = rec->topic[0] = 0;
+	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
+	finish(rec, fault);
 	return 0;
 }

@@ -25,6 +25,8 @@ struct nmq_offsets {
 	__s32 cp_clientid_len;   /* conn_param.clientid.len (u32) */
 	__s32 cp_username_body;
 	__s32 cp_username_len;
+	__s32 cp_ip_addr;        /* conn_param.ip_addr_v4 (char[16]) */
+	__s32 work_msg;          /* nano_work.msg (nng_msg *) */
 	__s32 work_cparam;       /* nano_work.cparam (conn_param *) */
 	__s32 work_pub_packet;   /* nano_work.pub_packet (pub_packet_struct *) */
 	__s32 pp_fixed_header;   /* pub_packet_struct: fixed header byte */
@@ -33,6 +35,12 @@ struct nmq_offsets {
 	__s32 pp_topic_len;      /* u32 */
 	__s32 pp_payload_body;   /* u8 * */
 	__s32 pp_payload_len;    /* u32 */
+	__s32 msg_header;        /* nni_msg: the fixed header bytes (inline) */
+	__s32 msg_header_len;    /* size_t */
+	__s32 msg_body;          /* u8 * */
+	__s32 msg_len;           /* size_t: body length */
+	__s32 msg_conn_param;    /* conn_param * of the publisher */
+	__s32 pipe_conn_param;   /* nni_pipe.conn_param */
 };
 
 

@@ -43,6 +43,10 @@ enum nh_event_type {
 	NH_EV_MAX
 };
 
+/* Record types that are not events: they feed a broker's joins in
+ * userspace (which client a NanoMQ pipe id names) and never reach a rule. */
+#define NH_REC_PIPE_BIND 100
+
 /* rec->flags */
 #define NH_F_HAS_USERNAME (1u << 0)
 #define NH_F_RETAIN (1u << 1)

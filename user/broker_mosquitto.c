@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "broker.h"
+#include "deliveries.h"
 #include "disasm.h"
 #include "elf_file.h"
 #include "mqtt.h"
@@ -53,25 +54,12 @@ struct mosq_connect {
  * of a refused CONNACK while another CONNECT is in progress. */
 #define CONNECT_SLOTS 1024
 
-/* A QoS 1/2 delivery, kept until its PUBACK/PUBCOMP names it by
- * (receiver, packet id): the acked event carries the message. */
-struct mosq_delivery {
-	uint64_t conn_ref;
-	uint16_t packet_id;
-	bool retain, has_from_username;
-	uint8_t qos;
-	char *topic, *from_clientid, *from_username;
-	uint8_t *payload;
-	size_t payload_len, payload_full_len;
-};
-
-#define DELIVERY_SLOTS 4096
 #define DISCONNECT_SLOTS 1024
 
 struct mosq_state {
 	struct mosquitto_bpf *skel;
 	struct mosq_connect connects[CONNECT_SLOTS];
-	struct mosq_delivery deliveries[DELIVERY_SLOTS];
+	struct nh_deliveries *deliveries;
 	/* The last disconnect per connection, for session_terminated: by
 	 * then the broker has freed the context's client id. */
 	struct {
@@ -376,9 +364,15 @@ static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 
 	if (!st)
 		return -1;
+	st->deliveries = nh_deliveries_new();
+	if (!st->deliveries) {
+		free(st);
+		return -1;
+	}
 	skel = mosquitto_bpf__open();
 	if (!skel) {
 		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
+		nh_deliveries_free(st->deliveries);
 		free(st);
 		return -1;
 	}
@@ -448,17 +442,9 @@ static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 	return 0;
 fail:
 	mosquitto_bpf__destroy(skel);
+	nh_deliveries_free(st->deliveries);
 	free(st);
 	return -1;
-}
-
-static void delivery_clear(struct mosq_delivery *d)
-{
-	free(d->topic);
-	free(d->from_clientid);
-	free(d->from_username);
-	free(d->payload);
-	memset(d, 0, sizeof(*d));
 }
 
 static void mosq_detach(struct nh_attachment *a)
@@ -468,8 +454,7 @@ static void mosq_detach(struct nh_attachment *a)
 	if (!st)
 		return;
 	mosquitto_bpf__destroy(st->skel);
-	for (size_t i = 0; i < DELIVERY_SLOTS; i++)
-		delivery_clear(&st->deliveries[i]);
+	nh_deliveries_free(st->deliveries);
 	free(st);
 	a->state = NULL;
 }
@@ -599,71 +584,6 @@ bad:
 	return -1;
 }
 
-static struct mosq_delivery *delivery_slot(struct mosq_state *st, uint64_t ref, uint16_t id)
-{
-	return &st->deliveries[((ref >> 4) * 31 + id) % DELIVERY_SLOTS];
-}
-
-static char *dup_str(struct nh_str s)
-{
-	char *p = malloc(s.len + 1);
-
-	if (p) {
-		memcpy(p, s.ptr, s.len);
-		p[s.len] = 0;
-	}
-	return p;
-}
-
-static void remember_delivery(struct mosq_state *st, const struct nh_event *ev,
-			      uint64_t conn_ref)
-{
-	struct mosq_delivery *d = delivery_slot(st, conn_ref, ev->packet_id);
-
-	delivery_clear(d);
-	d->conn_ref = conn_ref;
-	d->packet_id = ev->packet_id;
-	d->qos = ev->qos;
-	d->retain = ev->retain;
-	d->has_from_username = ev->has_from_username;
-	d->topic = dup_str(ev->topic);
-	d->from_clientid = dup_str(ev->from_clientid);
-	d->from_username = dup_str(ev->from_username);
-	d->payload = malloc(ev->payload_len ? ev->payload_len : 1);
-	if (!d->topic || !d->from_clientid || !d->from_username || !d->payload) {
-		delivery_clear(d);
-		return;
-	}
-	memcpy(d->payload, ev->payload, ev->payload_len);
-	d->payload_len = ev->payload_len;
-	d->payload_full_len = ev->payload_full_len;
-}
-
-/* acked: the message comes from the delivery it acknowledges. */
-static int decode_acked(struct mosq_state *st, const struct nh_record *rec,
-			struct nh_event *ev)
-{
-	struct mosq_delivery *d = delivery_slot(st, rec->conn_ref, rec->packet_id);
-
-	if (d->conn_ref != rec->conn_ref || d->packet_id != rec->packet_id || !d->topic) {
-		st->acks_unmatched++;
-		return -2;
-	}
-	ev->topic = (struct nh_str){ d->topic, strlen(d->topic) };
-	ev->from_clientid = (struct nh_str){ d->from_clientid, strlen(d->from_clientid) };
-	ev->from_username = (struct nh_str){ d->from_username, strlen(d->from_username) };
-	ev->has_from_username = d->has_from_username;
-	ev->qos = d->qos;
-	ev->retain = d->retain;
-	ev->payload = d->payload;
-	ev->payload_len = d->payload_len;
-	ev->payload_full_len = d->payload_full_len;
-	/* One ack per delivery: forget it once this event is built (the
-	 * slot is reused by the next delivery that hashes to it). */
-	d->conn_ref = 0;
-	return 0;
-}
-
 static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 		       struct nh_event *ev,
 		       void (*emit)(void *, const struct nh_event *), void *emit_ctx)
@@ -706,10 +626,15 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 		return 0;
 	case NH_EV_DELIVERED:
 		if (ev->qos)
-			remember_delivery(st, ev, rec->conn_ref);
+			nh_deliveries_put(st->deliveries, rec->conn_ref, rec->packet_id, ev);
 		return 0;
 	case NH_EV_ACKED:
-		return decode_acked(st, rec, ev);
+		/* the message comes from the delivery it acknowledges */
+		if (nh_deliveries_take(st->deliveries, rec->conn_ref, rec->packet_id, ev)) {
+			st->acks_unmatched++;
+			return -2;
+		}
+		return 0;
 	case NH_EV_CONNACK:
 		break;
 	default:

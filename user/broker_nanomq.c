@@ -25,6 +25,9 @@
 #include <bpf/libbpf.h>
 
 #include "broker.h"
+#include "log.h"
+#include "mqtt.h"
+#include "deliveries.h"
 #include "disasm.h"
 #include "dwarf_info.h"
 #include "elf_file.h"
@@ -68,14 +71,60 @@ static const struct {
  * pointer in every version. */
 #define STR_LEN_AFTER_BODY 8
 
+/* The probed functions beyond the notify pair, and the events each
+ * serves. Only those a rule needs are attached. */
+enum nmq_fn {
+	FN_HANDLE_PUB, FN_CONN_HANDLER, FN_PIPE_SET_PID, FN_DECODE_SUB, FN_DECODE_UNSUB,
+	FN_DB_INSERT, FN_DB_DEL, FN_QOS_SET, FN_QOS_REMOVE, FN_MAX
+};
+
+#define EV(e) (1u << (e))
+/* Events that name the client by pipe id need the pipe-bind records. */
+#define BY_PIPE (EV(NH_EV_SESSION_SUBSCRIBED) | EV(NH_EV_SESSION_UNSUBSCRIBED) | \
+		 EV(NH_EV_DELIVERED) | EV(NH_EV_ACKED))
+
+static const struct {
+	const char *name;
+	uint32_t events;
+} nmq_fns[FN_MAX] = {
+	[FN_HANDLE_PUB] = { "handle_pub", EV(NH_EV_PUBLISH) },
+	[FN_CONN_HANDLER] = { "conn_handler", EV(NH_EV_CONNECT) },
+	[FN_PIPE_SET_PID] = { "nni_pipe_set_pid", BY_PIPE },
+	[FN_DECODE_SUB] = { "decode_sub_msg", EV(NH_EV_SUBSCRIBE) },
+	[FN_DECODE_UNSUB] = { "decode_unsub_msg", EV(NH_EV_UNSUBSCRIBE) },
+	[FN_DB_INSERT] = { "dbhash_insert_topic", EV(NH_EV_SESSION_SUBSCRIBED) },
+	[FN_DB_DEL] = { "dbhash_del_topic", EV(NH_EV_SESSION_UNSUBSCRIBED) },
+	[FN_QOS_SET] = { "nni_qos_db_set", EV(NH_EV_DELIVERED) | EV(NH_EV_ACKED) },
+	[FN_QOS_REMOVE] = { "nni_qos_db_remove", EV(NH_EV_ACKED) },
+};
+
+#define NOTIFY_EVENTS (EV(NH_EV_CONNACK) | EV(NH_EV_CONNECTED) | EV(NH_EV_DISCONNECTED) | \
+		       EV(NH_EV_SESSION_TERMINATED) | BY_PIPE)
+
 struct nmq_resolved {
 	struct nmq_offsets off;
-	uint64_t notify, notify_connect, notify_disconnect, handle_pub;
+	uint64_t notify, notify_connect, notify_disconnect;
+	uint64_t fn[FN_MAX];
+	bool have[FN_MAX];
 	bool legacy_notify;
+};
+
+/* Which client a pipe id names (NanoMQ's pipe id is a keyed hash of the
+ * client id, so it is stable per client id). */
+#define PIPE_SLOTS 4096
+
+struct nmq_pipe {
+	uint32_t pipe_id;
+	bool used, has_username;
+	uint8_t proto_ver;
+	char clientid[NH_CLIENTID_MAX];
+	char username[NH_USERNAME_MAX];
 };
 
 struct nmq_state {
 	struct nanomq_bpf *skel;
+	struct nmq_pipe pipes[PIPE_SLOTS];
+	struct nh_deliveries *deliveries;
 };
 
 static int nmq_detect(struct nh_elf *elf)
@@ -248,11 +297,13 @@ static int resolve_work(struct nh_target *t, struct nmq_offsets *o, char *why, s
 	char src[160];
 	int n_hits = 0;
 
-	o->work_cparam = o->work_pub_packet = -1;
+	o->work_cparam = o->work_pub_packet = o->work_msg = -1;
 	if (nh_elf_has_dwarf(t->elf)) {
 		o->work_cparam = dwarf_off(t, "work", "cparam");
 		o->work_pub_packet = dwarf_off(t, "work", "pub_packet");
+		o->work_msg = dwarf_off(t, "work", "msg");
 		if (o->work_cparam >= 0 && o->work_pub_packet >= 0) {
+			add_offset(t, "nano_work.msg", o->work_msg, "DWARF struct work");
 			add_offset(t, "nano_work.cparam", o->work_cparam, "DWARF struct work");
 			add_offset(t, "nano_work.pub_packet", o->work_pub_packet, "DWARF struct work");
 			return 0;
@@ -285,15 +336,62 @@ static int resolve_work(struct nh_target *t, struct nmq_offsets *o, char *why, s
 	}
 	o->work_cparam = hit->cparam;
 	o->work_pub_packet = hit->pub_packet;
+	o->work_msg = hit->msg;
 	snprintf(src, sizeof(src), "table %s, confirmed by hook_entry/decode_pub_message",
 		 hit->versions);
 	add_offset(t, "nano_work.cparam", o->work_cparam, src);
 	add_offset(t, "nano_work.pub_packet", o->work_pub_packet, src);
+	add_offset(t, "nano_work.msg", o->work_msg, src);
 	return 0;
 missing:
 	add_offset(t, "nano_work.cparam", -1, "");
 	add_offset(t, "nano_work.pub_packet", -1, "");
 	return -1;
+}
+
+/* What only the EMQX-style events need; missing ones refuse only an
+ * attach whose rules want them (see needs_offsets). */
+static void resolve_extra(struct nh_target *t, struct nmq_offsets *o)
+{
+	struct nh_disasm_result r;
+
+	o->cp_ip_addr = -1;
+	if (!func_accesses(t, "conn_param_get_ip_addr_v4", 0, &r) && r.ret_is_arg)
+		o->cp_ip_addr = (int)r.ret_arg_off;
+	add_offset(t, "conn_param.ip_addr_v4", o->cp_ip_addr,
+		   "instructions of conn_param_get_ip_addr_v4 (returns arg + offset)");
+	o->msg_header = -1;
+	if (!func_accesses(t, "nni_msg_header", 0, &r) && r.ret_is_arg)
+		o->msg_header = (int)r.ret_arg_off;
+	add_offset(t, "nng_msg.header", o->msg_header, "instructions of nni_msg_header");
+	o->msg_body = o->msg_len = o->msg_conn_param = o->pipe_conn_param = -1;
+	accessor_field(t, "nni_msg_body", NH_ACC_LOAD, 8, &o->msg_body);
+	accessor_field(t, "nni_msg_len", NH_ACC_LOAD, 8, &o->msg_len);
+	accessor_field(t, "nni_msg_get_conn_param", NH_ACC_LOAD, 8, &o->msg_conn_param);
+	accessor_field(t, "nni_pipe_get_conn_param", NH_ACC_LOAD, 8, &o->pipe_conn_param);
+	add_offset(t, "nng_msg.body", o->msg_body, "instructions of nni_msg_body");
+	add_offset(t, "nng_msg.len", o->msg_len, "instructions of nni_msg_len");
+	add_offset(t, "nng_msg.conn_param", o->msg_conn_param,
+		   "instructions of nni_msg_get_conn_param");
+	add_offset(t, "nni_pipe.conn_param", o->pipe_conn_param,
+		   "instructions of nni_pipe_get_conn_param");
+}
+
+/* Offsets each function's program reads beyond conn_param. */
+static bool needs_offsets(const struct nmq_offsets *o, int fn)
+{
+	switch (fn) {
+	case FN_PIPE_SET_PID:
+		return o->pipe_conn_param >= 0;
+	case FN_DECODE_SUB:
+	case FN_DECODE_UNSUB:
+		return o->work_msg >= 0 && o->msg_body >= 0 && o->msg_len >= 0;
+	case FN_QOS_SET:
+		return o->msg_header >= 0 && o->msg_body >= 0 && o->msg_len >= 0 &&
+		       o->msg_conn_param >= 0;
+	default:
+		return true;
+	}
 }
 
 static int nmq_resolve(struct nh_target *t, char *err, size_t errlen)
@@ -319,7 +417,9 @@ static int nmq_resolve(struct nh_target *t, char *err, size_t errlen)
 		nh_finding_add(t, false, "function nano_msg_notify", "not in .symtab or .dynsym", "-");
 		ok = false;
 	}
-	if (find_func(t, "handle_pub", true, &r->handle_pub))
+	for (int i = 0; i < FN_MAX; i++)
+		r->have[i] = !find_func(t, nmq_fns[i].name, i == FN_HANDLE_PUB, &r->fn[i]);
+	if (!r->have[FN_HANDLE_PUB])
 		ok = false;
 	if (!ok) {
 		snprintf(err, errlen,
@@ -348,6 +448,7 @@ static int nmq_resolve(struct nh_target *t, char *err, size_t errlen)
 		   "table, unchanged 0.18-0.25.x (range confirmed above)");
 	add_offset(t, "pub_packet.payload.data", o->pp_payload_body,
 		   "table, unchanged 0.18-0.25.x (range confirmed above)");
+	resolve_extra(t, o);
 	return 0;
 }
 
@@ -369,16 +470,19 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 {
 	struct nmq_resolved *r = t->resolved;
 	struct nmq_state *st = calloc(1, sizeof(*st));
-	struct nanomq_bpf *skel;
+	struct nanomq_bpf *skel = NULL;
+	bool use[FN_MAX], notify;
 	int rc;
 
-	if (!st)
+	if (!st || !(st->deliveries = nh_deliveries_new())) {
+		free(st);
+		snprintf(err, errlen, "out of memory");
 		return -1;
+	}
 	skel = nanomq_bpf__open();
 	if (!skel) {
 		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
-		free(st);
-		return -1;
+		goto fail;
 	}
 	st->skel = skel;
 	skel->rodata->target_tgid = (uint32_t)t->pid;
@@ -390,34 +494,72 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		snprintf(err, errlen, "sharing the ring buffer: %s", strerror(errno));
 		goto fail;
 	}
-	bpf_program__set_autoload(skel->progs.nmq_notify, !r->legacy_notify);
-	bpf_program__set_autoload(skel->progs.nmq_notify_connect, r->legacy_notify);
-	bpf_program__set_autoload(skel->progs.nmq_notify_disconnect, r->legacy_notify);
+
+	/* Programs and links in the order of enum nmq_fn. */
+	struct bpf_program *progs[FN_MAX] = {
+		skel->progs.nmq_handle_pub, skel->progs.nmq_conn_handler,
+		skel->progs.nmq_pipe_set_pid, skel->progs.nmq_decode_sub,
+		skel->progs.nmq_decode_unsub, skel->progs.nmq_db_insert, skel->progs.nmq_db_del,
+		skel->progs.nmq_qos_set, skel->progs.nmq_qos_remove,
+	};
+	struct bpf_link **links[FN_MAX] = {
+		&skel->links.nmq_handle_pub, &skel->links.nmq_conn_handler,
+		&skel->links.nmq_pipe_set_pid, &skel->links.nmq_decode_sub,
+		&skel->links.nmq_decode_unsub, &skel->links.nmq_db_insert, &skel->links.nmq_db_del,
+		&skel->links.nmq_qos_set, &skel->links.nmq_qos_remove,
+	};
+	notify = !o->events || (o->events & NOTIFY_EVENTS);
+	for (int i = 0; i < FN_MAX; i++) {
+		use[i] = !o->events || (o->events & nmq_fns[i].events);
+		if (use[i] && (!r->have[i] || !needs_offsets(&r->off, i))) {
+			if (!o->events) { /* "everything": attach what this build allows */
+				use[i] = false;
+			} else {
+				snprintf(err, errlen, "%s: %s or the offsets it needs are missing "
+					 "in this build, and a rule wants its events (see nanohook "
+					 "probe)", t->exe, nmq_fns[i].name);
+				goto fail;
+			}
+		}
+		bpf_program__set_autoload(progs[i], use[i]);
+	}
+	bpf_program__set_autoload(skel->progs.nmq_handle_pub_ret, use[FN_HANDLE_PUB]);
+	bpf_program__set_autoload(skel->progs.nmq_notify, notify && !r->legacy_notify);
+	bpf_program__set_autoload(skel->progs.nmq_notify_connect, notify && r->legacy_notify);
+	bpf_program__set_autoload(skel->progs.nmq_notify_disconnect, notify && r->legacy_notify);
 	rc = nanomq_bpf__load(skel);
 	if (rc) {
 		snprintf(err, errlen, "loading the BPF programs: %s (kernel with BTF, "
 			 "uprobes and ring buffers, and root, are needed)", strerror(-rc));
 		goto fail;
 	}
-	if (r->legacy_notify) {
+	out->n_links = 0;
+	if (notify && r->legacy_notify) {
 		if (attach_one(t, skel->progs.nmq_notify_connect, false, r->notify_connect,
 			       &skel->links.nmq_notify_connect, err, errlen) ||
 		    attach_one(t, skel->progs.nmq_notify_disconnect, false, r->notify_disconnect,
 			       &skel->links.nmq_notify_disconnect, err, errlen))
 			goto fail;
-		out->n_links = 2;
-	} else {
+		out->n_links += 2;
+	} else if (notify) {
 		if (attach_one(t, skel->progs.nmq_notify, false, r->notify,
 			       &skel->links.nmq_notify, err, errlen))
 			goto fail;
-		out->n_links = 1;
+		out->n_links++;
 	}
-	if (attach_one(t, skel->progs.nmq_handle_pub, false, r->handle_pub,
-		       &skel->links.nmq_handle_pub, err, errlen) ||
-	    attach_one(t, skel->progs.nmq_handle_pub_ret, true, r->handle_pub,
-		       &skel->links.nmq_handle_pub_ret, err, errlen))
-		goto fail;
-	out->n_links += 2;
+	for (int i = 0; i < FN_MAX; i++) {
+		if (!use[i])
+			continue;
+		if (attach_one(t, progs[i], false, r->fn[i], links[i], err, errlen))
+			goto fail;
+		out->n_links++;
+	}
+	if (use[FN_HANDLE_PUB]) {
+		if (attach_one(t, skel->progs.nmq_handle_pub_ret, true, r->fn[FN_HANDLE_PUB],
+			       &skel->links.nmq_handle_pub_ret, err, errlen))
+			goto fail;
+		out->n_links++;
+	}
 	out->broker = &nh_broker_nanomq;
 	out->ringbuf_fd = dup(bpf_map__fd(skel->maps.events));
 	out->counters_fd = dup(bpf_map__fd(skel->maps.counters));
@@ -425,6 +567,7 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 	return 0;
 fail:
 	nanomq_bpf__destroy(skel);
+	nh_deliveries_free(st->deliveries);
 	free(st);
 	return -1;
 }
@@ -436,6 +579,7 @@ static void nmq_detach(struct nh_attachment *a)
 	if (!st)
 		return;
 	nanomq_bpf__destroy(st->skel);
+	nh_deliveries_free(st->deliveries);
 	free(st);
 	a->state = NULL;
 }
@@ -446,6 +590,168 @@ static void nmq_release(struct nh_target *t)
 	t->resolved = NULL;
 }
 
+static struct nmq_pipe *pipe_slot(struct nmq_state *st, uint32_t pipe_id)
+{
+	return &st->pipes[(pipe_id * 2654435761u) % PIPE_SLOTS];
+}
+
+static void copy_str(char *dst, size_t cap, struct nh_str s)
+{
+	size_t n = s.len < cap - 1 ? s.len : cap - 1;
+
+	if (n)
+		memcpy(dst, s.ptr, n);
+	dst[n] = 0;
+}
+
+/* Names the client of a pipe-id event; -2 (unmatched) if its pipe was
+ * bound before nanohook attached. */
+static int name_by_pipe(struct nmq_state *st, const struct nh_record *rec, struct nh_event *ev)
+{
+	struct nmq_pipe *p = pipe_slot(st, rec->pipe_id);
+
+	if (!p->used || p->pipe_id != rec->pipe_id)
+		return -2;
+	ev->clientid = (struct nh_str){ p->clientid, strlen(p->clientid) };
+	ev->username = (struct nh_str){ p->username, strlen(p->username) };
+	ev->has_username = p->has_username;
+	ev->proto_ver = p->proto_ver;
+	return 0;
+}
+
+struct filter_emit {
+	struct nh_event *ev;
+	void (*emit)(void *ctx, const struct nh_event *ev);
+	void *emit_ctx;
+};
+
+static int emit_filter(void *arg, const struct nh_mqtt_topic_req *t)
+{
+	struct filter_emit *fe = arg;
+
+	fe->ev->topic = (struct nh_str){ t->filter.ptr, t->filter.len };
+	fe->ev->sub_qos = t->opts & 3;
+	fe->emit(fe->emit_ctx, fe->ev);
+	return 0;
+}
+
+/* An outgoing PUBLISH: its fixed header byte travels in sub_opts, its
+ * body in the payload area; rebuild the packet and parse it. */
+static int decode_delivered(struct nmq_state *st, const struct nh_record *rec,
+			    struct nh_event *ev)
+{
+	uint8_t pkt[NH_PAYLOAD_LARGE + 8];
+	struct nh_mqtt_publish pub;
+	size_t n = 0, rem = ev->payload_len;
+	/* NanoMQ keeps the message as the publisher encoded it and encodes
+	 * it for each receiver only when sending. */
+	uint8_t publisher_ver = rec->proto_ver ? rec->proto_ver : 4;
+	int rc = name_by_pipe(st, rec, ev);
+
+	if (rc)
+		return rc;
+	if (ev->payload_len != ev->payload_full_len || ev->payload_len > NH_PAYLOAD_LARGE)
+		return -1; /* a cut packet cannot be parsed: raise payload_max */
+	pkt[n++] = (uint8_t)rec->sub_opts;
+	do {
+		pkt[n++] = (uint8_t)((rem & 0x7f) | (rem > 0x7f ? 0x80 : 0));
+		rem >>= 7;
+	} while (rem);
+	memcpy(pkt + n, ev->payload, ev->payload_len);
+	if (nh_mqtt_parse_publish(pkt, n + ev->payload_len, publisher_ver, &pub)) {
+		char hex[3 * 48 + 1] = "";
+
+		for (size_t i = 0; i < n + ev->payload_len && i < 48; i++)
+			snprintf(hex + 3 * i, 4, "%02x ", pkt[i]);
+		nh_debug("nanomq: outgoing PUBLISH to pipe %u (v%u) does not parse: %s",
+			 rec->pipe_id, ev->proto_ver, hex);
+		return -1;
+	}
+	ev->topic = (struct nh_str){ pub.topic.ptr, pub.topic.len };
+	ev->payload = pub.payload;
+	ev->payload_len = ev->payload_full_len = pub.payload_len;
+	ev->qos = pub.qos;
+	ev->retain = pub.retain;
+	/* put copies everything the event points at, pkt included */
+	nh_deliveries_put(st->deliveries, rec->pipe_id + 1, rec->packet_id, ev);
+	return 0;
+}
+
+static int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, struct nh_event *ev,
+		      void (*emit)(void *, const struct nh_event *), void *emit_ctx)
+{
+	struct nmq_state *st = a->state;
+	struct filter_emit fe = { ev, emit, emit_ctx };
+	struct nh_mqtt_connect c;
+	struct nmq_pipe *p;
+	uint16_t packet_id;
+	const uint8_t *raw;
+	size_t raw_len;
+	int rc;
+
+	if (!st)
+		return -1;
+	switch ((int)rec->type) {
+	case NH_REC_PIPE_BIND:
+		p = pipe_slot(st, rec->pipe_id);
+		p->used = true;
+		p->pipe_id = rec->pipe_id;
+		p->has_username = ev->has_username;
+		p->proto_ver = ev->proto_ver;
+		copy_str(p->clientid, sizeof(p->clientid), ev->clientid);
+		copy_str(p->username, sizeof(p->username), ev->username);
+		return 1;
+	case NH_EV_CONNECT:
+		if (ev->payload_len != ev->payload_full_len ||
+		    nh_mqtt_parse_connect(ev->payload, ev->payload_len, true, &c))
+			return -1;
+		ev->clientid = (struct nh_str){ c.clientid.ptr, c.clientid.len };
+		ev->username = (struct nh_str){ c.username.ptr, c.username.len };
+		ev->has_username = c.username.present;
+		ev->proto_ver = c.proto_ver;
+		ev->keepalive = c.keepalive;
+		ev->payload = NULL;
+		ev->payload_len = ev->payload_full_len = 0;
+		return 0;
+	case NH_EV_SUBSCRIBE:
+	case NH_EV_UNSUBSCRIBE:
+		raw = ev->payload;
+		raw_len = ev->payload_len;
+		if (ev->payload_len != ev->payload_full_len)
+			return -1;
+		ev->payload = NULL;
+		ev->payload_len = ev->payload_full_len = 0;
+		if (nh_mqtt_parse_sub(raw, raw_len, false, ev->proto_ver ? ev->proto_ver : 4,
+				      ev->type == NH_EV_UNSUBSCRIBE, NULL, NULL, &packet_id))
+			return -1;
+		ev->packet_id = packet_id;
+		nh_mqtt_parse_sub(raw, raw_len, false, ev->proto_ver ? ev->proto_ver : 4,
+				  ev->type == NH_EV_UNSUBSCRIBE, emit_filter, &fe, &packet_id);
+		return 1;
+	case NH_EV_SESSION_SUBSCRIBED:
+	case NH_EV_SESSION_UNSUBSCRIBED:
+		return name_by_pipe(st, rec, ev);
+	case NH_EV_DELIVERED:
+		return decode_delivered(st, rec, ev);
+	case NH_EV_ACKED:
+		rc = name_by_pipe(st, rec, ev);
+		if (rc)
+			return rc;
+		return nh_deliveries_take(st->deliveries, rec->pipe_id + 1, rec->packet_id, ev) ? -2
+											       : 0;
+	case NH_EV_DISCONNECTED:
+		/* NanoMQ reports a disconnect when the session ends: at once for
+		 * a clean session, at expiry for a kept one. So every disconnect
+		 * is also the end of the session. */
+		emit(emit_ctx, ev);
+		ev->type = NH_EV_SESSION_TERMINATED;
+		emit(emit_ctx, ev);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 const struct nh_broker nh_broker_nanomq = {
 	.name = "nanomq",
 	.id = NH_BROKER_NANOMQ,
@@ -454,4 +760,5 @@ const struct nh_broker nh_broker_nanomq = {
 	.attach = nmq_attach,
 	.detach = nmq_detach,
 	.release = nmq_release,
+	.decode = nmq_decode,
 };

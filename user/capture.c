@@ -65,7 +65,8 @@ int nh_record_decode(const void *data, size_t size, uint64_t boot_to_wall_ns,
 	const struct nh_record *r = data;
 
 	*why = NH_REJ_MALFORMED;
-	if (size < sizeof(*r) || r->type == NH_EV_NONE || r->type >= NH_EV_MAX)
+	if (size < sizeof(*r) || r->type == NH_EV_NONE ||
+	    (r->type >= NH_EV_MAX && r->type != NH_REC_PIPE_BIND))
 		return -1;
 	if (r->payload_cap > size - sizeof(*r) || r->payload_got > r->payload_cap ||
 	    r->clientid_got >= NH_CLIENTID_MAX || r->username_got >= NH_USERNAME_MAX ||
@@ -154,6 +155,10 @@ static int on_record(void *ctx, void *data, size_t size)
 	c->records++;
 	if (nh_record_decode(data, size, c->boot_to_wall_ns, &ev, &why)) {
 		c->rejected[why]++;
+		return 0;
+	}
+	if (ev.type >= NH_EV_MAX && !(b && b->decode)) {
+		c->rejected[NH_REJ_MALFORMED]++; /* only a broker can read it */
 		return 0;
 	}
 	if (b && b->decode) {

@@ -46,9 +46,10 @@ static const char usage[] =
 "\n"
 "Load mode opens N MQTT 3.1.1 connections (raw sockets, one epoll loop,\n"
 "clean session, keepalive off) and publishes M messages in total, spread\n"
-"evenly over them, publisher i on topic PREFIX/i. With --subscribe one more\n"
-"connection subscribes to PREFIX/# first and counts what the broker\n"
-"delivers: that is broker throughput, publishers to subscriber.\n"
+"evenly over them, publisher i on topic PREFIX/RUN/i, RUN being nh-load's\n"
+"process id. With --subscribe one more connection subscribes to PREFIX/RUN/#\n"
+"first and counts what the broker delivers: broker throughput, publishers\n"
+"to subscriber, blind to publishes left over from an earlier run.\n"
 "\n"
 "  -H, --host H          broker address (default 127.0.0.1)\n"
 "  -p, --port P          broker port (default 1883)\n"
@@ -568,7 +569,7 @@ static int enqueue_publish(struct load *L, struct conn *c)
 static int build_prefix(const struct options *o, struct conn *c, unsigned index)
 {
 	char topic[1040];
-	int tlen = snprintf(topic, sizeof(topic), "%s/%u", o->topic, index);
+	int tlen = snprintf(topic, sizeof(topic), "%s/%ld/%u", o->topic, (long)getpid(), index);
 	size_t rem = 2 + (size_t)tlen + (o->qos ? 2 : 0) + o->payload_size;
 	uint8_t *p = c->prefix;
 
@@ -595,7 +596,7 @@ static int on_packet(struct load *L, struct conn *c, uint8_t type, const uint8_t
 		}
 		if (c->is_sub) {
 			char filter[1040];
-			snprintf(filter, sizeof(filter), "%s/#", L->o.topic);
+			snprintf(filter, sizeof(filter), "%s/%ld/#", L->o.topic, (long)getpid());
 			c->state = CS_SUBSCRIBING;
 			return put_subscribe(&c->out, filter, L->o.qos);
 		}
@@ -735,21 +736,27 @@ static bool pub_can_queue(const struct load *L, const struct conn *c)
 	return c->queued < c->quota && (!L->o.qos || c->inflight < L->o.inflight);
 }
 
-/* As fast as the broker takes them: keep up to 64 KiB queued per
- * publisher, refilled whenever the socket drains below 16 KiB. */
+/* As fast as the broker takes them: one pass gives each publisher up to
+ * 64 KiB of publishes and writes them, round-robin so that no connection
+ * gets ahead. Returns 1 if a publisher could take more right now (its
+ * socket took everything), 0 if all wait for epoll, -1 on error. */
 static int fill_max(struct load *L)
 {
+	int more = 0;
+
 	for (unsigned i = 0; i < L->o.publishers; i++) {
 		struct conn *c = &L->conns[i];
-		if (obuf_pending(&c->out) >= 16384)
-			continue;
+		if (obuf_pending(&c->out))
+			continue;	/* waiting for EPOLLOUT */
 		while (pub_can_queue(L, c) && obuf_pending(&c->out) < 65536)
 			if (enqueue_publish(L, c))
 				return -1;
 		if (conn_flush(L, c))
 			return -1;
+		if (!obuf_pending(&c->out) && pub_can_queue(L, c))
+			more = 1;
 	}
-	return 0;
+	return more;
 }
 
 /* Paced: what the rate allows by now, round-robin over the publishers.
@@ -892,8 +899,12 @@ static int run_load(const struct options *o)
 			wait = fill_rate(&L, &rr);
 			if (wait < 0)
 				goto out;
-		} else if (fill_max(&L)) {
-			goto out;
+		} else {
+			int more = fill_max(&L);
+			if (more < 0)
+				goto out;
+			if (more)
+				wait = 0;
 		}
 
 		int64_t now = mono_ns();
@@ -921,8 +932,8 @@ static int run_load(const struct options *o)
 		}
 		if (stop_signal || L.error)
 			break;
-		/* A publisher with room left has just filled its socket, so
-		 * only epoll can tell us when to go on. */
+		/* Unless a publisher can go on at once (wait 0), each one has
+		 * filled its socket or its window: epoll says when to go on. */
 		if (poll_once(&L, wait)) {
 			if (!L.error)
 				L.error = "epoll failed";
