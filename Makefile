@@ -46,9 +46,11 @@ TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 
 # The NanoMQ stand-in, built the ways NanoMQ is shipped: -O0 (packages,
-# Docker images), -O2 (Release builds), and -O2 with DWARF (RelWithDebInfo).
+# Docker images), -O2, -O3 with frame pointers (NanoMQ's Release flags,
+# which split some offsets across two instructions), and -O2 with DWARF
+# (RelWithDebInfo).
 FIXTURES := $(BUILD)/fixture/nmq_fixture-O0 $(BUILD)/fixture/nmq_fixture-O2 \
-	    $(BUILD)/fixture/nmq_fixture-O2g
+	    $(BUILD)/fixture/nmq_fixture-O3 $(BUILD)/fixture/nmq_fixture-O2g
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
@@ -105,6 +107,8 @@ $(BUILD)/fixture/nmq_fixture-O0: tests/fixture/nmq_fixture.c tests/fixture/*.h |
 	$(CC) $(FIXTURE_CFLAGS) -O0 -o $@ $<
 $(BUILD)/fixture/nmq_fixture-O2: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
 	$(CC) $(FIXTURE_CFLAGS) -O2 -o $@ $<
+$(BUILD)/fixture/nmq_fixture-O3: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
+	$(CC) $(FIXTURE_CFLAGS) -O3 -fno-omit-frame-pointer -o $@ $<
 $(BUILD)/fixture/nmq_fixture-O2g: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
 	$(CC) $(FIXTURE_CFLAGS) -O2 -g -o $@ $<
 

@@ -31,6 +31,8 @@
 #include "disasm.h"
 #include "dwarf_info.h"
 #include "elf_file.h"
+#include "procmem.h"
+#include "siphash.h"
 #include "nh_offsets.h" /* before the skeleton, which embeds it */
 #include "nanomq.skel.h"
 
@@ -125,7 +127,29 @@ struct nmq_state {
 	struct nanomq_bpf *skel;
 	struct nmq_pipe pipes[PIPE_SLOTS];
 	struct nh_deliveries *deliveries;
+	/* NanoMQ's pipe-id key, read from the broker (g_nanomq_hash_seed), so
+	 * clients connected before nanohook attached can be named too. Used
+	 * while no pipe bind contradicts it. */
+	uint8_t seed[16];
+	int seed_state; /* 0 none, 1 read, 2 confirmed by a bind, -1 wrong */
 };
+
+/* Reads the broker's pipe-id key; a missing symbol just leaves it off. */
+static void read_seed(struct nh_target *t, struct nmq_state *st)
+{
+	struct nh_sym sym;
+	uint64_t base = 0;
+
+	if (!t->pid || nh_elf_find_object(t->elf, "g_nanomq_hash_seed", &sym) || sym.size != 16)
+		return;
+	if (nh_elf_is_pie(t->elf) && nh_proc_exe_base(t->pid, &base))
+		return;
+	if (!nh_proc_read(t->pid, base + sym.vaddr, st->seed, sizeof(st->seed))) {
+		st->seed_state = 1;
+		nh_debug("nanomq: read the pipe-id key at 0x%llx",
+			 (unsigned long long)(base + sym.vaddr));
+	}
+}
 
 static int nmq_detect(struct nh_elf *elf)
 {
@@ -479,6 +503,7 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	read_seed(t, st);
 	skel = nanomq_bpf__open();
 	if (!skel) {
 		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
@@ -677,6 +702,26 @@ static int decode_delivered(struct nmq_state *st, const struct nh_record *rec,
 	return 0;
 }
 
+/* A client seen in any event names its pipe, when the key is known. */
+static void learn_pipe(struct nmq_state *st, const struct nh_event *ev)
+{
+	struct nmq_pipe *p;
+	uint32_t id;
+
+	if (st->seed_state <= 0 || !ev->clientid.len)
+		return;
+	id = nh_nanomq_pipe_id(ev->clientid.ptr, ev->clientid.len, st->seed);
+	p = pipe_slot(st, id);
+	if (p->used && p->pipe_id == id)
+		return;
+	p->used = true;
+	p->pipe_id = id;
+	p->has_username = ev->has_username;
+	p->proto_ver = ev->proto_ver;
+	copy_str(p->clientid, sizeof(p->clientid), ev->clientid);
+	copy_str(p->username, sizeof(p->username), ev->username);
+}
+
 static int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, struct nh_event *ev,
 		      void (*emit)(void *, const struct nh_event *), void *emit_ctx)
 {
@@ -691,8 +736,22 @@ static int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, stru
 
 	if (!st)
 		return -1;
+	if (rec->type == NH_EV_CONNACK || rec->type == NH_EV_PUBLISH ||
+	    rec->type == NH_EV_SUBSCRIBE || rec->type == NH_EV_UNSUBSCRIBE)
+		learn_pipe(st, ev);
 	switch ((int)rec->type) {
 	case NH_REC_PIPE_BIND:
+		if (st->seed_state > 0) {
+			bool same = nh_nanomq_pipe_id(ev->clientid.ptr, ev->clientid.len,
+						      st->seed) == rec->pipe_id;
+
+			if (!same)
+				nh_warn("nanomq: the pipe-id key read from the broker does not "
+					"match its pipes; not naming clients from it");
+			if (same && st->seed_state == 1)
+				nh_debug("nanomq: pipe-id key confirmed by the first pipe bind");
+			st->seed_state = same ? 2 : -1;
+		}
 		p = pipe_slot(st, rec->pipe_id);
 		p->used = true;
 		p->pipe_id = rec->pipe_id;

@@ -4,7 +4,7 @@
 
 #include "deliveries.h"
 
-#define SLOTS 4096
+#define SLOTS 4096 /* 1 << 12: the slot is the top 12 bits of a hash */
 
 struct delivery {
 	uint64_t receiver; /* 0 = empty */
@@ -44,9 +44,11 @@ static char *dup_str(struct nh_str s)
 
 static struct delivery *slot(struct nh_deliveries *t, uint64_t receiver, uint16_t id)
 {
-	uint64_t h = (receiver ^ (receiver >> 29)) * 0x9e3779b97f4a7c15ull + id;
+	/* Fibonacci hashing of (receiver, id): the top bits of the product
+	 * depend on every input bit. */
+	uint64_t h = (receiver ^ (receiver >> 29) ^ ((uint64_t)id << 40)) * 0x9e3779b97f4a7c15ull;
 
-	return &t->slots[(h >> 20) % SLOTS];
+	return &t->slots[h >> (64 - 12)];
 }
 
 struct nh_deliveries *nh_deliveries_new(void)

@@ -324,8 +324,13 @@ static bool is_func(const GElf_Sym *s)
 }
 
 /* Searches one symbol table; 1 found (global), 0 found (local only), -1 not. */
+static bool is_object(const GElf_Sym *sym)
+{
+	return GELF_ST_TYPE(sym->st_info) == STT_OBJECT && sym->st_shndx != SHN_UNDEF;
+}
+
 static int search_symtab(struct nh_elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
-			 const char *name, GElf_Sym *out)
+			 const char *name, bool object, GElf_Sym *out)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	size_t symsz = gelf_fsize(elf->e, ELF_T_SYM, 1, EV_CURRENT);
@@ -335,7 +340,7 @@ static int search_symtab(struct nh_elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
 	if (!data || !symsz)
 		return -1;
 	for (size_t i = 0; i < data->d_size / symsz; i++) {
-		if (!gelf_getsym(data, (int)i, &sym) || !is_func(&sym))
+		if (!gelf_getsym(data, (int)i, &sym) || !(object ? is_object(&sym) : is_func(&sym)))
 			continue;
 		const char *n = elf_strptr(elf->e, sh->sh_link, sym.st_name);
 		if (!n || strcmp(n, name) != 0)
@@ -353,7 +358,7 @@ static int search_symtab(struct nh_elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
 	return found;
 }
 
-int nh_elf_find_func(struct nh_elf *elf, const char *name, struct nh_sym *out)
+static int find_sym(struct nh_elf *elf, const char *name, bool object, struct nh_sym *out)
 {
 	static const Elf64_Word order[2] = { SHT_SYMTAB, SHT_DYNSYM };
 	GElf_Sym sym;
@@ -369,7 +374,7 @@ int nh_elf_find_func(struct nh_elf *elf, const char *name, struct nh_sym *out)
 		while ((scn = elf_nextscn(elf->e, scn)) != NULL) {
 			if (!gelf_getshdr(scn, &sh) || sh.sh_type != order[t])
 				continue;
-			int r = search_symtab(elf, scn, &sh, name, &cand);
+			int r = search_symtab(elf, scn, &sh, name, object, &cand);
 			if (r > best) {
 				best = r;
 				sym = cand;
@@ -392,9 +397,20 @@ int nh_elf_find_func(struct nh_elf *elf, const char *name, struct nh_sym *out)
 			if (s && gelf_getshdr(s, &ssh))
 				out->section = section_name(elf, &ssh);
 		}
-		return nh_elf_vaddr_to_offset(elf, out->vaddr, &out->file_off);
+		/* Data in .bss has no file bytes: only code needs an offset. */
+		return object ? 0 : nh_elf_vaddr_to_offset(elf, out->vaddr, &out->file_off);
 	}
 	return -ENOENT;
+}
+
+int nh_elf_find_func(struct nh_elf *elf, const char *name, struct nh_sym *out)
+{
+	return find_sym(elf, name, false, out);
+}
+
+int nh_elf_find_object(struct nh_elf *elf, const char *name, struct nh_sym *out)
+{
+	return find_sym(elf, name, true, out);
 }
 
 struct range {

@@ -45,6 +45,10 @@ void nh_elf_close(struct nh_elf *elf);
  */
 int nh_elf_find_func(struct nh_elf *elf, const char *name, struct nh_sym *out);
 
+/* The same for a data object (STT_OBJECT), e.g. a static variable;
+ * file_off is left 0 (data in .bss has no file bytes). */
+int nh_elf_find_object(struct nh_elf *elf, const char *name, struct nh_sym *out);
+
 /* Virtual address -> file offset, through the PT_LOAD program headers.
  * 0 or -ERANGE (not backed by file bytes). */
 int nh_elf_vaddr_to_offset(const struct nh_elf *elf, uint64_t vaddr,

@@ -180,3 +180,59 @@ golden_clients() {
 	wait "$sub" 2>/dev/null
 	return 0
 }
+
+# alive PID: true while PID runs (a dead child that is not yet reaped is
+# a zombie, which kill -0 still finds).
+alive() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${st#Z}" = "$st" ]
+}
+dead() { ! alive "$1"; }
+
+# stop_bounded PID SIGNAL SECONDS: sends SIGNAL, waits at most SECONDS,
+# then SIGKILLs; reaps it and leaves its exit status in STOP_STATUS.
+# Returns 1 if it had to be killed, so a hang is reported, not waited on.
+stop_bounded() {
+	local pid=$1 killed=0
+	kill -"$2" "$pid" 2>/dev/null
+	if ! wait_for "$3" dead "$pid"; then
+		kill -KILL "$pid" 2>/dev/null
+		killed=1
+	fi
+	wait "$pid" 2>/dev/null; STOP_STATUS=$?
+	return $killed
+}
+
+# free_tcp_port FROM: the first port from FROM up with no listener on it.
+# Another process may still take it first, so callers retry on failure.
+free_tcp_port() {
+	local p=$1
+	while [ -n "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; do p=$((p + 1)); done
+	echo "$p"
+}
+
+# listening PID PORT: true once PID itself listens on PORT.
+listening() { ss -Hltnp "sport = :$2" 2>/dev/null | grep -q "pid=$1,"; }
+
+# expect_body FILE NAME BODY: exactly one such body is in FILE.
+expect_body() {
+	local n
+	n=$(grep -cxF "$3" "$1")
+	if [ "$n" -eq 1 ]; then ok "$2"; else not_ok "$2" "$n bodies like $3"; fi
+}
+
+# all_events_conf FILE URL: every one of the twelve events, no topic filter.
+all_events_conf() {
+	cat >"$1" <<CONF
+webhook {
+  url = "$2"
+  pool_size = 1
+  events = [
+    { event = on_client_connect } { event = on_client_connected } { event = on_client_connack }
+    { event = on_client_disconnected } { event = on_client_subscribe } { event = on_client_unsubscribe }
+    { event = on_session_subscribed } { event = on_session_unsubscribed } { event = on_session_terminated }
+    { event = on_message_publish } { event = on_message_delivered } { event = on_message_acked }
+  ]
+}
+CONF
+}

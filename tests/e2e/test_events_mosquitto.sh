@@ -46,12 +46,7 @@ stop_nanohook
 
 got=$WORK/events.got
 normalize "$SINK_OUT" | sed -E 's/"connected_at":[0-9]+/"connected_at":0/' >"$got"
-# expect NAME LINE: exactly one such body arrived.
-expect() {
-	local n
-	n=$(grep -cxF "$2" "$got")
-	if [ "$n" -eq 1 ]; then ok "$1"; else not_ok "$1" "$n bodies like $2"; fi
-}
+expect() { expect_body "$got" "$@"; }
 expect "connect: v5 client with username" \
 	'{"proto_ver":5,"keepalive":60,"ipaddress":"127.0.0.1","username":"bob","clientid":"s1","action":"client_connect"}'
 expect "connected: after a successful CONNACK" \

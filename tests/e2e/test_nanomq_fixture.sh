@@ -18,7 +18,7 @@ run_fixture() {
 	wait_for 5 grep -q '^pid ' "$WORK/$1.fixture.out"
 }
 
-for build in O0 O2 O2g; do
+for build in O0 O2 O3 O2g; do
 	for enc in plain base64 base62; do
 		name=fixture-$build-$enc
 		start_sink "$name" || { not_ok "$name" "sink did not start"; continue; }
