@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: MIT
 /* The broker registry and what every broker shares: opening the target's
  * binary, choosing its broker, and the findings report. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "broker.h"
 #include "elf_file.h"
+#include "target_watch.h"
 
 static const struct nh_broker *const brokers[] = {
 	&nh_broker_nanomq,
@@ -134,4 +142,118 @@ void nh_attachment_close_fds(struct nh_attachment *a)
 	if (a->counters_fd > 0)
 		close(a->counters_fd);
 	a->ringbuf_fd = a->counters_fd = -1;
+}
+
+/* --- pinning -------------------------------------------------------------
+ * With --pin DIR the ring buffer, the counters and the uprobe links of an
+ * attachment live in bpffs under DIR/<pid>-<start time>/: they outlive
+ * nanohook, the probes keep collecting into the ring buffer while it
+ * restarts, and the next nanohook for the same process picks them up. The
+ * start time in the name keeps a reused PID from adopting stale probes. */
+
+static int pin_path(char *buf, size_t len, const char *dir, pid_t pid, const char *leaf)
+{
+	int n = snprintf(buf, len, "%s/%d-%llu%s%s", dir, (int)pid,
+			 (unsigned long long)nh_proc_start_time(pid), leaf ? "/" : "",
+			 leaf ? leaf : "");
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static bool on_bpffs(const char *dir)
+{
+	struct statfs fs;
+
+	return !statfs(dir, &fs) && fs.f_type == BPF_FS_MAGIC;
+}
+
+int nh_pins_reuse(const char *dir, pid_t pid, struct nh_attachment *out, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int rb, cnt;
+	size_t n = 0;
+
+	if (!on_bpffs(dir)) {
+		snprintf(err, errlen, "--pin %s: not on a BPF filesystem (mount one: "
+			 "mount -t bpf bpf /sys/fs/bpf)", dir);
+		return -1;
+	}
+	if (pin_path(path, sizeof(path), dir, pid, "events"))
+		return -1;
+	rb = bpf_obj_get(path);
+	if (rb < 0)
+		return 0; /* nothing pinned for this process yet */
+	pin_path(path, sizeof(path), dir, pid, "counters");
+	cnt = bpf_obj_get(path);
+	if (cnt < 0) {
+		close(rb);
+		snprintf(err, errlen, "%s: the ring buffer is pinned but not its counters", dir);
+		return -1;
+	}
+	for (;; n++) {
+		char leaf[32];
+
+		snprintf(leaf, sizeof(leaf), "link%zu", n);
+		pin_path(path, sizeof(path), dir, pid, leaf);
+		if (access(path, F_OK))
+			break;
+	}
+	out->ringbuf_fd = rb;
+	out->counters_fd = cnt;
+	out->n_links = n;
+	return 1;
+}
+
+int nh_pins_save(const char *dir, pid_t pid, int ringbuf_fd, int counters_fd,
+		 struct bpf_link *const *links, size_t n, char *err, size_t errlen)
+{
+	char path[PATH_MAX], leaf[32];
+
+	if (pin_path(path, sizeof(path), dir, pid, NULL) || (mkdir(path, 0700) && errno != EEXIST))
+		goto fail;
+	if (pin_path(path, sizeof(path), dir, pid, "events") || bpf_obj_pin(ringbuf_fd, path))
+		goto fail;
+	if (pin_path(path, sizeof(path), dir, pid, "counters") || bpf_obj_pin(counters_fd, path))
+		goto fail;
+	for (size_t i = 0, k = 0; i < n; i++) {
+		if (!links[i])
+			continue;
+		snprintf(leaf, sizeof(leaf), "link%zu", k++);
+		if (pin_path(path, sizeof(path), dir, pid, leaf) ||
+		    bpf_link__pin((struct bpf_link *)links[i], path))
+			goto fail;
+		/* Closing our fd must not detach what the pin keeps. */
+		bpf_link__disconnect((struct bpf_link *)links[i]);
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "pinning under %s: %s", path, strerror(errno));
+	nh_pins_remove(dir, pid, NULL, 0);
+	return -1;
+}
+
+int nh_pins_remove(const char *dir, pid_t pid, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if (pin_path(path, sizeof(path), dir, pid, NULL))
+		return -1;
+	d = opendir(path);
+	if (!d) {
+		if (err)
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		char leaf[PATH_MAX];
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(leaf, sizeof(leaf), "%s/%s", path, de->d_name) < (int)sizeof(leaf))
+			unlink(leaf);
+	}
+	closedir(d);
+	return rmdir(path);
 }

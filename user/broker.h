@@ -61,6 +61,7 @@ struct nh_attach_opts {
 	unsigned payload_max;
 	size_t ringbuf_bytes;
 	int share_ringbuf_fd;     /* -1, or a ring buffer to write into */
+	const char *pin_dir;      /* NULL, or a bpffs folder to pin into (--pin) */
 };
 
 struct nh_broker {
@@ -107,6 +108,19 @@ const char *nh_broker_names(void);
 int nh_target_open(struct nh_target *t, pid_t pid, const char *exe_path,
 		   const struct nh_broker *forced, char *err, size_t errlen);
 void nh_target_close(struct nh_target *t);
+
+struct bpf_link;
+
+/* Pinned attachments (--pin DIR), for brokers' attach and `detach`:
+ * reuse: 1 and out's fds and link count filled if this process's probes
+ * are pinned under dir, 0 if none are, -1 (err set) if dir is unusable.
+ * save: pins the ring buffer, the counters and the links. remove: unpins
+ * them, which detaches the probes. */
+int nh_pins_reuse(const char *dir, pid_t pid, struct nh_attachment *out, char *err,
+		  size_t errlen);
+int nh_pins_save(const char *dir, pid_t pid, int ringbuf_fd, int counters_fd,
+		 struct bpf_link *const *links, size_t n, char *err, size_t errlen);
+int nh_pins_remove(const char *dir, pid_t pid, char *err, size_t errlen);
 
 /* Closes the attachment's fds (after detach and the last drain). */
 void nh_attachment_close_fds(struct nh_attachment *a);

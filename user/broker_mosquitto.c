@@ -369,6 +369,19 @@ static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		free(st);
 		return -1;
 	}
+	out->broker = &nh_broker_mosquitto;
+	if (o->pin_dir) {
+		rc = nh_pins_reuse(o->pin_dir, t->pid, out, err, errlen);
+		if (rc) {
+			if (rc < 0) {
+				nh_deliveries_free(st->deliveries);
+				free(st);
+				return -1;
+			}
+			out->state = st; /* the pinned probes; no skeleton */
+			return 0;
+		}
+	}
 	skel = mosquitto_bpf__open();
 	if (!skel) {
 		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
@@ -435,6 +448,16 @@ static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 			goto fail;
 		out->n_links++;
 	}
+	if (o->pin_dir) {
+		struct bpf_link *pins[FN_MAX + 1];
+
+		for (int i = 0; i < FN_MAX; i++)
+			pins[i] = *links[i];
+		pins[FN_MAX] = skel->links.mosq_ctx_disconnect_ret;
+		if (nh_pins_save(o->pin_dir, t->pid, bpf_map__fd(skel->maps.events),
+				 bpf_map__fd(skel->maps.counters), pins, FN_MAX + 1, err, errlen))
+			goto fail;
+	}
 	out->broker = &nh_broker_mosquitto;
 	out->ringbuf_fd = dup(bpf_map__fd(skel->maps.events));
 	out->counters_fd = dup(bpf_map__fd(skel->maps.counters));
@@ -453,7 +476,7 @@ static void mosq_detach(struct nh_attachment *a)
 
 	if (!st)
 		return;
-	mosquitto_bpf__destroy(st->skel);
+	mosquitto_bpf__destroy(st->skel); /* NULL when the probes are pinned ones */
 	nh_deliveries_free(st->deliveries);
 	free(st);
 	a->state = NULL;

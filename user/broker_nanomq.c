@@ -504,6 +504,16 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		return -1;
 	}
 	read_seed(t, st);
+	out->broker = &nh_broker_nanomq;
+	if (o->pin_dir) {
+		rc = nh_pins_reuse(o->pin_dir, t->pid, out, err, errlen);
+		if (rc < 0)
+			goto fail;
+		if (rc) {
+			out->state = st; /* the pinned probes; no skeleton */
+			return 0;
+		}
+	}
 	skel = nanomq_bpf__open();
 	if (!skel) {
 		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
@@ -585,6 +595,19 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 			goto fail;
 		out->n_links++;
 	}
+	if (o->pin_dir) {
+		struct bpf_link *pins[FN_MAX + 4];
+
+		for (int i = 0; i < FN_MAX; i++)
+			pins[i] = *links[i];
+		pins[FN_MAX] = skel->links.nmq_handle_pub_ret;
+		pins[FN_MAX + 1] = skel->links.nmq_notify;
+		pins[FN_MAX + 2] = skel->links.nmq_notify_connect;
+		pins[FN_MAX + 3] = skel->links.nmq_notify_disconnect;
+		if (nh_pins_save(o->pin_dir, t->pid, bpf_map__fd(skel->maps.events),
+				 bpf_map__fd(skel->maps.counters), pins, FN_MAX + 4, err, errlen))
+			goto fail;
+	}
 	out->broker = &nh_broker_nanomq;
 	out->ringbuf_fd = dup(bpf_map__fd(skel->maps.events));
 	out->counters_fd = dup(bpf_map__fd(skel->maps.counters));
@@ -603,7 +626,7 @@ static void nmq_detach(struct nh_attachment *a)
 
 	if (!st)
 		return;
-	nanomq_bpf__destroy(st->skel);
+	nanomq_bpf__destroy(st->skel); /* NULL when the probes are pinned ones */
 	nh_deliveries_free(st->deliveries);
 	free(st);
 	a->state = NULL;
