@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS := libbpf libelf zlib libcurl libcjson capstone libdw gmp
+PKGS := libbpf libelf zlib libcurl libcjson capstone libdw gmp libcap
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -7,7 +7,7 @@ packages=(
 	# build
 	make gcc clang llvm pkg-config bpftool
 	libbpf-dev libelf-dev zlib1g-dev libdw-dev
-	libcurl4-openssl-dev libcjson-dev libcapstone-dev libgmp-dev
+	libcurl4-openssl-dev libcjson-dev libcapstone-dev libgmp-dev libcap-dev
 	# tests, demo, benchmarks
 	libcmocka-dev libmicrohttpd-dev libmosquitto-dev libclang-rt-14-dev
 	mosquitto mosquitto-clients procps psmisc iproute2 curl
