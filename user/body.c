@@ -53,12 +53,22 @@ static int body_connack(struct nh_buf *b, const struct nh_event *ev, enum nh_enc
 	return 0;
 }
 
-/* NanoMQ 0.25 passes reason 0 for every disconnect, killed clients
- * included; nanohook reports the code it saw. */
+/* MQTT 5 reason codes below 0x80 are not errors (0x00 normal, 0x04 with
+ * will). NanoMQ also passes its own small error numbers here: a clean
+ * MQTT 5 DISCONNECT with no body reaches nano_msg_notify as 7
+ * (MQTT_ERR_MALFORMED, its decoder rejecting what the spec allows), so
+ * only codes from 0x80 up count as abnormal. */
+static bool abnormal(uint8_t code)
+{
+	return code >= 0x80;
+}
+
+/* NanoMQ's own webhook says "normal" for every disconnect, killed
+ * clients included; nanohook reports the code it saw. */
 static int body_disconnected(struct nh_buf *b, const struct nh_event *ev, enum nh_encoding enc)
 {
 	(void)enc;
-	if (lit(b, ev->code == 0 ? "{\"reason\":\"normal\"" : "{\"reason\":\"abnormal\"") ||
+	if (lit(b, abnormal(ev->code) ? "{\"reason\":\"abnormal\"" : "{\"reason\":\"normal\"") ||
 	    lit(b, ",\"username\":") || username(b, ev) ||
 	    lit(b, ",\"clientid\":") || str(b, ev->clientid) ||
 	    lit(b, ",\"action\":\"client_disconnected\"}"))
@@ -192,7 +202,7 @@ static int body_session_terminated(struct nh_buf *b, const struct nh_event *ev,
 {
 	const char *reason = ev->takeover ? "takeovered"
 			     : ev->session_expired ? "expired"
-			     : ev->code == 0 ? "normal" : "abnormal";
+			     : abnormal(ev->code) ? "abnormal" : "normal";
 
 	(void)enc;
 	return lit(b, "{\"reason\":\"") || lit(b, reason) || lit(b, "\"") ||

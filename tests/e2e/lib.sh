@@ -53,7 +53,7 @@ start_sink() {
 	"$SINK" --listen 127.0.0.1:0 --out "$SINK_OUT" "$@" >"$WORK/$name.sink.log" 2>&1 &
 	SINK_PID=$!
 	_pids+=("$SINK_PID")
-	wait_for 5 grep -q '^listening on ' "$WORK/$name.sink.log" || return 1
+	wait_for 15 grep -qs '^listening on ' "$WORK/$name.sink.log" || return 1
 	SINK_PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/$name.sink.log" | head -1)
 	[ -n "$SINK_PORT" ]
 }

@@ -25,8 +25,8 @@ P=$MOSQ_PORT
 # Two subscribers: s1 (v5, username, two filters at QoS 2), s2 (v3.1.1, QoS 1).
 mosquitto_sub -p $P -i s1 -u bob -V mqttv5 -q 2 -t 'ev/a/#' -t 'ev/b/+' -C 2 >/dev/null & s1=$!
 mosquitto_sub -p $P -i s2 -q 1 -t 'ev/#' -C 2 >/dev/null & s2=$!
-wait_for 5 grep -qs '"clientid":"s2","action":"session_subscribed"' "$SINK_OUT"
-wait_for 5 grep -qs '"topic":"ev/b/+","opts":{"qos":2},"username":"bob","clientid":"s1","action":"session_subscribed"' "$SINK_OUT"
+wait_for 15 grep -qs '"clientid":"s2","action":"session_subscribed"' "$SINK_OUT"
+wait_for 15 grep -qs '"topic":"ev/b/+","opts":{"qos":2},"username":"bob","clientid":"s1","action":"session_subscribed"' "$SINK_OUT"
 mosquitto_pub -p $P -i p1 -t ev/a/x -m m1 -q 1
 mosquitto_pub -p $P -i p1 -t ev/b/y -m m2 -q 2
 wait $s1 $s2
@@ -36,7 +36,7 @@ mosquitto_sub -p $P -i s3 -t ev/z -U ev/gone -E
 mosquitto_sub -p $P -i pe1 -V mqttv5 -c -x 2 -t ev/p -E
 # A takeover: the first connection is stopped so it cannot reconnect.
 mosquitto_sub -p $P -i tk -t ev/t >/dev/null & t1=$!
-wait_for 5 grep -qs '"clientid":"tk","action":"session_subscribed"' "$SINK_OUT"
+wait_for 15 grep -qs '"clientid":"tk","action":"session_subscribed"' "$SINK_OUT"
 kill -STOP $t1
 mosquitto_sub -p $P -i tk -t ev/t -W 1 >/dev/null 2>&1
 kill -KILL $t1 2>/dev/null; kill -CONT $t1 2>/dev/null; wait $t1 2>/dev/null

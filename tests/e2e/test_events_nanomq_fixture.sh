@@ -13,7 +13,7 @@ for build in O0 O2 O3 O2g; do
 	fix=$!
 	_pids+=("$fix")
 	exec 7>"$WORK/$name.fifo"
-	wait_for 5 grep -qs '^pid ' "$WORK/$name.fixture.out"
+	wait_for 15 grep -qs '^pid ' "$WORK/$name.fixture.out"
 	start_nanohook "$name" "$fix" "$WORK/$name.conf" || { not_ok "$name" "no attach"; exec 7>&-; continue; }
 	cat >&7 <<'SCRIPT'
 go

@@ -15,7 +15,7 @@ run_fixture() {
 	FIX_PID=$!
 	_pids+=("$FIX_PID")
 	exec 7>"$FIX_IN"
-	wait_for 5 grep -q '^pid ' "$WORK/$1.fixture.out"
+	wait_for 15 grep -qs '^pid ' "$WORK/$1.fixture.out"
 }
 
 for build in O0 O2 O3 O2g; do

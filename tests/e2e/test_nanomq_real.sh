@@ -82,7 +82,10 @@ client() {
 	}
 }
 
-# golden_actions PORT TAG: the golden README's table, in order.
+# golden_actions PORT TAG: the golden README's table, in order. Unlike
+# lib.sh's golden_clients it checks each client's exit status and waits
+# for c-killed's SUBACK instead of a fixed sleep, since a real broker's
+# timing is not the test's to choose.
 golden_actions() {
 	local mq=(-h 127.0.0.1 -p "$1") sub_out=$WORK/$2.c-killed.out sub
 	client c-v311-user mosquitto_pub "${mq[@]}" -i c-v311-user -u alice -k 30 -t nmq/pub -m 'Hello World!' -q 1 -r
@@ -97,7 +100,7 @@ golden_actions() {
 	stdbuf -oL mosquitto_sub "${mq[@]}" -i c-killed -t 'nmq/#' -d >>"$sub_out" 2>&1 &
 	sub=$!
 	_pids+=("$sub")
-	wait_for 5 grep -q 'received SUBACK' "$sub_out" || not_ok "client c-killed" "no SUBACK in 5 s"
+	wait_for 15 grep -qs 'received SUBACK' "$sub_out" || not_ok "client c-killed" "no SUBACK in 5 s"
 	kill -KILL "$sub"
 	wait "$sub" 2>/dev/null
 }
@@ -130,9 +133,12 @@ done
 stop_nanomq
 
 # 2. Password auth and keepalive: a refused CONNECT still gets a connack
-# body ("fail") and a disconnected one, as NanoMQ's own WebHook sends them;
-# a client that stops talking is closed after keepalive x multiplier,
-# checked every retry_interval (default 10 s, hence 1 s here).
+# body ("fail") and a disconnected one, as NanoMQ's own WebHook sends them.
+# That disconnect's code is a race inside NanoMQ 0.25.3: nano_msg_notify
+# gets 0, or 0x8B when the refused client's own close lands first (7 of
+# 150 in one run), so its reason is not compared. A client that stops
+# talking is closed after keepalive x multiplier, checked every
+# retry_interval (default 10 s, hence 1 s here).
 name=real-auth
 start_nanomq "$name" 'auth { allow_anonymous = false, password = { "alice" = "secret" } }
 mqtt { retry_interval = 1s, keepalive_multiplier = 1.5 }' || {
@@ -140,14 +146,14 @@ mqtt { retry_interval = 1s, keepalive_multiplier = 1.5 }' || {
 	exit 1
 }
 mq=(-h 127.0.0.1 -p "$NMQ_PORT")
-start_sink "$name"
+start_sink "$name" || not_ok "$name" "sink did not start"
 write_conf "$WORK/$name.conf" "http://127.0.0.1:$SINK_PORT/hook" plain
 if start_nanohook "$name" "$NMQ_PID" "$WORK/$name.conf"; then
 	: >"$WORK/c-idle.out"
 	stdbuf -oL mosquitto_sub "${mq[@]}" -i c-idle -u alice -P secret -k 5 -t nmq/idle -d >>"$WORK/c-idle.out" 2>&1 &
 	idle=$!
 	_pids+=("$idle")
-	wait_for 5 grep -q 'received SUBACK' "$WORK/c-idle.out" || not_ok "client c-idle" "no SUBACK in 5 s"
+	wait_for 15 grep -qs 'received SUBACK' "$WORK/c-idle.out" || not_ok "client c-idle" "no SUBACK in 5 s"
 	kill -STOP "$idle"
 	stopped_at=$SECONDS
 	refused=0
@@ -169,14 +175,16 @@ if start_nanohook "$name" "$NMQ_PID" "$WORK/$name.conf"; then
 	finish_nanohook "$name" 9
 	cat >"$WORK/$name.expected" <<'EXP'
 {"proto_ver":4,"keepalive":60,"conn_ack":"fail","username":"alice","clientid":"c-badpw-mqttv311","action":"client_connack"}
-{"reason":"normal","username":"alice","clientid":"c-badpw-mqttv311","action":"client_disconnected"}
+{"reason":"either","username":"alice","clientid":"c-badpw-mqttv311","action":"client_disconnected"}
 {"proto_ver":5,"keepalive":60,"conn_ack":"fail","username":"alice","clientid":"c-badpw-mqttv5","action":"client_connack"}
-{"reason":"normal","username":"alice","clientid":"c-badpw-mqttv5","action":"client_disconnected"}
+{"reason":"either","username":"alice","clientid":"c-badpw-mqttv5","action":"client_disconnected"}
 {"proto_ver":4,"keepalive":60,"conn_ack":"success","username":"alice","clientid":"c-goodpw","action":"client_connack"}
 {"ts":0,"topic":"nmq/auth","retain":false,"qos":1,"action":"message_publish","from_username":"alice","from_client_id":"c-goodpw","payload":"yes"}
 {"reason":"normal","username":"alice","clientid":"c-goodpw","action":"client_disconnected"}
 EXP
-	grep -v '"clientid":"c-idle"' "$SINK_OUT" >"$WORK/$name.auth.bodies"
+	grep -v '"clientid":"c-idle"' "$SINK_OUT" |
+		sed -E '/"clientid":"c-badpw-[^"]*","action":"client_disconnected"/s/^\{"reason":"(ab)?normal"/{"reason":"either"/' \
+			>"$WORK/$name.auth.bodies"
 	same_bodies "$name wrong password: conn_ack fail (v3.1.1, v5); right one: success" \
 		"$WORK/$name.expected" "$WORK/$name.auth.bodies"
 	cat >"$WORK/$name.idle.expected" <<'EXP'

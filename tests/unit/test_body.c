@@ -231,6 +231,21 @@ static void test_connack_fail_and_disconnect_abnormal(void **state)
 	build_ok(&b, &ev, NH_ENC_PLAIN);
 	assert_string_equal(b.data, "{\"reason\":\"abnormal\",\"username\":\"\",\"clientid\":\"c1\","
 				    "\"action\":\"client_disconnected\"}");
+	/* Below 0x80 is not an error: 0x04 (with will), and NanoMQ's 7 for a
+	 * clean MQTT 5 DISCONNECT without a body. 0x80 is the first error. */
+	static const struct { uint8_t code; const char *reason; } reasons[] = {
+		{ 0x00, "normal" }, { 0x04, "normal" }, { 0x07, "normal" },
+		{ 0x7f, "normal" }, { 0x80, "abnormal" }, { 0x8b, "abnormal" },
+		{ 0x8d, "abnormal" }, { 0x8e, "abnormal" },
+	};
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		char want[64];
+
+		ev.code = reasons[i].code;
+		build_ok(&b, &ev, NH_ENC_PLAIN);
+		snprintf(want, sizeof(want), "{\"reason\":\"%s\",", reasons[i].reason);
+		assert_memory_equal(b.data, want, strlen(want));
+	}
 	nh_buf_free(&b);
 }
 
