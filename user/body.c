@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
 #include "encode.h"
 
@@ -273,4 +274,43 @@ int nh_body_build(struct nh_buf *out, const struct nh_event *ev, enum nh_encodin
 		return -1;
 	}
 	return 0;
+}
+
+static bool has_ts(enum nh_event_type t)
+{
+	return t == NH_EV_PUBLISH || t == NH_EV_DELIVERED || t == NH_EV_ACKED;
+}
+
+static bool has_code(enum nh_event_type t)
+{
+	return t == NH_EV_CONNACK || t == NH_EV_DISCONNECTED || t == NH_EV_SESSION_TERMINATED;
+}
+
+int nh_body_build_ex(struct nh_buf *out, const struct nh_event *ev, enum nh_encoding enc,
+		     const struct nh_body_extra *x)
+{
+	size_t start = out->len;
+	int saved;
+
+	if (nh_body_build(out, ev, enc))
+		return -1;
+	if (!x)
+		return 0;
+	/* Reopen the object: every body ends with its closing brace. */
+	nh_buf_truncate(out, out->len - 1);
+	if (lit(out, ",\"node\":") || nh_json_append_str(out, x->node, strlen(x->node)) ||
+	    lit(out, ",\"event_id\":") ||
+	    nh_json_append_str(out, x->event_id, strlen(x->event_id)) ||
+	    lit(out, ",\"seq\":") || num(out, x->seq) ||
+	    (!has_ts(ev->type) && (lit(out, ",\"ts\":") || num(out, ev->ts_ms))) ||
+	    (has_code(ev->type) && (lit(out, ",\"reason_code\":") || num(out, ev->code))) ||
+	    (ev->ipaddress.len && (lit(out, ",\"peer\":") || str(out, ev->ipaddress))) ||
+	    lit(out, "}"))
+		goto fail;
+	return 0;
+fail:
+	saved = errno;
+	nh_buf_truncate(out, start);
+	errno = saved;
+	return -1;
 }

@@ -32,4 +32,22 @@
  */
 int nh_body_build(struct nh_buf *out, const struct nh_event *ev, enum nh_encoding enc);
 
+/* body.extended = true: what nanohook adds to every body, after NanoMQ's
+ * keys so receivers written for NanoMQ keep working. */
+struct nh_body_extra {
+	const char *node;     /* host name, or nanohook.node */
+	const char *event_id; /* unique per event */
+	uint64_t seq;         /* per client id, from 1, in broker order */
+};
+
+/*
+ * nh_body_build, then ,"node":..,"event_id":..,"seq":N, "ts" (ms) for
+ * events whose body has none, "reason_code" (the numeric CONNACK or
+ * disconnect code) for connack, disconnected and terminated, and "peer"
+ * (the client's address) when the broker gave one. extra NULL: plain
+ * nh_body_build.
+ */
+int nh_body_build_ex(struct nh_buf *out, const struct nh_event *ev, enum nh_encoding enc,
+		     const struct nh_body_extra *extra);
+
 #endif
