@@ -11,6 +11,7 @@ packages=(
 	# tests, demo, benchmarks
 	libcmocka-dev libmicrohttpd-dev libmosquitto-dev libclang-rt-14-dev
 	mosquitto mosquitto-clients procps psmisc iproute2 curl
+	python3-yaml yamllint man-db systemd
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "preflight.h"
+
+/* Numbered here rather than taken from <linux/capability.h>: CAP_BPF and
+ * CAP_PERFMON are missing from older headers, and the numbers are ABI. */
+#define CAP_NUM_SYS_PTRACE 19
+#define CAP_NUM_SYS_ADMIN 21
+#define CAP_NUM_PERFMON 38
+#define CAP_NUM_BPF 39
+
+#define MAX_ROWS 12
+#define MAX_PROBLEMS 8
+#define NOTE_LEN 200
+#define PROBLEM_LEN 640
+
+static const char ST_OK[] = "ok", ST_MISSING[] = "missing", ST_UNTESTED[] = "untested";
+
+struct row {
+	const char *what;
+	const char *status; /* ST_OK, ST_MISSING or ST_UNTESTED */
+	char note[NOTE_LEN];
+};
+
+/* What the checks found: rows for the report, one line per failed check
+ * for the error stream. */
+struct findings {
+	struct row rows[MAX_ROWS];
+	size_t n_rows;
+	char problems[MAX_PROBLEMS][PROBLEM_LEN];
+	size_t n_problems;
+};
+
+static void add_row(struct findings *f, const char *what, const char *status,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void add_row(struct findings *f, const char *what, const char *status,
+		    const char *fmt, ...)
+{
+	struct row *r;
+	va_list ap;
+
+	if (f->n_rows == MAX_ROWS)
+		return;
+	r = &f->rows[f->n_rows++];
+	r->what = what;
+	r->status = status;
+	va_start(ap, fmt);
+	vsnprintf(r->note, sizeof(r->note), fmt, ap);
+	va_end(ap);
+}
+
+static void add_problem(struct findings *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void add_problem(struct findings *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f->n_problems == MAX_PROBLEMS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(f->problems[f->n_problems++], PROBLEM_LEN, fmt, ap);
+	va_end(ap);
+}
+
+/* Reads up to cap-1 bytes of a small (proc or sysfs) file, NUL-terminated.
+ * The length, or -1 with errno set. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (len + 1 < cap) {
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+int nh_cap_eff_parse(const char *status, uint64_t *eff)
+{
+	static const char key[] = "CapEff:";
+	const char *p = status;
+
+	while (p && *p) {
+		if (strncmp(p, key, sizeof(key) - 1) == 0) {
+			uint64_t v = 0;
+			int digits = 0;
+
+			p += sizeof(key) - 1;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			for (; *p && *p != '\n' && *p != ' ' && *p != '\t'; p++) {
+				int d;
+
+				if (*p >= '0' && *p <= '9')
+					d = *p - '0';
+				else if (*p >= 'a' && *p <= 'f')
+					d = *p - 'a' + 10;
+				else if (*p >= 'A' && *p <= 'F')
+					d = *p - 'A' + 10;
+				else
+					return -1;
+				if (++digits > 16)
+					return -1;
+				v = v << 4 | (uint64_t)d;
+			}
+			if (digits == 0)
+				return -1;
+			*eff = v;
+			return 0;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+static int probe_ringbuf_real(void)
+{
+	return libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL);
+}
+
+static void check_btf(struct findings *f, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e = errno;
+
+	if (fd >= 0) {
+		close(fd);
+		add_row(f, "kernel BTF", ST_OK, "%s", path);
+		return;
+	}
+	add_row(f, "kernel BTF", ST_MISSING, "%s: %s", path, strerror(e));
+	add_problem(f, "kernel BTF: cannot read %s (%s): nanohook needs a kernel built with "
+		    "CONFIG_DEBUG_INFO_BTF=y (in a container: the host's /sys)",
+		    path, strerror(e));
+}
+
+static void check_uprobes(struct findings *f, const char *path)
+{
+	struct stat st;
+	int e;
+
+	if (stat(path, &st) == 0) {
+		add_row(f, "uprobes", ST_OK, "%s", path);
+		return;
+	}
+	e = errno;
+	add_row(f, "uprobes", ST_MISSING, "%s: %s", path, strerror(e));
+	add_problem(f, "uprobes: %s is missing (%s): nanohook needs a kernel built with "
+		    "CONFIG_UPROBE_EVENTS=y (in a container: the host's /sys)",
+		    path, strerror(e));
+}
+
+/* libbpf's probe answers 0 for any failure to create the map, EPERM
+ * included, so without the capability to create maps it cannot tell. */
+static void check_ringbuf(struct findings *f, int (*probe)(void), bool may_create_maps)
+{
+	int rc = probe();
+
+	if (rc == 1) {
+		add_row(f, "BPF ring buffer", ST_OK, "BPF_MAP_TYPE_RINGBUF");
+	} else if (!may_create_maps) {
+		/* counted once, under the capabilities */
+		add_row(f, "BPF ring buffer", ST_UNTESTED,
+			"needs CAP_BPF or CAP_SYS_ADMIN to test");
+	} else if (rc == 0) {
+		add_row(f, "BPF ring buffer", ST_MISSING, "not supported by this kernel");
+		add_problem(f, "BPF ring buffer: not supported by this kernel: nanohook needs "
+			    "Linux 5.8 or newer");
+	} else {
+		add_row(f, "BPF ring buffer", ST_MISSING, "could not be probed: %s", strerror(-rc));
+		add_problem(f, "BPF ring buffer: could not create one to test it (%s)",
+			    strerror(-rc));
+	}
+}
+
+struct cap_need {
+	int bit;
+	const char *name;
+	const char *why;
+};
+
+/* CAP_SYS_ADMIN is required on its own account (uprobes); the kernel lets
+ * it stand for CAP_BPF and CAP_PERFMON, so those two are only missing
+ * when CAP_SYS_ADMIN is too. */
+static const struct cap_need cap_needs[] = {
+	{ CAP_NUM_BPF, "CAP_BPF", "to load BPF programs and maps" },
+	{ CAP_NUM_PERFMON, "CAP_PERFMON", "for BPF tracing programs and perf events" },
+	{ CAP_NUM_SYS_ADMIN, "CAP_SYS_ADMIN",
+	  "to attach uprobes, required since a 2025 kernel fix, and to read /proc/PID/map_files" },
+	{ CAP_NUM_SYS_PTRACE, "CAP_SYS_PTRACE",
+	  "to read the broker's /proc/PID/mem and /proc/PID/exe when it runs as another user, "
+	  "or under Yama ptrace_scope 1 or 2" },
+};
+
+static bool has_cap(uint64_t eff, int bit)
+{
+	return (eff >> bit) & 1;
+}
+
+/* The effective capability set, or why it is not known. */
+struct caps {
+	bool known;
+	uint64_t eff;
+	char unknown[NOTE_LEN];
+};
+
+static void read_caps(const char *status_path, struct caps *c)
+{
+	char status[8192];
+
+	if (read_small(status_path, status, sizeof(status)) < 0)
+		snprintf(c->unknown, sizeof(c->unknown), "cannot read %s (%s)", status_path,
+			 strerror(errno));
+	else if (nh_cap_eff_parse(status, &c->eff) < 0)
+		snprintf(c->unknown, sizeof(c->unknown), "no CapEff line in %s", status_path);
+	else
+		c->known = true;
+}
+
+static bool may_create_maps(const struct caps *c)
+{
+	return !c->known || has_cap(c->eff, CAP_NUM_BPF) || has_cap(c->eff, CAP_NUM_SYS_ADMIN);
+}
+
+static void check_caps(struct findings *f, const struct caps *caps)
+{
+	char missing[PROBLEM_LEN];
+	uint64_t eff = caps->eff;
+	bool admin;
+	size_t len = 0;
+
+	if (!caps->known) {
+		add_row(f, "capabilities", ST_MISSING, "%s", caps->unknown);
+		add_problem(f, "capabilities: %s, so the effective set is unknown", caps->unknown);
+		return;
+	}
+	admin = has_cap(eff, CAP_NUM_SYS_ADMIN);
+	missing[0] = '\0';
+	for (size_t i = 0; i < sizeof(cap_needs) / sizeof(cap_needs[0]); i++) {
+		const struct cap_need *c = &cap_needs[i];
+		bool covered = admin && (c->bit == CAP_NUM_BPF || c->bit == CAP_NUM_PERFMON);
+
+		if (has_cap(eff, c->bit)) {
+			add_row(f, c->name, ST_OK, "%s", c->why);
+			continue;
+		}
+		if (covered) {
+			add_row(f, c->name, ST_OK, "not held; CAP_SYS_ADMIN stands for it");
+			continue;
+		}
+		add_row(f, c->name, ST_MISSING, "%s", c->why);
+		if (len < sizeof(missing))
+			len += (size_t)snprintf(missing + len, sizeof(missing) - len, "%s%s (%s)",
+						len ? ", " : "", c->name, c->why);
+	}
+	if (missing[0])
+		add_problem(f, "missing capabilities: %s; run as root, or grant them "
+			    "(see nanohook(8), CAPABILITIES)", missing);
+}
+
+/* Capabilities held in a child user namespace (a rootless container) do
+ * not count for bpf() or perf_event_open(): those check the initial one.
+ * The initial namespace maps every uid to itself: "0 0 4294967295". */
+static void check_userns(struct findings *f, const char *uid_map_path)
+{
+	char map[512];
+	unsigned long inside, outside, count;
+	char *nl;
+	int n;
+
+	if (read_small(uid_map_path, map, sizeof(map)) < 0) {
+		/* no user namespaces in this kernel: there is only the initial one */
+		add_row(f, "user namespace", ST_OK, "initial (no %s)", uid_map_path);
+		return;
+	}
+	nl = strchr(map, '\n');
+	n = sscanf(map, "%lu %lu %lu", &inside, &outside, &count);
+	if (n == 3 && inside == 0 && outside == 0 && count == 4294967295UL &&
+	    (!nl || nl[1] == '\0')) {
+		add_row(f, "user namespace", ST_OK, "initial");
+		return;
+	}
+	if (nl)
+		*nl = '\0';
+	add_row(f, "user namespace", ST_MISSING, "a child namespace: uid_map %s", map);
+	add_problem(f, "user namespace: this process runs in a child user namespace (uid_map "
+		    "\"%s\"): BPF and uprobes need capabilities in the host's initial "
+		    "namespace, which a rootless container does not have", map);
+}
+
+/* Yama restricts PTRACE_MODE_ATTACH, which /proc/PID/mem asks for. */
+static void check_ptrace_scope(struct findings *f, const char *path)
+{
+	char buf[32];
+	int scope;
+
+	if (read_small(path, buf, sizeof(buf)) < 0 || sscanf(buf, "%d", &scope) != 1) {
+		add_row(f, "ptrace scope", ST_OK, "no Yama");
+		return;
+	}
+	if (scope < 3) {
+		add_row(f, "ptrace scope", ST_OK, "Yama ptrace_scope %d%s", scope,
+			scope ? ": CAP_SYS_PTRACE needed" : "");
+		return;
+	}
+	add_row(f, "ptrace scope", ST_MISSING, "Yama ptrace_scope %d: /proc/PID/mem closed", scope);
+	add_problem(f, "ptrace scope: kernel.yama.ptrace_scope is %d, so no process may read "
+		    "another's memory and nanohook cannot read the broker; it needs 0, 1 or 2 "
+		    "(3 can only be lifted by a reboot)", scope);
+}
+
+static void gather(const struct nh_preflight_env *env, struct findings *f)
+{
+	static const struct nh_preflight_env real = { 0 };
+	const struct nh_preflight_env *e = env ? env : &real;
+	struct caps caps = { 0 };
+
+#define OR(field, dflt) (e->field ? e->field : (dflt))
+	read_caps(OR(status_path, "/proc/self/status"), &caps);
+	check_btf(f, OR(btf_path, "/sys/kernel/btf/vmlinux"));
+	check_uprobes(f, OR(uprobe_type_path, "/sys/bus/event_source/devices/uprobe/type"));
+	check_ringbuf(f, OR(probe_ringbuf, probe_ringbuf_real), may_create_maps(&caps));
+	check_caps(f, &caps);
+	check_userns(f, OR(uid_map_path, "/proc/self/uid_map"));
+	check_ptrace_scope(f, OR(ptrace_scope_path, "/proc/sys/kernel/yama/ptrace_scope"));
+#undef OR
+}
+
+int nh_preflight_run(const struct nh_preflight_env *env, FILE *err, FILE *report)
+{
+	struct findings *f = calloc(1, sizeof(*f));
+	int failed;
+
+	if (!f) {
+		if (err)
+			fprintf(err, "nanohook: error: system check: out of memory\n");
+		return 1;
+	}
+	gather(env, f);
+	failed = (int)f->n_problems;
+	if (err)
+		for (size_t i = 0; i < f->n_problems; i++)
+			fprintf(err, "nanohook: error: %s\n", f->problems[i]);
+	if (report) {
+		for (size_t i = 0; i < f->n_rows; i++)
+			fprintf(report, "  %-8s %-16s %s\n", f->rows[i].status,
+				f->rows[i].what, f->rows[i].note);
+		if (failed == 0)
+			fprintf(report, "verdict: ready to attach\n");
+		else
+			fprintf(report, "verdict: cannot attach (%d problem%s)\n", failed,
+				failed == 1 ? "" : "s");
+		for (size_t i = 0; i < f->n_problems; i++)
+			fprintf(report, "  %s\n", f->problems[i]);
+	}
+	free(f);
+	return failed;
+}
+
+int nh_preflight(FILE *err)
+{
+	return nh_preflight_run(NULL, err, NULL);
+}
+
+int nh_preflight_report(FILE *out)
+{
+	return nh_preflight_run(NULL, NULL, out);
+}
