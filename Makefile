@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS := libbpf libelf zlib libcurl libcjson capstone libdw gmp libcap
+PKGS := libbpf libelf zlib libcurl libcjson capstone libdw gmp libcap libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -51,6 +51,12 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 # (RelWithDebInfo).
 FIXTURES := $(BUILD)/fixture/nmq_fixture-O0 $(BUILD)/fixture/nmq_fixture-O2 \
 	    $(BUILD)/fixture/nmq_fixture-O3 $(BUILD)/fixture/nmq_fixture-O2g
+# ... and stripped as the official .deb/.rpm are (`strip -p`, and only libc
+# imports in .dynsym, so no -rdynamic): -O0s, -O2s, -O3s. Each keeps an
+# unstripped twin (.sym) for tests that check what is recovered without it.
+FIXTURES += $(BUILD)/fixture/nmq_fixture-O0s $(BUILD)/fixture/nmq_fixture-O2s \
+	    $(BUILD)/fixture/nmq_fixture-O3s
+STRIP ?= strip
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
@@ -111,6 +117,14 @@ $(BUILD)/fixture/nmq_fixture-O3: tests/fixture/nmq_fixture.c tests/fixture/*.h |
 	$(CC) $(FIXTURE_CFLAGS) -O3 -fno-omit-frame-pointer -o $@ $<
 $(BUILD)/fixture/nmq_fixture-O2g: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
 	$(CC) $(FIXTURE_CFLAGS) -O2 -g -o $@ $<
+$(BUILD)/fixture/nmq_fixture-O0s.sym: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
+	$(CC) $(filter-out -rdynamic,$(FIXTURE_CFLAGS)) -O0 -o $@ $<
+$(BUILD)/fixture/nmq_fixture-O2s.sym: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
+	$(CC) $(filter-out -rdynamic,$(FIXTURE_CFLAGS)) -O2 -o $@ $<
+$(BUILD)/fixture/nmq_fixture-O3s.sym: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
+	$(CC) $(filter-out -rdynamic,$(FIXTURE_CFLAGS)) -O3 -fno-omit-frame-pointer -o $@ $<
+$(BUILD)/fixture/nmq_fixture-%s: $(BUILD)/fixture/nmq_fixture-%s.sym
+	$(STRIP) -p -o $@ $<
 
 # --- tests ----------------------------------------------------------------
 $(UNIT_BINS): $(FIXTURES)
@@ -154,3 +168,38 @@ bench: deps
 
 clean:
 	rm -rf build build-san
+
+# --- install ----------------------------------------------------------------
+# `sudo make install` puts nanohook where a locally built system daemon goes;
+# DESTDIR stages it (packaging, tests). The example configuration is
+# installed only where there is none: an existing one is never overwritten.
+# The units name the installed binary and configuration.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+UNITS      := nanohook.service nanohook@.service
+
+.PHONY: install uninstall
+install: $(BUILD)/nanohook
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/nanohook
+	install -m 0755 $(BUILD)/nanohook $(DESTDIR)$(SBINDIR)/nanohook
+	install -m 0644 doc/nanohook.8 $(DESTDIR)$(MANDIR)/man8/nanohook.8
+	for u in $(UNITS); do \
+		sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/nanohook/|$(SYSCONFDIR)/nanohook/|g' \
+			deploy/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/nanohook/nanohook.conf ]; then \
+		echo "  keeping $(DESTDIR)$(SYSCONFDIR)/nanohook/nanohook.conf"; \
+	else \
+		install -m 0640 deploy/nanohook.conf $(DESTDIR)$(SYSCONFDIR)/nanohook/nanohook.conf; \
+	fi
+
+# Leaves the configuration and /var/lib/nanohook (the spool) in place.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/nanohook $(DESTDIR)$(MANDIR)/man8/nanohook.8
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done

@@ -22,6 +22,13 @@ const volatile __u32 target_tgid = 0;
 const volatile __u32 payload_max = 4096;
 /* Identifies the emitting program in records (enum nh_broker_id). */
 const volatile __u8 broker_id = 0;
+/* Batched wakeups: waking the reader costs the broker thread more than
+ * the rest of a capture, so records are submitted without one, and a
+ * CPU wakes the reader only when wakeup_ns have passed since it last did
+ * (so a lone event is not kept waiting) or wakeup_bytes are waiting (so a
+ * burst is read in large batches). The reader also polls on its own. */
+const volatile __u64 wakeup_ns = 1000000;
+const volatile __u64 wakeup_bytes = 256 << 10;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -34,6 +41,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* When this CPU last woke the reader (boot ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} last_wakeup SEC(".maps");
 
 static __always_inline void nh_count(__u32 idx)
 {
@@ -117,10 +132,21 @@ full:
 
 static __always_inline void nh_submit(struct nh_record *rec)
 {
+	__u64 flags = BPF_RB_NO_WAKEUP, now = rec->ts_boot_ns;
+	__u32 zero = 0;
+	__u64 *last;
+
 	if (rec->flags & NH_F_TRUNC_PAYLOAD)
 		nh_count(NH_CNT_PAYLOAD_TRUNC);
 	nh_count(NH_CNT_EMITTED);
-	bpf_ringbuf_submit(rec, 0);
+	last = bpf_map_lookup_elem(&last_wakeup, &zero);
+	if (!last || now - *last >= wakeup_ns ||
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+		flags = BPF_RB_FORCE_WAKEUP;
+		if (last)
+			*last = now;
+	}
+	bpf_ringbuf_submit(rec, flags);
 }
 
 /* Copies a (pointer, length) string of the broker into dst[cap]. The

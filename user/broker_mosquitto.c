@@ -395,6 +395,9 @@ static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 	skel->rodata->broker_id = NH_BROKER_MOSQUITTO;
 	skel->rodata->off = r->off;
 	bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_bytes);
+	/* Wake the reader for a batch before the ring is an eighth full. */
+	skel->rodata->wakeup_bytes = o->ringbuf_bytes / 8 < (256 << 10) ? o->ringbuf_bytes / 8
+									  : (256 << 10);
 	if (o->share_ringbuf_fd >= 0 && bpf_map__reuse_fd(skel->maps.events, o->share_ringbuf_fd)) {
 		snprintf(err, errlen, "sharing the ring buffer: %s", strerror(errno));
 		goto fail;
@@ -535,7 +538,8 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t len)
 {
 	if (len >= cap)
 		len = cap - 1;
-	memcpy(dst, src, len);
+	if (len)
+		memcpy(dst, src, len);
 	dst[len] = 0;
 }
 

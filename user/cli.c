@@ -24,19 +24,36 @@ static const char usage_text[] =
 "waits on the endpoint.\n"
 "\n"
 "Usage:\n"
-"  nanohook --pid PID --conf FILE [--stdout] [--broker NAME] [-v|-q]\n"
+"  nanohook --pid PID --conf FILE [--stdout] [--broker NAME] [--spool-dir DIR]\n"
+"           [--metrics ADDR:PORT] [--pin DIR] [--user NAME] [-v|-q]\n"
 "  nanohook check --conf FILE\n"
 "  nanohook probe (--pid PID | --exe PATH) [--broker NAME]\n"
+"  nanohook replay FILE --conf FILE\n"
+"  nanohook stats --metrics ADDR:PORT\n"
+"  nanohook detach --pin DIR --pid PID\n"
+"  nanohook check-system\n"
 "  nanohook --help | --version\n"
 "\n"
 "Commands:\n"
 "  (none)   attach to PID and deliver its events until SIGINT/SIGTERM or\n"
-"           until the process exits; then flush, print a summary, exit 0.\n"
+"           until the process exits; then deliver what is in memory for up\n"
+"           to drain_timeout, keep the rest in the spool, print a summary,\n"
+"           exit 0. SIGHUP reloads FILE (url, headers, rules, encoding,\n"
+"           retry) without detaching; SIGUSR1 prints the counters.\n"
 "  check    read FILE, print the effective settings and rules; exit 0 if\n"
 "           it is valid, 2 with file:line:col messages if not.\n"
 "  probe    say which broker the binary is, and each probed function and\n"
 "           struct field with its value and how it was established.\n"
 "           Attaches nothing.\n"
+"  replay   POST the bodies of a dead-letter file again (FILE, or - for\n"
+"           stdin) with FILE's url, headers and retries. Those still not\n"
+"           delivered are printed to stdout as dead-letter lines. Exit\n"
+"           status: how many were not delivered (0 = all were; at most\n"
+"           100), or 125 if it could not run.\n"
+"  stats    print the counters of the nanohook serving --metrics ADDR:PORT.\n"
+"  detach   remove the probes a nanohook run with --pin left attached.\n"
+"  check-system  can nanohook attach here? BTF, uprobes, ring buffer,\n"
+"           capabilities, each ok or missing.\n"
 "\n"
 "Options:\n"
 "  -p, --pid PID      the broker process (needs root: CAP_BPF, CAP_PERFMON,\n"
@@ -47,6 +64,14 @@ static const char usage_text[] =
 "      --stdout       print each body as one JSON line on stdout; POST nothing\n"
 "  -b, --broker NAME  skip detection: nanomq or mosquitto\n"
 "  -e, --exe PATH     (probe) a broker binary on disk instead of a process\n"
+"      --spool-dir DIR  the disk spool (overrides nanohook.spool.dir)\n"
+"      --metrics ADDR:PORT  serve Prometheus /metrics there (off by default;\n"
+"                     overrides nanohook.metrics); with stats: where to read\n"
+"      --pin DIR      keep the probes and the ring buffer pinned in DIR (on a\n"
+"                     bpffs): they go on collecting while nanohook restarts,\n"
+"                     and the next run for the same process takes them over\n"
+"      --user NAME    after attaching, run as NAME (capabilities are dropped\n"
+"                     after attaching in any case)\n"
 "  -v, --verbose      more messages on stderr (repeat for debug)\n"
 "  -q, --quiet        errors only\n"
 "  -h, --help         this text\n"
@@ -57,6 +82,7 @@ static const char usage_text[] =
 "    url = \"http://127.0.0.1:8080/hook\"\n"
 "    headers.content-type = \"application/json\"\n"
 "    body.encoding = plain              # plain | base64 | base62\n"
+"    body.extended = false              # add node, event_id, seq, ts, reason_code, peer\n"
 "    pool_size = 32                     # connections to the endpoint\n"
 "    cancel_timeout = 5000              # ms for one request\n"
 "    events = [\n"
@@ -68,7 +94,19 @@ static const char usage_text[] =
 "  nanohook {                           # optional, nanohook's own settings\n"
 "    capture.payload_max = 4096         # payload bytes captured per message\n"
 "    ringbuf_size = 8MB                 # BPF ring buffer\n"
-"    queue_max = 100000                 # bodies waiting for a connection\n"
+"    queue_max = 100000                 # bodies waiting in memory\n"
+"    retry { max_attempts = 10, initial = 200ms, max_delay = 30s, max_age = 1h }\n"
+"    spool {                            # when memory is full or the endpoint fails\n"
+"      dir = \"/var/lib/nanohook/spool\"  # \"\" = no spool: memory only\n"
+"      max_size = 1GB, max_age = 24h\n"
+"      fsync = batch                    # batch (every 200 ms) | always | never\n"
+"      failing_after = 5s               # spool once every attempt failed this long\n"
+"    }\n"
+"    dead_letter = \"<spool dir>/dead-letter.jsonl\"  # events given up on\n"
+"    order = per_client                 # per_client | none\n"
+"    drain_timeout = 6s                 # at SIGTERM (default cancel_timeout + 1s)\n"
+"    metrics = \"127.0.0.1:9464\"        # Prometheus /metrics (default off)\n"
+"    node = \"edge-1\"                   # node name in extended bodies (host name)\n"
 "  }\n"
 "\n"
 "Examples:\n"
@@ -76,17 +114,24 @@ static const char usage_text[] =
 "  sudo nanohook --pid 1234 --conf hook.conf --stdout\n"
 "  nanohook check --conf hook.conf\n"
 "  sudo nanohook probe --pid 1234\n"
+"  nanohook replay /var/lib/nanohook/spool/dead-letter.jsonl --conf hook.conf\n"
+"  nanohook stats --metrics 127.0.0.1:9464\n"
+"  sudo nanohook --pid 1234 --conf hook.conf --pin /sys/fs/bpf/nanohook\n"
+"  sudo nanohook detach --pin /sys/fs/bpf/nanohook --pid 1234\n"
 "\n"
 "Exit status: 0 success, 1 failure at run time (for example a binary whose\n"
 "offsets cannot be established: nanohook refuses to attach rather than\n"
 "read garbage), 2 bad usage or configuration.\n";
+
+/* 2, except for replay (see nh_cmd_replay). Set once, from argv[1]. */
+static int usage_status = 2;
 
 static int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "nanohook: ");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\nTry 'nanohook --help'.\n");
-	return 2;
+	return usage_status;
 }
 
 static int parse_pid(const char *s, pid_t *out)
@@ -110,6 +155,10 @@ int nh_cli_main(int argc, char **argv)
 		{ "stdout", no_argument, NULL, 'S' },
 		{ "broker", required_argument, NULL, 'b' },
 		{ "exe", required_argument, NULL, 'e' },
+		{ "spool-dir", required_argument, NULL, 'D' },
+		{ "metrics", required_argument, NULL, 'M' },
+		{ "pin", required_argument, NULL, 'P' },
+		{ "user", required_argument, NULL, 'U' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -117,15 +166,23 @@ int nh_cli_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nh_run_opts run = { 0 };
-	const char *cmd = "run", *exe = NULL;
+	const char *cmd = "run", *exe = NULL, *file = NULL;
 	int level = NH_LOG_INFO, c;
+
+	usage_status = 2;
 
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		argv++;
 		argc--;
-		if (strcmp(cmd, "check") && strcmp(cmd, "probe") && strcmp(cmd, "run"))
+		if (strcmp(cmd, "check") && strcmp(cmd, "probe") && strcmp(cmd, "run") &&
+		    strcmp(cmd, "replay") && strcmp(cmd, "stats") && strcmp(cmd, "detach") &&
+		    strcmp(cmd, "check-system"))
 			return usage_error("unknown command '%s'", cmd);
+		/* replay's exit status counts events: its usage errors
+		 * must not look like "2 were not delivered". */
+		if (!strcmp(cmd, "replay"))
+			usage_status = NH_REPLAY_CANNOT_RUN;
 	}
 	while ((c = getopt_long(argc, argv, "p:c:b:e:vqhV", opts, NULL)) != -1) {
 		switch (c) {
@@ -148,6 +205,18 @@ int nh_cli_main(int argc, char **argv)
 		case 'e':
 			exe = optarg;
 			break;
+		case 'D':
+			run.spool_dir = optarg;
+			break;
+		case 'M':
+			run.metrics = optarg;
+			break;
+		case 'P':
+			run.pin_dir = optarg;
+			break;
+		case 'U':
+			run.user = optarg;
+			break;
 		case 'v':
 			level = level < NH_LOG_DEBUG ? level + 1 : level;
 			break;
@@ -164,6 +233,8 @@ int nh_cli_main(int argc, char **argv)
 			return usage_error("%s", "bad option");
 		}
 	}
+	if (!strcmp(cmd, "replay") && optind < argc)
+		file = argv[optind++];
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	nh_log_set_level((enum nh_log_level)level);
@@ -178,6 +249,23 @@ int nh_cli_main(int argc, char **argv)
 			return usage_error("%s", "probe needs --pid PID or --exe PATH");
 		return nh_cmd_probe(run.pid, exe, run.broker);
 	}
+	if (!strcmp(cmd, "replay")) {
+		if (!file || !run.conf_path)
+			return usage_error("%s", "replay needs FILE and --conf FILE");
+		return nh_cmd_replay(file, run.conf_path);
+	}
+	if (!strcmp(cmd, "stats")) {
+		if (!run.metrics)
+			return usage_error("%s", "stats needs --metrics ADDR:PORT");
+		return nh_cmd_stats(run.metrics);
+	}
+	if (!strcmp(cmd, "detach")) {
+		if (!run.pin_dir || !run.pid)
+			return usage_error("%s", "detach needs --pin DIR and --pid PID");
+		return nh_cmd_detach(run.pin_dir, run.pid);
+	}
+	if (!strcmp(cmd, "check-system"))
+		return nh_cmd_check_system();
 	if (!run.pid || !run.conf_path)
 		return usage_error("%s", "attaching needs --pid PID and --conf FILE");
 	return nh_cmd_run(&run);

@@ -1,33 +1,59 @@
 // SPDX-License-Identifier: MIT
 /*
  * `nanohook --pid P --conf F`: attach, then one loop that drains the ring
- * buffer and moves HTTP transfers along. The loop never waits on the
- * endpoint: curl is non-blocking and waits together with the ring buffer.
+ * buffer, moves HTTP transfers along, feeds the engine from the spool and
+ * answers /metrics. The loop never waits on the endpoint: curl is
+ * non-blocking and waits together with the ring buffer.
+ *
+ * Signals: SIGINT/SIGTERM stop intake (the probes are detached), deliver
+ * what is in memory for up to drain_timeout, put the rest in the spool,
+ * print the summary and exit 0. SIGHUP reloads the configuration without
+ * detaching. SIGUSR1 prints the counters to stderr.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "commands.h"
 #include "config.h"
+#include "deadletter.h"
 #include "deliver.h"
 #include "dispatch.h"
 #include "log.h"
+#include "extended.h"
+#include "metrics.h"
+#include "preflight.h"
+#include "privdrop.h"
+#include "spool.h"
+#include "stats.h"
 #include "target_watch.h"
 
-/* Set from the signal handler; the loop polls it at least every POLL_MS. */
-static volatile sig_atomic_t stop_signal;
+/* Set from the signal handlers, so process-wide by nature; the loop
+ * polls them at least every POLL_MS. */
+static volatile sig_atomic_t stop_signal, reload_signal, stats_signal;
 
-#define POLL_MS 100
+/* The probes wake the loop only now and then (batched wakeups, see
+ * bpf/nh_common.bpf.h), so the loop also reads the ring buffer on its own
+ * this often: the most a record waits at low rates. */
+#define POLL_MS 10
 #define WATCH_MS 1000
 
-static void on_stop(int sig)
+_Static_assert(NH_REJ_MAX <= NH_REJECT_SLOTS, "stats.h has room for every reject reason");
+
+static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else if (sig == SIGUSR1)
+		stats_signal = 1;
+	else
+		stop_signal = sig;
 }
 
 static void install_signals(void)
@@ -35,10 +61,12 @@ static void install_signals(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
+	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -50,181 +78,429 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-struct run_totals {
+/* Everything one run holds, so that the counters can be gathered from
+ * anywhere (SIGUSR1, /metrics, the summary). */
+struct run {
+	const struct nh_run_opts *o;
+	struct nh_config cfg;
+	struct nh_target t;
+	struct nh_attachment att;
+	struct nh_capture *cap;
+	struct nh_dispatch disp;
+	struct nh_deliver *deliver;
+	struct nh_spool *spool;
+	struct nh_dead_letter *dead_letter;
+	struct nh_metrics *metrics;
+	struct nh_target_watch *watch;
+	struct nh_retry_policy retry;
+	int epfd;
+	uint64_t started;
 	uint64_t bpf[NH_CNT_MAX];
-	struct nh_deliver_stats http;
-	uint64_t dropped_shutdown;
-	double seconds;
+	bool bpf_final;        /* read after detach: no need to read again */
 };
 
-static void print_summary(const struct nh_dispatch *d, const struct nh_capture *cap,
-			  const struct run_totals *t, bool to_stdout)
+static void collect(struct run *r, struct nh_stats *s)
 {
-	const struct nh_dispatch_stats *s = &d->st;
-	uint64_t failed = t->http.failed_http + t->http.failed_transport +
-			  t->http.failed_timeout;
-	uint64_t rej[NH_REJ_MAX], dropped = 0;
+	const struct nh_dispatch_stats *d = &r->disp.st;
 
-	for (int r = 0; r < NH_REJ_MAX; r++)
-		dropped += rej[r] = nh_capture_rejected(cap, (enum nh_rec_reject)r);
-	dropped += t->bpf[NH_DROP_RINGBUF_FULL] + t->bpf[NH_DROP_PENDING_FULL] +
-		   s->dropped_queue_full + s->dropped_body + t->dropped_shutdown;
-
-	fprintf(stderr, "nanohook: summary after %.1f s\n", t->seconds);
-	fprintf(stderr, "  seen      %10llu  events from the broker (probe hits %llu)\n",
-		(unsigned long long)s->seen, (unsigned long long)t->bpf[NH_CNT_HITS]);
-	fprintf(stderr, "  filtered  %10llu  wanted by no rule\n",
-		(unsigned long long)s->filtered);
-	if (to_stdout) {
-		fprintf(stderr, "  printed   %10llu\n", (unsigned long long)s->handed_over);
-	} else {
-		fprintf(stderr, "  posted    %10llu  answered 2xx\n",
-			(unsigned long long)t->http.posted_ok);
-		fprintf(stderr, "  failed    %10llu  (non-2xx %llu, transport %llu, timeout %llu)\n",
-			(unsigned long long)failed,
-			(unsigned long long)t->http.failed_http,
-			(unsigned long long)t->http.failed_transport,
-			(unsigned long long)t->http.failed_timeout);
+	memset(s, 0, sizeof(*s));
+	s->uptime_s = (double)(now_ms() - r->started) / 1000.0;
+	s->to_stdout = r->o->to_stdout;
+	if (!r->bpf_final && r->att.counters_fd >= 0)
+		nh_bpf_counters_read(r->att.counters_fd, r->bpf);
+	memcpy(s->bpf, r->bpf, sizeof(s->bpf));
+	for (int i = 0; i < NH_REJ_MAX; i++) {
+		s->rejected[i] = r->cap ? nh_capture_rejected(r->cap, (enum nh_rec_reject)i) : 0;
+		s->rejected_name[i] = nh_rec_reject_name((enum nh_rec_reject)i);
 	}
-	fprintf(stderr, "  dropped   %10llu\n", (unsigned long long)dropped);
-	fprintf(stderr, "    ringbuf_full %llu, pending_full %llu, %s %llu, %s %llu, %s %llu,\n"
-			"    queue_full %llu, no_body %llu, shutdown %llu\n",
-		(unsigned long long)t->bpf[NH_DROP_RINGBUF_FULL],
-		(unsigned long long)t->bpf[NH_DROP_PENDING_FULL],
-		nh_rec_reject_name(NH_REJ_READ_FAULT), (unsigned long long)rej[NH_REJ_READ_FAULT],
-		nh_rec_reject_name(NH_REJ_TRUNCATED), (unsigned long long)rej[NH_REJ_TRUNCATED],
-		nh_rec_reject_name(NH_REJ_MALFORMED), (unsigned long long)rej[NH_REJ_MALFORMED],
-		(unsigned long long)s->dropped_queue_full, (unsigned long long)s->dropped_body,
-		(unsigned long long)t->dropped_shutdown);
-	if (t->bpf[NH_CNT_PAYLOAD_TRUNC])
-		fprintf(stderr, "  note: %llu payloads were cut at nanohook.capture.payload_max\n",
-			(unsigned long long)t->bpf[NH_CNT_PAYLOAD_TRUNC]);
+	s->n_rejected = NH_REJ_MAX;
+
+	s->captured = d->seen;
+	s->filtered = d->filtered;
+	s->printed = r->o->to_stdout ? d->handed_over : 0;
+	memcpy(s->udrop, d->udrop, sizeof(s->udrop));
+	memcpy(s->dead, d->dead, sizeof(s->dead));
+	s->dead_letter_path = r->dead_letter ? nh_dead_letter_path(r->dead_letter) : NULL;
+	s->delivered = d->delivered;
+	if (r->deliver) {
+		struct nh_deliver_stats ds;
+
+		nh_deliver_stats(r->deliver, &ds);
+		s->attempts_failed_http = ds.failed_http;
+		s->attempts_failed_transport = ds.failed_transport;
+		s->attempts_failed_timeout = ds.failed_timeout;
+		memcpy(s->by_status, ds.by_status, sizeof(s->by_status));
+		s->retried = ds.retried;
+		s->request_s = ds.request_s;
+		s->latency_s = ds.latency_s;
+		s->running = nh_deliver_running(r->deliver);
+		s->queued = nh_deliver_in_flight(r->deliver) - s->running;
+		s->failing_s = (double)nh_deliver_failing_ms(r->deliver) / 1000.0;
+	}
+	if (r->spool) {
+		struct nh_spool_stats ss;
+
+		nh_spool_stats(r->spool, &ss);
+		s->spool_on = true;
+		s->spooling = r->disp.spooling;
+		s->spooled = d->spooled;
+		s->replayed = ss.read_new;
+		s->spool_records = ss.records;
+		s->spool_bytes = ss.bytes;
+		s->spool_corrupt = ss.corrupt;
+		s->spool_corrupt_bytes = ss.corrupt_bytes;
+	}
+}
+
+static int fill_metrics(void *ctx, struct nh_buf *out)
+{
+	struct nh_stats s;
+
+	collect(ctx, &s);
+	return nh_stats_prometheus(&s, out);
+}
+
+static void deliver_opts(struct run *r, const struct nh_config *cfg, struct nh_deliver_opts *o)
+{
+	r->retry = (struct nh_retry_policy){
+		.max_attempts = cfg->retry_max_attempts,
+		.initial_ms = cfg->retry_initial_ms,
+		.max_delay_ms = cfg->retry_max_delay_ms,
+		.max_age_ms = cfg->retry_max_age_ms,
+	};
+	*o = (struct nh_deliver_opts){
+		.url = cfg->url,
+		.headers = cfg->headers,
+		.n_headers = cfg->n_headers,
+		.pool_size = cfg->pool_size,
+		.timeout_ms = cfg->cancel_timeout_ms,
+		.queue_max = cfg->queue_max,
+		.retry = &r->retry,
+		.on_result = nh_dispatch_on_result,
+		.ctx = &r->disp,
+	};
+}
+
+/* The command line wins over the file, at start and at every reload. */
+static int apply_overrides(const struct nh_run_opts *o, struct nh_config *cfg)
+{
+	if (o->spool_dir) {
+		free(cfg->spool_dir);
+		if (!(cfg->spool_dir = strdup(o->spool_dir)))
+			return -1;
+	}
+	if (o->metrics) {
+		free(cfg->metrics_listen);
+		if (!(cfg->metrics_listen = strdup(o->metrics)))
+			return -1;
+	}
+	return 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Moves a string setting that cannot change at run time from `from` to
+ * `to`, warning if the new file says otherwise. */
+static void keep_str(char **to, char **from, const char *name)
+{
+	if (!same_str(*to, *from))
+		nh_warn("reload: %s changes at the next start; keeping the current one", name);
+	free(*to);
+	*to = *from;
+	*from = NULL;
+}
+
+static void reload(struct run *r)
+{
+	struct nh_config next;
+	struct nh_deliver_opts o;
+	char err[512];
+
+	if (nh_config_load(r->o->conf_path, &next, stderr) < 0) {
+		nh_err("reload: %s is not valid; keeping the running configuration", r->o->conf_path);
+		return;
+	}
+	if (apply_overrides(r->o, &next) < 0) {
+		nh_err("reload: out of memory; keeping the running configuration");
+		nh_config_free(&next);
+		return;
+	}
+	/* What the attachment, the spool or the listener were made with. */
+	if (next.pool_size != r->cfg.pool_size)
+		nh_warn("reload: webhook.pool_size %u -> %u changes at the next start",
+			r->cfg.pool_size, next.pool_size);
+	next.pool_size = r->cfg.pool_size;
+	if (next.payload_max != r->cfg.payload_max || next.ringbuf_bytes != r->cfg.ringbuf_bytes)
+		nh_warn("reload: nanohook.capture.payload_max and ringbuf_size change at the next start");
+	next.payload_max = r->cfg.payload_max;
+	next.ringbuf_bytes = r->cfg.ringbuf_bytes;
+	if (next.order_per_client != r->cfg.order_per_client)
+		nh_warn("reload: nanohook.order changes at the next start");
+	next.order_per_client = r->cfg.order_per_client;
+	if (next.spool_max_bytes != r->cfg.spool_max_bytes || next.spool_fsync != r->cfg.spool_fsync)
+		nh_warn("reload: nanohook.spool.max_size and fsync change at the next start");
+	next.spool_max_bytes = r->cfg.spool_max_bytes;
+	next.spool_fsync = r->cfg.spool_fsync;
+	keep_str(&next.spool_dir, &r->cfg.spool_dir, "nanohook.spool.dir");
+	keep_str(&next.dead_letter, &r->cfg.dead_letter, "nanohook.dead_letter");
+	keep_str(&next.metrics_listen, &r->cfg.metrics_listen, "nanohook.metrics");
+
+	if (r->deliver) {
+		deliver_opts(r, &next, &o);
+		if (nh_deliver_reconfigure(r->deliver, &o, err, sizeof(err)) < 0) {
+			nh_err("reload: %s; keeping the running configuration", err);
+			/* The kept strings go back. */
+			r->cfg.spool_dir = next.spool_dir, next.spool_dir = NULL;
+			r->cfg.dead_letter = next.dead_letter, next.dead_letter = NULL;
+			r->cfg.metrics_listen = next.metrics_listen, next.metrics_listen = NULL;
+			deliver_opts(r, &r->cfg, &o);
+			nh_config_free(&next);
+			return;
+		}
+	}
+	/* Probes are attached for the events of the rules at start. */
+	if (nh_config_event_mask(&next) & ~nh_config_event_mask(&r->cfg))
+		nh_warn("reload: rules for events that had none take effect at the next start "
+			"(their probes are not attached)");
+	if (!same_str(next.node, r->cfg.node) || next.extended != r->cfg.extended) {
+		nh_extender_free(r->disp.extender); /* made again from the new settings */
+		r->disp.extender = NULL;
+	}
+	/* In place: the dispatcher points at r->cfg. */
+	nh_config_free(&r->cfg);
+	r->cfg = next;
+	nh_info("reloaded %s: %zu rules, posting to %s", r->o->conf_path, r->cfg.n_rules,
+		r->cfg.url);
+}
+
+static void print_stats(struct run *r, const char *title)
+{
+	struct nh_stats s;
+
+	collect(r, &s);
+	nh_stats_print(&s, title, stderr);
+	fflush(stderr);
+}
+
+static int epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 /* The loop proper; returns when a signal arrives or the target exits. */
-static void run_loop(struct nh_capture *cap, struct nh_deliver *deliver,
-		     struct nh_target_watch *watch)
+static void run_loop(struct run *r)
 {
 	uint64_t next_watch = now_ms() + WATCH_MS;
 
 	while (!stop_signal) {
-		if (deliver) {
-			if (nh_deliver_poll(deliver, nh_capture_fd(cap), POLL_MS)) {
-				nh_err("delivery: %s", nh_deliver_last_error(deliver));
+		if (r->deliver) {
+			if (nh_deliver_poll(r->deliver, r->epfd, POLL_MS)) {
+				nh_err("delivery: %s", nh_deliver_last_error(r->deliver));
 				break;
 			}
-			nh_capture_consume(cap);
 		} else {
-			nh_capture_poll(cap, POLL_MS);
+			struct epoll_event ev;
+
+			if (epoll_wait(r->epfd, &ev, 1, POLL_MS) < 0 && errno != EINTR) {
+				nh_err("epoll_wait: %s", strerror(errno));
+				break;
+			}
+		}
+		nh_capture_consume(r->cap);
+		if (r->metrics)
+			nh_metrics_run(r->metrics);
+		nh_dispatch_pump(&r->disp);
+		if (reload_signal) {
+			reload_signal = 0;
+			reload(r);
+		}
+		if (stats_signal) {
+			stats_signal = 0;
+			print_stats(r, "stats");
 		}
 		if (now_ms() >= next_watch) {
 			next_watch = now_ms() + WATCH_MS;
-			if (!nh_target_watch_alive(watch)) {
-				nh_info("pid %d exited; stopping", nh_target_watch_pid(watch));
+			if (!nh_target_watch_alive(r->watch)) {
+				nh_info("pid %d exited; stopping", nh_target_watch_pid(r->watch));
 				break;
 			}
 		}
 	}
 }
 
+/* The spool, the dead-letter file and the engine. */
+static int open_delivery(struct run *r, char *err, size_t errlen)
+{
+	const char *dir = nh_config_spool_dir(&r->cfg);
+	struct nh_deliver_opts o;
+	char *dl_path;
+
+	if (dir) {
+		struct nh_spool_opts so = {
+			.dir = dir,
+			.max_bytes = r->cfg.spool_max_bytes,
+			.fsync = r->cfg.spool_fsync,
+		};
+
+		r->spool = nh_spool_open(&so, err, errlen);
+		if (!r->spool)
+			return -1;
+	}
+	dl_path = nh_config_dead_letter_path(&r->cfg);
+	if (dl_path) {
+		r->dead_letter = nh_dead_letter_new(dl_path, r->cfg.spool_fsync == NH_FSYNC_ALWAYS);
+		free(dl_path);
+	}
+	deliver_opts(r, &r->cfg, &o);
+	r->deliver = nh_deliver_new(&o, err, errlen);
+	if (!r->deliver)
+		return -1;
+	r->disp.deliver = r->deliver;
+	r->disp.spool = r->spool;
+	r->disp.dead_letter = r->dead_letter;
+	return 0;
+}
+
 int nh_cmd_run(const struct nh_run_opts *o)
 {
-	struct nh_dispatch disp = { 0 };
-	struct nh_attachment att = { 0 };
-	struct nh_capture *cap = NULL;
-	struct nh_deliver *deliver = NULL;
-	struct nh_target_watch *watch = NULL;
-	struct run_totals totals = { 0 };
-	struct nh_config cfg;
-	struct nh_target t;
+	struct run r = { .o = o, .epfd = -1, .att = { .counters_fd = -1, .ringbuf_fd = -1 } };
+	struct nh_stats s;
 	char err[512];
-	uint64_t started;
 	int rc = 1;
 
-	if (nh_config_load(o->conf_path, &cfg, stderr))
+	if (nh_config_load(o->conf_path, &r.cfg, stderr))
 		return 2;
-	if (nh_target_open(&t, o->pid, NULL, o->broker, err, sizeof(err))) {
+	if (apply_overrides(o, &r.cfg) < 0) {
+		nh_config_free(&r.cfg);
+		return 1;
+	}
+	if (nh_target_open(&r.t, o->pid, NULL, o->broker, err, sizeof(err))) {
 		nh_err("%s", err);
-		if (t.n_findings) {
+		if (r.t.n_findings) {
 			fprintf(stderr, "what was found (nanohook probe --pid %d for the full report):\n",
 				(int)o->pid);
-			nh_target_print_findings(&t, stderr);
+			nh_target_print_findings(&r.t, stderr);
 		}
 		nh_err("refusing to attach");
 		goto out;
 	}
-	watch = nh_target_watch_new(o->pid);
-	if (!watch) {
+	r.watch = nh_target_watch_new(o->pid);
+	if (!r.watch) {
 		nh_err("pid %d: cannot read its start time", (int)o->pid);
 		goto out;
 	}
 
-	disp.cfg = &cfg;
+	r.disp.cfg = &r.cfg;
 	if (o->to_stdout) {
-		disp.print_to = stdout;
-	} else {
-		struct nh_deliver_opts dopts = {
-			.url = cfg.url,
-			.headers = cfg.headers,
-			.n_headers = cfg.n_headers,
-			.pool_size = cfg.pool_size,
-			.timeout_ms = cfg.cancel_timeout_ms,
-			.queue_max = cfg.queue_max,
-		};
-		deliver = nh_deliver_new(&dopts, err, sizeof(err));
-		if (!deliver) {
-			nh_err("%s", err);
-			goto out;
-		}
-		disp.deliver = deliver;
-	}
-	cap = nh_capture_new(nh_dispatch_event, &disp);
-	if (!cap)
-		goto out;
-
-	struct nh_attach_opts aopts = {
-		.payload_max = cfg.payload_max,
-		.ringbuf_bytes = cfg.ringbuf_bytes,
-		.share_ringbuf_fd = -1,
-	};
-	if (t.broker->attach(&t, &aopts, &att, err, sizeof(err))) {
+		r.disp.print_to = stdout;
+	} else if (open_delivery(&r, err, sizeof(err)) < 0) {
 		nh_err("%s", err);
 		goto out;
 	}
-	if (nh_capture_add(cap, &att)) {
+	r.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (r.epfd < 0) {
+		nh_err("epoll_create1: %s", strerror(errno));
+		goto out;
+	}
+	if (r.cfg.metrics_listen) {
+		r.metrics = nh_metrics_start(r.cfg.metrics_listen, fill_metrics, &r, err, sizeof(err));
+		if (!r.metrics || epoll_add(r.epfd, nh_metrics_fd(r.metrics)) < 0) {
+			nh_err("%s", r.metrics ? strerror(errno) : err);
+			goto out;
+		}
+	}
+	r.cap = nh_capture_new(nh_dispatch_event, &r.disp);
+	if (!r.cap)
+		goto out;
+
+	/* Only the events some rule names get probes: an unwanted event
+	 * costs the broker nothing. */
+	struct nh_attach_opts aopts = {
+		.events = nh_config_event_mask(&r.cfg),
+		.payload_max = r.cfg.payload_max,
+		.ringbuf_bytes = r.cfg.ringbuf_bytes,
+		.share_ringbuf_fd = -1,
+		.pin_dir = o->pin_dir,
+	};
+	if (nh_preflight(stderr))
+		goto out;
+	if (r.t.broker->attach(&r.t, &aopts, &r.att, err, sizeof(err))) {
+		nh_err("%s", err);
+		goto out;
+	}
+	if (nh_capture_add(r.cap, &r.att) || epoll_add(r.epfd, nh_capture_fd(r.cap)) < 0) {
 		nh_err("cannot read the ring buffer");
 		goto out;
 	}
+	/* Attached and mapped: reading the ring buffer, posting and
+	 * detaching need no privilege at all. */
+	if (nh_drop_privileges(o->user, false, err, sizeof(err))) {
+		nh_err("%s", err);
+		goto out;
+	}
 	install_signals();
-	nh_info("attached to %s pid %d (%zu probes); %s", t.broker->name, (int)o->pid,
-		att.n_links, o->to_stdout ? "printing bodies to stdout" : "posting to the endpoint");
+	r.started = now_ms();
+	nh_dispatch_start(&r.disp);
+	nh_info("attached to %s pid %d (%zu probes); %s", r.t.broker->name, (int)o->pid,
+		r.att.n_links, o->to_stdout ? "printing bodies to stdout" : "posting to the endpoint");
+	if (r.metrics)
+		nh_info("metrics on http://%s/metrics", nh_metrics_address(r.metrics));
 
-	started = now_ms();
-	run_loop(cap, deliver, watch);
+	run_loop(&r);
 
 	/* Detach first so nothing new arrives, then take what the ring
-	 * buffer still holds, then give requests in flight a deadline. */
-	t.broker->detach(&att);
-	att.state = NULL;
-	nh_capture_consume(cap);
-	nh_bpf_counters_read(att.counters_fd, totals.bpf);
-	if (deliver) {
-		totals.dropped_shutdown =
-			nh_deliver_drain(deliver, (int)cfg.cancel_timeout_ms + 1000);
-		nh_deliver_stats(deliver, &totals.http);
+	 * buffer still holds, then give requests in flight a deadline, and
+	 * keep the rest in the spool. Pinned probes stay attached and keep
+	 * collecting for the next nanohook. */
+	r.t.broker->detach(&r.att);
+	if (o->pin_dir)
+		nh_info("the probes stay pinned under %s; `nanohook detach --pin %s --pid %d` "
+			"removes them", o->pin_dir, o->pin_dir, (int)o->pid);
+	r.att.state = NULL;
+	nh_capture_consume(r.cap);
+	nh_bpf_counters_read(r.att.counters_fd, r.bpf);
+	r.bpf_final = true;
+	if (r.deliver) {
+		uint64_t drain = r.cfg.drain_timeout_ms ? r.cfg.drain_timeout_ms
+							: (uint64_t)r.cfg.cancel_timeout_ms + 1000;
+		uint64_t kept = nh_dispatch_shutdown(&r.disp, (int)drain);
+
+		if (kept)
+			nh_info("%llu events kept in the spool %s for the next start",
+				(unsigned long long)kept, nh_config_spool_dir(&r.cfg));
 	}
-	totals.seconds = (double)(now_ms() - started) / 1000.0;
-	print_summary(&disp, cap, &totals, o->to_stdout);
+	if (r.spool) {
+		struct nh_spool_stats ss;
+
+		/* What the spool could not write out is lost: say so. */
+		nh_spool_sync(r.spool, true);
+		nh_spool_stats(r.spool, &ss);
+		r.disp.st.udrop[NH_UDROP_SPOOL_ERROR] += ss.unwritten;
+	}
+	collect(&r, &s);
+	nh_stats_print(&s, "summary", stderr);
 	rc = 0;
 out:
-	if (att.state)
-		t.broker->detach(&att);
-	nh_attachment_close_fds(&att);
-	nh_capture_free(cap);
-	nh_deliver_free(deliver);
-	nh_buf_free(&disp.body);
-	nh_target_watch_free(watch);
-	nh_target_close(&t);
-	nh_config_free(&cfg);
+	if (r.att.state)
+		r.t.broker->detach(&r.att);
+	nh_attachment_close_fds(&r.att);
+	nh_capture_free(r.cap);
+	nh_metrics_stop(r.metrics);
+	nh_deliver_free(r.deliver);
+	if (nh_spool_close(r.spool) < 0)
+		nh_err("spool: %s", strerror(errno));
+	nh_dead_letter_free(r.dead_letter);
+	if (r.epfd >= 0)
+		close(r.epfd);
+	nh_buf_free(&r.disp.body);
+	nh_extender_free(r.disp.extender);
+	nh_target_watch_free(r.watch);
+	nh_target_close(&r.t);
+	nh_config_free(&r.cfg);
 	return rc;
 }

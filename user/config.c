@@ -32,6 +32,11 @@
 #define QUEUE_MAX_MAX 10000000ull
 #define RINGBUF_MIN (64ull << 10)
 #define RINGBUF_MAX (1ull << 30)
+#define RETRY_ATTEMPTS_MAX 1000000ull
+#define DURATION_MAX_MS (24ull * 3600 * 1000)
+#define AGE_MAX_MS (365ull * 24 * 3600 * 1000)
+#define SPOOL_MIN (64ull << 10)
+#define SPOOL_MAX (1ull << 40)
 
 struct event_info {
 	const char *name;
@@ -374,6 +379,16 @@ static int load_body(struct loader *ld, const struct nh_hocon_node *n)
 		const char *s = NULL;
 		size_t e;
 
+		if (strcmp(k->key, "extended") == 0) {
+			bool b;
+
+			if (nh_hocon_as_bool(k, &b) < 0)
+				return error_at(ld, AT_VALUE(k),
+						"webhook.body.extended: expected true or false, got %s",
+						describe(k, buf, sizeof(buf)));
+			ld->cfg->extended = b;
+			continue;
+		}
 		if (strcmp(k->key, "encoding") != 0) {
 			warn_unknown(ld, k, "webhook.body");
 			continue;
@@ -586,6 +601,143 @@ static int load_capture(struct loader *ld, const struct nh_hocon_node *n)
 	return 0;
 }
 
+static int get_duration(struct loader *ld, const struct nh_hocon_node *k, const char *what,
+			uint64_t min_ms, uint64_t max_ms, uint64_t *out)
+{
+	char buf[80];
+	uint64_t ms;
+
+	if (nh_hocon_as_duration_ms(k, &ms) < 0)
+		return error_at(ld, AT_VALUE(k),
+				"%s: expected milliseconds or a duration like 5s, got %s", what,
+				describe(k, buf, sizeof(buf)));
+	if (ms < min_ms || ms > max_ms)
+		return error_at(ld, AT_VALUE(k), "%s: %llums is out of range %llums..%llums", what,
+				(unsigned long long)ms, (unsigned long long)min_ms,
+				(unsigned long long)max_ms);
+	*out = ms;
+	return 0;
+}
+
+static int get_path(struct loader *ld, const struct nh_hocon_node *k, const char *what,
+		    bool empty_ok, char **out)
+{
+	const char *s = NULL;
+	char *copy;
+
+	if (get_string(ld, k, what, &s) < 0)
+		return -1;
+	if (!empty_ok && !s[0])
+		return error_at(ld, AT_VALUE(k), "%s: empty", what);
+	copy = strdup(s);
+	if (!copy)
+		return error_at(ld, AT_VALUE(k), "out of memory");
+	free(*out);
+	*out = copy;
+	return 0;
+}
+
+static int check_block(struct loader *ld, const struct nh_hocon_node *n, const char *what)
+{
+	char buf[80];
+
+	if (n->type != NH_HOCON_OBJECT)
+		return error_at(ld, AT_VALUE(n), "%s: expected a block %s { ... }, got %s", what,
+				what, describe(n, buf, sizeof(buf)));
+	return 0;
+}
+
+static int load_retry(struct loader *ld, const struct nh_hocon_node *n)
+{
+	struct nh_config *cfg = ld->cfg;
+
+	if (check_block(ld, n, "nanohook.retry") < 0)
+		return -1;
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *k = n->kids[i];
+		unsigned long long v;
+		int rc = 0;
+
+		if (strcmp(k->key, "max_attempts") == 0) {
+			rc = get_uint(ld, k, "nanohook.retry.max_attempts", 1, RETRY_ATTEMPTS_MAX, &v);
+			if (rc == 0)
+				cfg->retry_max_attempts = (unsigned)v;
+		} else if (strcmp(k->key, "initial") == 0) {
+			rc = get_duration(ld, k, "nanohook.retry.initial", 1, DURATION_MAX_MS,
+					  &cfg->retry_initial_ms);
+		} else if (strcmp(k->key, "max_delay") == 0) {
+			rc = get_duration(ld, k, "nanohook.retry.max_delay", 1, DURATION_MAX_MS,
+					  &cfg->retry_max_delay_ms);
+		} else if (strcmp(k->key, "max_age") == 0) {
+			rc = get_duration(ld, k, "nanohook.retry.max_age", 0, AGE_MAX_MS,
+					  &cfg->retry_max_age_ms);
+		} else {
+			warn_unknown(ld, k, "nanohook.retry");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (cfg->retry_max_delay_ms < cfg->retry_initial_ms)
+		return error_at(ld, AT_VALUE(n),
+				"nanohook.retry: max_delay (%llums) is below initial (%llums)",
+				(unsigned long long)cfg->retry_max_delay_ms,
+				(unsigned long long)cfg->retry_initial_ms);
+	return 0;
+}
+
+static int load_spool(struct loader *ld, const struct nh_hocon_node *n)
+{
+	struct nh_config *cfg = ld->cfg;
+	char buf[80];
+
+	if (check_block(ld, n, "nanohook.spool") < 0)
+		return -1;
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *k = n->kids[i];
+		const char *s = NULL;
+		uint64_t sz;
+		int rc = 0;
+
+		if (strcmp(k->key, "dir") == 0) {
+			rc = get_path(ld, k, "nanohook.spool.dir", true, &cfg->spool_dir);
+		} else if (strcmp(k->key, "max_size") == 0) {
+			if (nh_hocon_as_size(k, &sz) < 0)
+				return error_at(ld, AT_VALUE(k),
+						"nanohook.spool.max_size: expected bytes or a size like 1GB, got %s",
+						describe(k, buf, sizeof(buf)));
+			if (sz < SPOOL_MIN || sz > SPOOL_MAX)
+				return error_at(ld, AT_VALUE(k),
+						"nanohook.spool.max_size: %llu is out of range 64KB..1TB",
+						(unsigned long long)sz);
+			cfg->spool_max_bytes = sz;
+		} else if (strcmp(k->key, "max_age") == 0) {
+			rc = get_duration(ld, k, "nanohook.spool.max_age", 0, AGE_MAX_MS,
+					  &cfg->spool_max_age_ms);
+		} else if (strcmp(k->key, "failing_after") == 0) {
+			rc = get_duration(ld, k, "nanohook.spool.failing_after", 0, DURATION_MAX_MS,
+					  &cfg->spool_failing_ms);
+		} else if (strcmp(k->key, "fsync") == 0) {
+			if (get_string(ld, k, "nanohook.spool.fsync", &s) < 0)
+				return -1;
+			if (strcasecmp(s, "batch") == 0)
+				cfg->spool_fsync = NH_FSYNC_BATCH;
+			else if (strcasecmp(s, "always") == 0)
+				cfg->spool_fsync = NH_FSYNC_ALWAYS;
+			else if (strcasecmp(s, "never") == 0)
+				cfg->spool_fsync = NH_FSYNC_NEVER;
+			else
+				return error_at(ld, AT_VALUE(k),
+						"nanohook.spool.fsync: expected batch, always or never, got %s",
+						describe(k, buf, sizeof(buf)));
+		} else {
+			warn_unknown(ld, k, "nanohook.spool");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
 {
 	struct nh_config *cfg = ld->cfg;
@@ -617,6 +769,38 @@ static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
 			if (get_uint(ld, k, "nanohook.queue_max", 1, QUEUE_MAX_MAX, &v) < 0)
 				return -1;
 			cfg->queue_max = (size_t)v;
+		} else if (strcmp(k->key, "retry") == 0) {
+			if (load_retry(ld, k) < 0)
+				return -1;
+		} else if (strcmp(k->key, "spool") == 0) {
+			if (load_spool(ld, k) < 0)
+				return -1;
+		} else if (strcmp(k->key, "dead_letter") == 0) {
+			if (get_path(ld, k, "nanohook.dead_letter", false, &cfg->dead_letter) < 0)
+				return -1;
+		} else if (strcmp(k->key, "node") == 0) {
+			if (get_path(ld, k, "nanohook.node", false, &cfg->node) < 0)
+				return -1;
+		} else if (strcmp(k->key, "metrics") == 0) {
+			if (get_path(ld, k, "nanohook.metrics", false, &cfg->metrics_listen) < 0)
+				return -1;
+		} else if (strcmp(k->key, "drain_timeout") == 0) {
+			if (get_duration(ld, k, "nanohook.drain_timeout", 0, DURATION_MAX_MS,
+					 &cfg->drain_timeout_ms) < 0)
+				return -1;
+		} else if (strcmp(k->key, "order") == 0) {
+			const char *s = NULL;
+
+			if (get_string(ld, k, "nanohook.order", &s) < 0)
+				return -1;
+			if (strcasecmp(s, "per_client") == 0)
+				cfg->order_per_client = true;
+			else if (strcasecmp(s, "none") == 0)
+				cfg->order_per_client = false;
+			else
+				return error_at(ld, AT_VALUE(k),
+						"nanohook.order: expected per_client or none, got %s",
+						describe(k, buf, sizeof(buf)));
 		} else {
 			warn_unknown(ld, k, "nanohook");
 		}
@@ -657,6 +841,15 @@ static void set_defaults(struct nh_config *cfg)
 	cfg->ringbuf_bytes = 8u << 20;
 	cfg->queue_max = 100000;
 	cfg->nanomq_enable = -1;
+	cfg->retry_max_attempts = 10;
+	cfg->retry_initial_ms = 200;
+	cfg->retry_max_delay_ms = 30000;
+	cfg->retry_max_age_ms = 3600000;
+	cfg->spool_max_bytes = 1ull << 30;
+	cfg->spool_max_age_ms = 24ull * 3600 * 1000;
+	cfg->spool_fsync = NH_FSYNC_BATCH;
+	cfg->spool_failing_ms = 5000;
+	cfg->order_per_client = true;
 }
 
 int nh_config_load_buf(const char *name, const char *buf, size_t len,
@@ -713,7 +906,39 @@ void nh_config_free(struct nh_config *cfg)
 	for (size_t i = 0; i < cfg->n_rules; i++)
 		free(cfg->rules[i].topic);
 	free(cfg->rules);
+	free(cfg->spool_dir);
+	free(cfg->dead_letter);
+	free(cfg->metrics_listen);
+	free(cfg->node);
 	set_defaults(cfg);
+}
+
+uint32_t nh_config_event_mask(const struct nh_config *cfg)
+{
+	uint32_t mask = 0;
+
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		mask |= 1u << cfg->rules[i].event;
+	return mask;
+}
+
+const char *nh_config_spool_dir(const struct nh_config *cfg)
+{
+	if (!cfg->spool_dir)
+		return NH_SPOOL_DIR_DEFAULT;
+	return cfg->spool_dir[0] ? cfg->spool_dir : NULL;
+}
+
+char *nh_config_dead_letter_path(const struct nh_config *cfg)
+{
+	const char *dir = nh_config_spool_dir(cfg);
+	char *p = NULL;
+
+	if (cfg->dead_letter)
+		return strdup(cfg->dead_letter);
+	if (!dir || asprintf(&p, "%s/dead-letter.jsonl", dir) < 0)
+		return NULL;
+	return p;
 }
 
 bool nh_config_wants(const struct nh_config *cfg, enum nh_event_type ev,
@@ -773,6 +998,51 @@ static void print_url_masked(const char *url, FILE *out)
 	fprintf(out, "%.*s****%s", (int)(colon + 1 - url), url, at);
 }
 
+/* The delivery settings, each only when it is not the default (the
+ * defaults are in `nanohook --help`). */
+static void print_delivery(const struct nh_config *cfg, FILE *out)
+{
+	static const char *const fsync_names[] = { "batch", "always", "never" };
+	struct nh_config def;
+
+	set_defaults(&def);
+	if (cfg->retry_max_attempts != def.retry_max_attempts)
+		fprintf(out, "nanohook.retry.max_attempts = %u\n", cfg->retry_max_attempts);
+	if (cfg->retry_initial_ms != def.retry_initial_ms)
+		fprintf(out, "nanohook.retry.initial = %llums\n",
+			(unsigned long long)cfg->retry_initial_ms);
+	if (cfg->retry_max_delay_ms != def.retry_max_delay_ms)
+		fprintf(out, "nanohook.retry.max_delay = %llums\n",
+			(unsigned long long)cfg->retry_max_delay_ms);
+	if (cfg->retry_max_age_ms != def.retry_max_age_ms)
+		fprintf(out, "nanohook.retry.max_age = %llums\n",
+			(unsigned long long)cfg->retry_max_age_ms);
+	if (cfg->spool_dir)
+		fprintf(out, "nanohook.spool.dir = \"%s\"%s\n", cfg->spool_dir,
+			cfg->spool_dir[0] ? "" : " (no spool)");
+	if (cfg->spool_max_bytes != def.spool_max_bytes)
+		fprintf(out, "nanohook.spool.max_size = %llu\n",
+			(unsigned long long)cfg->spool_max_bytes);
+	if (cfg->spool_max_age_ms != def.spool_max_age_ms)
+		fprintf(out, "nanohook.spool.max_age = %llums\n",
+			(unsigned long long)cfg->spool_max_age_ms);
+	if (cfg->spool_fsync != def.spool_fsync)
+		fprintf(out, "nanohook.spool.fsync = %s\n",
+			(unsigned)cfg->spool_fsync < 3 ? fsync_names[cfg->spool_fsync] : "?");
+	if (cfg->spool_failing_ms != def.spool_failing_ms)
+		fprintf(out, "nanohook.spool.failing_after = %llums\n",
+			(unsigned long long)cfg->spool_failing_ms);
+	if (cfg->dead_letter)
+		fprintf(out, "nanohook.dead_letter = \"%s\"\n", cfg->dead_letter);
+	if (cfg->order_per_client != def.order_per_client)
+		fputs("nanohook.order = none\n", out);
+	if (cfg->drain_timeout_ms != def.drain_timeout_ms)
+		fprintf(out, "nanohook.drain_timeout = %llums\n",
+			(unsigned long long)cfg->drain_timeout_ms);
+	if (cfg->metrics_listen)
+		fprintf(out, "nanohook.metrics = \"%s\"\n", cfg->metrics_listen);
+}
+
 void nh_config_print(const struct nh_config *cfg, FILE *out)
 {
 	static const char *const enc[] = { "plain", "base64", "base62" };
@@ -786,11 +1056,15 @@ void nh_config_print(const struct nh_config *cfg, FILE *out)
 							       : cfg->headers[i].value);
 	fprintf(out, "body.encoding = %s\n",
 		(unsigned)cfg->encoding < 3 ? enc[cfg->encoding] : "?");
+	/* Printed only when on, so `check` output of NanoMQ files is NanoMQ's. */
+	if (cfg->extended)
+		fprintf(out, "body.extended = true (node %s)\n", cfg->node ? cfg->node : "= host name");
 	fprintf(out, "pool_size = %u\n", cfg->pool_size);
 	fprintf(out, "cancel_timeout = %ums\n", cfg->cancel_timeout_ms);
 	fprintf(out, "nanohook.capture.payload_max = %u\n", cfg->payload_max);
 	fprintf(out, "nanohook.ringbuf_size = %zu\n", cfg->ringbuf_bytes);
 	fprintf(out, "nanohook.queue_max = %zu\n", cfg->queue_max);
+	print_delivery(cfg, out);
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		const struct nh_rule *r = &cfg->rules[i];
 

@@ -12,6 +12,9 @@
 #include <stdio.h>
 
 #include "nh_record.h"
+#include "spool.h"
+
+#define NH_SPOOL_DIR_DEFAULT "/var/lib/nanohook/spool"
 
 enum nh_encoding { NH_ENC_PLAIN = 0, NH_ENC_BASE64, NH_ENC_BASE62 };
 
@@ -31,6 +34,7 @@ struct nh_config {
 	struct nh_header *headers;
 	size_t n_headers;
 	enum nh_encoding encoding;
+	bool extended;             /* body.extended: node, event_id, seq ... (off) */
 	unsigned pool_size;        /* default 32 */
 	unsigned cancel_timeout_ms;/* default 5000 */
 	struct nh_rule *rules;
@@ -40,6 +44,24 @@ struct nh_config {
 	unsigned payload_max;      /* capture.payload_max, bytes, default 4096, <= NH_PAYLOAD_LARGE */
 	size_t ringbuf_bytes;      /* ringbuf_size, default 8 MiB, power of two */
 	size_t queue_max;          /* events waiting for a connection, default 100000 */
+
+	/* nanohook.retry {}: which failures are retried is fixed (see retry.h) */
+	unsigned retry_max_attempts;  /* attempts in all, default 10 */
+	uint64_t retry_initial_ms;    /* first backoff ceiling, default 200 ms */
+	uint64_t retry_max_delay_ms;  /* any one wait, default 30 s */
+	uint64_t retry_max_age_ms;    /* no retry after this age, default 1 h; 0 = none */
+	/* nanohook.spool {} */
+	char *spool_dir;              /* NULL: NH_SPOOL_DIR_DEFAULT; "": no spool */
+	uint64_t spool_max_bytes;     /* max_size, default 1 GiB */
+	uint64_t spool_max_age_ms;    /* older events go to the dead letters, default 24 h; 0 = none */
+	enum nh_fsync spool_fsync;    /* default batch */
+	uint64_t spool_failing_ms;    /* failing_after: spool once every attempt has failed this long, default 5 s */
+	/* nanohook {} */
+	char *dead_letter;            /* NULL: dead-letter.jsonl in the spool dir */
+	bool order_per_client;        /* order = per_client (default) | none */
+	uint64_t drain_timeout_ms;    /* at SIGTERM; 0 (default): cancel_timeout + 1 s */
+	char *metrics_listen;         /* metrics = "ADDR:PORT"; NULL: off */
+	char *node;                   /* node name in extended bodies; NULL: host name */
 
 	/* For `check` notes only. */
 	int nanomq_enable;         /* webhook.enable: -1 absent, else 0/1; NanoMQ's own switch, ignored */
@@ -63,6 +85,14 @@ void nh_config_free(struct nh_config *cfg);
  * topic need not be NUL-terminated. */
 bool nh_config_wants(const struct nh_config *cfg, enum nh_event_type ev,
 		     const char *topic, size_t topic_len);
+
+/* The spool directory in effect (NULL: no spool), and the dead-letter
+ * file's path (malloc'd; NULL without a spool dir and dead_letter). */
+const char *nh_config_spool_dir(const struct nh_config *cfg);
+char *nh_config_dead_letter_path(const struct nh_config *cfg);
+
+/* Bit (1 << event) for every event some rule names: the probes to attach. */
+uint32_t nh_config_event_mask(const struct nh_config *cfg);
 
 /* `nanohook check`: the effective settings and rules, human-readable. */
 void nh_config_print(const struct nh_config *cfg, FILE *out);

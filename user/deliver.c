@@ -2,10 +2,15 @@
 /*
  * HTTP delivery over libcurl's multi interface. See deliver.h.
  *
- * Each of the pool_size "slots" owns one easy handle for the life of the
- * engine; the connections themselves live in the multi handle's cache,
- * capped at pool_size, so a slot that finishes hands its connection to the
- * next request instead of opening a new one (NanoMQ opens one per request).
+ * Lane i owns easy handle i for the life of the engine, and has at most one
+ * request in flight on it. The connections themselves live in the multi
+ * handle's cache, capped at pool_size, so a lane that finishes hands its
+ * connection to the next request instead of opening a new one (NanoMQ
+ * opens one per request).
+ *
+ * A lane holds `cur`, the item being sent or waiting for its retry, and a
+ * FIFO of the items behind it. Nothing behind `cur` is sent before `cur`
+ * is finished: that is the ordering promise.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,14 +28,18 @@ enum nh_fail_kind { NH_FAIL_HTTP, NH_FAIL_TRANSPORT, NH_FAIL_TIMEOUT, NH_FAIL_KI
 
 struct nh_xfer {
 	CURL *easy;
-	char *body; /* NULL while the slot is free */
-	size_t len;
+	unsigned gen; /* the configuration the handle was set up with */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-struct nh_pending {
-	char *body;
-	size_t len;
+struct lane {
+	struct nh_deliver_item *q; /* FIFO ring behind cur */
+	size_t head, len, cap;
+	struct nh_deliver_item cur;
+	bool has_cur;
+	bool running;     /* cur is on the wire */
+	bool handed_over; /* cur was given to nh_deliver_take() while running */
+	int64_t due_ms;   /* !running: cur waits until then (monotonic) */
 };
 
 struct nh_report_limit {
@@ -39,26 +48,42 @@ struct nh_report_limit {
 	bool printed;
 };
 
+/* Headers of earlier configurations: a running request may still point
+ * at them, so they live as long as the engine. Reloads are rare. */
+struct old_headers {
+	struct curl_slist *list;
+	struct old_headers *next;
+};
+
 struct nh_deliver {
 	CURLM *multi;
 	char *url;
 	struct curl_slist *headers;
+	struct old_headers *old_headers;
 	unsigned timeout_ms;
+	unsigned gen;
+	struct nh_retry_policy retry;
+	bool have_retry;
+	nh_deliver_result_fn on_result;
 	nh_deliver_done_fn on_done;
 	void *ctx;
 
-	struct nh_xfer *xfers;   /* pool_size slots */
+	struct nh_xfer *xfers;  /* one per lane */
+	struct lane *lanes;
 	unsigned pool_size;
-	unsigned *free_slots;    /* stack of indexes into xfers */
-	unsigned n_free;
+	size_t queued;          /* items in the lanes' FIFOs */
+	size_t held;            /* lanes with a cur */
+	size_t running;
+	size_t handed_over;     /* running and handed over */
+	size_t queue_max;
+	uint64_t next_seq;      /* for nh_deliver_submit() */
+	uint64_t next_key;
+	uint64_t rng;
 
-	/* FIFO ring of bodies waiting for a slot; grows up to queue_max. */
-	struct nh_pending *queue;
-	size_t queue_cap, queue_head, queue_len, queue_max;
-
+	int64_t failing_since;  /* monotonic ms of the first failure since the last success; 0 */
 	struct nh_deliver_stats stats;
 	struct nh_report_limit reports[NH_FAIL_KINDS];
-	char error[256];         /* why nh_deliver_poll() last returned -1 */
+	char error[256];        /* why nh_deliver_poll() last returned -1 */
 	bool curl_initialised;
 };
 
@@ -68,6 +93,14 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* The reply body is of no use to us, and leaving it unread would make curl
@@ -108,7 +141,7 @@ static void report(struct nh_deliver *d, enum nh_fail_kind kind, const char *fmt
 	r->quiet = 0;
 }
 
-/* Counts and reports one finished request. */
+/* Counts and reports one finished attempt. */
 static void count(struct nh_deliver *d, long status, CURLcode rc, const char *errbuf)
 {
 	if (rc == CURLE_OK) {
@@ -131,130 +164,295 @@ static void count(struct nh_deliver *d, long status, CURLcode rc, const char *er
 	}
 }
 
-/* Hands a finished request's body to on_done, or frees it. */
-static void hand_over(struct nh_deliver *d, char *body, size_t len, long status, CURLcode rc)
+/* ---- lanes ------------------------------------------------------------------ */
+
+static struct lane *lane_of(struct nh_deliver *d, uint64_t key)
 {
-	if (d->on_done && d->on_done(d->ctx, body, len, (int)status, rc))
-		return;
-	free(body);
+	return &d->lanes[key % d->pool_size];
 }
 
-/* Puts body on a free slot's easy handle and into the multi handle. The
- * caller has checked that a slot is free. */
-static void start(struct nh_deliver *d, char *body, size_t len)
+static int lane_push(struct lane *l, const struct nh_deliver_item *it)
 {
-	unsigned idx = d->free_slots[--d->n_free];
+	if (l->len == l->cap) {
+		/* Grow on demand: most of the time a lane is empty. */
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		struct nh_deliver_item *q = malloc(cap * sizeof(*q));
+
+		if (!q)
+			return -1;
+		for (size_t i = 0; i < l->len; i++)
+			q[i] = l->q[(l->head + i) % l->cap];
+		free(l->q);
+		l->q = q;
+		l->cap = cap;
+		l->head = 0;
+	}
+	l->q[(l->head + l->len) % l->cap] = *it;
+	l->len++;
+	return 0;
+}
+
+static struct nh_deliver_item lane_pop(struct lane *l)
+{
+	struct nh_deliver_item it = l->q[l->head];
+
+	l->head = (l->head + 1) % l->cap;
+	l->len--;
+	return it;
+}
+
+/* Ends lane l's cur: it leaves the engine through on_result / on_done. */
+static void finish(struct nh_deliver *d, struct lane *l, enum nh_deliver_outcome out,
+		   long status, CURLcode rc, const char *error)
+{
+	struct nh_deliver_item it = l->cur;
+	struct nh_deliver_result r = { .outcome = out, .http_status = (int)status, .rc = rc,
+				       .error = error ? error : "" };
+
+	l->has_cur = false;
+	l->handed_over = false;
+	d->held--;
+	switch (out) {
+	case NH_OUT_DELIVERED: break;
+	case NH_OUT_REJECTED: d->stats.rejected++; break;
+	case NH_OUT_GAVE_UP_ATTEMPTS: d->stats.gave_up_attempts++; break;
+	case NH_OUT_GAVE_UP_AGE: d->stats.gave_up_age++; break;
+	case NH_OUT_RELEASED: d->stats.released++; break;
+	}
+	if (d->on_result) {
+		d->on_result(d->ctx, &it, &r);
+		return;
+	}
+	if (d->on_done && d->on_done(d->ctx, it.body, it.len, (int)status, rc))
+		return;
+	free(it.body);
+}
+
+static void apply_config(struct nh_deliver *d, struct nh_xfer *x)
+{
+	curl_easy_setopt(x->easy, CURLOPT_URL, d->url);
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, d->headers);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)d->timeout_ms);
+	x->gen = d->gen;
+}
+
+/* Sends lane l's next item: its cur (a retry) or the first in its FIFO.
+ * The caller has checked that the lane is idle and has one. */
+static void start(struct nh_deliver *d, struct lane *l)
+{
+	unsigned idx = (unsigned)(l - d->lanes);
 	struct nh_xfer *x = &d->xfers[idx];
 	CURLMcode mc;
 
-	x->body = body;
-	x->len = len;
+	if (!l->has_cur) {
+		l->cur = lane_pop(l);
+		l->has_cur = true;
+		d->queued--;
+		d->held++;
+	}
+	if (x->gen != d->gen)
+		apply_config(d, x);
 	x->errbuf[0] = '\0';
-	/* Points at our buffer, no copy: it lives until hand_over(). The size is
-	 * set after the pointer so that binary bodies are never strlen'd. */
-	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, len ? body : "");
-	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	/* Points at our buffer, no copy: it lives until the request is
+	 * finished. The size is set after the pointer so that binary bodies
+	 * are never strlen'd. */
+	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, l->cur.len ? l->cur.body : "");
+	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)l->cur.len);
 	mc = curl_multi_add_handle(d->multi, x->easy);
 	if (mc != CURLM_OK) {
-		/* Only a bug or out of memory gets here; fail the one request. */
-		x->body = NULL;
-		d->free_slots[d->n_free++] = idx;
+		/* Only a bug or out of memory gets here; fail the one item. */
 		count(d, 0, CURLE_OUT_OF_MEMORY, curl_multi_strerror(mc));
-		hand_over(d, body, len, 0, CURLE_OUT_OF_MEMORY);
+		finish(d, l, NH_OUT_GAVE_UP_ATTEMPTS, 0, CURLE_OUT_OF_MEMORY,
+		       curl_multi_strerror(mc));
+		return;
+	}
+	l->running = true;
+	d->running++;
+}
+
+/* Starts lane l if it is idle and has something due. */
+static void kick(struct nh_deliver *d, struct lane *l, int64_t now)
+{
+	/* finish() from a failed start may leave the lane idle again with
+	 * more behind: loop, but only while nothing is on the wire. */
+	while (!l->running) {
+		if (l->has_cur) {
+			if (l->due_ms > now)
+				return;
+		} else if (l->len == 0) {
+			return;
+		}
+		start(d, l);
 	}
 }
 
-static void start_queued(struct nh_deliver *d)
+int nh_deliver_submit_item(struct nh_deliver *d, const struct nh_deliver_item *it)
 {
-	while (d->queue_len > 0 && d->n_free > 0) {
-		struct nh_pending p = d->queue[d->queue_head];
+	struct lane *l = lane_of(d, it->key);
 
-		d->queue_head = (d->queue_head + 1) % d->queue_cap;
-		d->queue_len--;
-		start(d, p.body, p.len);
-	}
-}
-
-static int queue_push(struct nh_deliver *d, char *body, size_t len)
-{
-	if (d->queue_len >= d->queue_max)
+	if (d->queued >= d->queue_max || lane_push(l, it) < 0) {
+		d->stats.queue_full++;
 		return -1;
-	if (d->queue_len == d->queue_cap) {
-		/* Grow on demand: queue_max is sized for bursts (100000 by
-		 * default) and most of the time the queue is empty. */
-		size_t cap = d->queue_cap ? d->queue_cap * 2 : 64;
-		struct nh_pending *q;
-
-		if (cap > d->queue_max)
-			cap = d->queue_max;
-		q = malloc(cap * sizeof(*q));
-		if (!q)
-			return -1;
-		for (size_t i = 0; i < d->queue_len; i++)
-			q[i] = d->queue[(d->queue_head + i) % d->queue_cap];
-		free(d->queue);
-		d->queue = q;
-		d->queue_cap = cap;
-		d->queue_head = 0;
 	}
-	d->queue[(d->queue_head + d->queue_len) % d->queue_cap] =
-		(struct nh_pending){ .body = body, .len = len };
-	d->queue_len++;
+	d->queued++;
+	kick(d, l, now_ms());
 	return 0;
 }
 
 int nh_deliver_submit(struct nh_deliver *d, char *body, size_t len)
 {
-	if (d->queue_len == 0 && d->n_free > 0) {
-		start(d, body, len);
-		return 0;
-	}
-	if (queue_push(d, body, len) < 0) {
-		d->stats.queue_full++;
+	struct nh_deliver_item it = {
+		.body = body,
+		.len = len,
+		.seq = d->next_seq,
+		.key = d->next_key,
+		.captured_ms = wall_ms(),
+	};
+
+	if (nh_deliver_submit_item(d, &it) < 0)
 		return -1;
-	}
+	d->next_seq++;
+	d->next_key++;
 	return 0;
 }
 
-/* Reports every finished transfer and refills the freed slots. Returns
- * how many requests were started. */
+/* ---- finished requests --------------------------------------------------------- */
+
+/* The Retry-After of the reply on x, in ms; false if there is none or it
+ * is unreadable. */
+static bool retry_after(struct nh_xfer *x, uint64_t *ms)
+{
+	struct curl_header *h;
+
+	if (curl_easy_header(x->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return false;
+	return nh_retry_after_parse(h->value, strlen(h->value), (int64_t)(wall_ms() / 1000),
+				    ms) == 0;
+}
+
+/* Decides what becomes of lane l's cur after an attempt. */
+static void settle(struct nh_deliver *d, struct lane *l, struct nh_xfer *x, long status,
+		   CURLcode rc)
+{
+	enum nh_attempt_class cls = nh_retry_classify(rc == CURLE_OK, (int)status);
+	const char *error = rc == CURLE_OK ? "" : x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+	int64_t now = now_ms();
+	uint64_t delay;
+
+	if (cls == NH_ATTEMPT_OK) {
+		uint64_t w = wall_ms();
+
+		d->failing_since = 0;
+		if (w >= l->cur.captured_ms)
+			nh_hist_observe(&d->stats.latency_s, (double)(w - l->cur.captured_ms) / 1000.0);
+		finish(d, l, NH_OUT_DELIVERED, status, rc, "");
+		return;
+	}
+	if (!d->failing_since)
+		d->failing_since = now ? now : 1;
+	l->cur.attempts++;
+	if (cls == NH_ATTEMPT_PERMANENT) {
+		finish(d, l, NH_OUT_REJECTED, status, rc, error);
+		return;
+	}
+	if (l->handed_over) {
+		finish(d, l, NH_OUT_RELEASED, status, rc, error);
+		return;
+	}
+	if (!d->have_retry || l->cur.attempts >= d->retry.max_attempts) {
+		finish(d, l, NH_OUT_GAVE_UP_ATTEMPTS, status, rc, error);
+		return;
+	}
+	if (d->retry.max_age_ms && wall_ms() >= l->cur.captured_ms + d->retry.max_age_ms) {
+		finish(d, l, NH_OUT_GAVE_UP_AGE, status, rc, error);
+		return;
+	}
+	if (rc == CURLE_OK && retry_after(x, &delay)) {
+		if (delay > d->retry.max_delay_ms)
+			delay = d->retry.max_delay_ms;
+	} else {
+		delay = nh_retry_backoff_ms(&d->retry, l->cur.attempts, nh_retry_random(&d->rng));
+	}
+	l->due_ms = now + (int64_t)delay;
+	d->stats.retried++;
+}
+
+/* Settles every finished request and refills the lanes that are free.
+ * Returns how many requests were started. */
 static unsigned harvest(struct nh_deliver *d)
 {
-	unsigned started = 0;
+	size_t before = d->running;
+	unsigned finished = 0;
 	CURLMsg *m;
 	int left;
 
 	while ((m = curl_multi_info_read(d->multi, &left))) {
 		CURL *easy = m->easy_handle;
 		CURLcode rc = m->data.result;
-		struct nh_xfer *x;
 		char *priv = NULL;
 		long status = 0;
-		char *body;
-		size_t len;
-		unsigned before;
+		curl_off_t took = 0;
+		struct nh_xfer *x;
+		struct lane *l;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		/* m is invalid once the handle is removed: read it first. */
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &took);
 		curl_multi_remove_handle(d->multi, easy);
 		x = (struct nh_xfer *)(void *)priv;
-		body = x->body;
-		len = x->len;
-		x->body = NULL;
-		d->free_slots[d->n_free++] = (unsigned)(x - d->xfers);
-		count(d, status, rc, x->errbuf); /* before the slot is reused */
-
-		/* Refill before on_done so that a body it resubmits queues
-		 * behind the ones already waiting. */
-		before = d->n_free;
-		start_queued(d);
-		started += before - d->n_free;
-		hand_over(d, body, len, status, rc);
+		l = &d->lanes[x - d->xfers];
+		l->running = false;
+		d->running--;
+		if (l->handed_over)
+			d->handed_over--;
+		finished++;
+		nh_hist_observe(&d->stats.request_s, (double)took / 1e6);
+		count(d, status, rc, x->errbuf);
+		settle(d, l, x, status, rc);
+		kick(d, l, now_ms());
 	}
-	return started;
+	/* Requests started here (the lanes' next items) are new work. */
+	return (unsigned)(d->running + finished - before);
+}
+
+/* Starts the retries that are due. */
+static void start_due(struct nh_deliver *d)
+{
+	int64_t now;
+
+	if (d->held == d->running)
+		return;
+	now = now_ms();
+	for (unsigned i = 0; i < d->pool_size; i++) {
+		struct lane *l = &d->lanes[i];
+
+		if (l->has_cur && !l->running && l->due_ms <= now)
+			kick(d, l, now);
+	}
+}
+
+/* ms until the first retry falls due (0: one is due), or -1 if none waits. */
+static int64_t next_due(const struct nh_deliver *d)
+{
+	int64_t now, best = -1;
+
+	if (d->held == d->running)
+		return -1;
+	now = now_ms();
+	for (unsigned i = 0; i < d->pool_size; i++) {
+		const struct lane *l = &d->lanes[i];
+
+		if (l->has_cur && !l->running) {
+			int64_t left = l->due_ms > now ? l->due_ms - now : 0;
+
+			if (best < 0 || left < best)
+				best = left;
+		}
+	}
+	return best;
 }
 
 /* Runs curl's state machines; a second round sends requests that harvest
@@ -279,10 +477,13 @@ static int step(struct nh_deliver *d)
 int nh_deliver_poll(struct nh_deliver *d, int extra_fd, int timeout_ms)
 {
 	struct curl_waitfd wfd = { .fd = extra_fd, .events = CURL_WAIT_POLLIN };
+	int64_t due = next_due(d);
 	CURLMcode mc;
 
 	if (timeout_ms < 0)
 		timeout_ms = 0;
+	if (due >= 0 && due < timeout_ms)
+		timeout_ms = (int)due;
 	mc = curl_multi_poll(d->multi, extra_fd >= 0 ? &wfd : NULL, extra_fd >= 0 ? 1 : 0,
 			     timeout_ms, NULL);
 	if (mc != CURLM_OK) {
@@ -290,6 +491,7 @@ int nh_deliver_poll(struct nh_deliver *d, int extra_fd, int timeout_ms)
 			 curl_multi_strerror(mc));
 		return -1;
 	}
+	start_due(d);
 	return step(d);
 }
 
@@ -300,7 +502,27 @@ void nh_deliver_wakeup(struct nh_deliver *d)
 
 size_t nh_deliver_in_flight(const struct nh_deliver *d)
 {
-	return d->queue_len + (d->pool_size - d->n_free);
+	return d->queued + d->held;
+}
+
+size_t nh_deliver_queued(const struct nh_deliver *d)
+{
+	return d->queued;
+}
+
+size_t nh_deliver_running(const struct nh_deliver *d)
+{
+	return d->running;
+}
+
+size_t nh_deliver_handed_over(const struct nh_deliver *d)
+{
+	return d->handed_over;
+}
+
+int64_t nh_deliver_failing_ms(const struct nh_deliver *d)
+{
+	return d->failing_since ? now_ms() - d->failing_since : 0;
 }
 
 size_t nh_deliver_drain(struct nh_deliver *d, int deadline_ms)
@@ -309,22 +531,106 @@ size_t nh_deliver_drain(struct nh_deliver *d, int deadline_ms)
 
 	while (nh_deliver_in_flight(d) > 0) {
 		int64_t left = end - now_ms();
+		int64_t due = next_due(d);
 
-		if (nh_deliver_poll(d, -1, left > 0 ? (int)left : 0) < 0 || left <= 0)
+		if (left <= 0)
+			break;
+		/* Nothing on the wire and every retry due after the end:
+		 * waiting would change nothing. */
+		if (d->running == 0 && (due < 0 || due > left))
+			break;
+		if (nh_deliver_poll(d, -1, (int)left) < 0)
 			break;
 	}
 	return nh_deliver_in_flight(d);
 }
 
-void nh_deliver_stats(const struct nh_deliver *d, struct nh_deliver_stats *s)
+void nh_deliver_abort(struct nh_deliver *d)
 {
-	*s = d->stats;
+	for (unsigned i = 0; i < d->pool_size; i++) {
+		struct lane *l = &d->lanes[i];
+
+		if (!l->running)
+			continue;
+		curl_multi_remove_handle(d->multi, d->xfers[i].easy);
+		l->running = false;
+		d->running--;
+		if (l->handed_over) {
+			d->handed_over--;
+			finish(d, l, NH_OUT_RELEASED, 0, CURLE_ABORTED_BY_CALLBACK, "aborted");
+		} else {
+			l->due_ms = 0;
+		}
+	}
 }
 
-const char *nh_deliver_last_error(const struct nh_deliver *d)
+struct taken {
+	struct nh_deliver_item *it;
+	struct lane *running_in; /* NULL: not running */
+};
+
+static int cmp_taken(const void *a, const void *b)
 {
-	return d->error;
+	uint64_t x = ((const struct taken *)a)->it->seq, y = ((const struct taken *)b)->it->seq;
+
+	return (x > y) - (x < y);
 }
+
+size_t nh_deliver_take(struct nh_deliver *d, nh_deliver_take_fn fn, void *ctx)
+{
+	size_t n = d->queued + d->held, k = 0;
+	struct taken *all;
+
+	if (n == 0)
+		return 0;
+	all = malloc(n * sizeof(*all));
+	if (!all) {
+		/* Out of memory: one lane at a time still keeps each lane's
+		 * order, which is all the order there is. */
+		for (unsigned i = 0; i < d->pool_size; i++) {
+			struct lane *l = &d->lanes[i];
+
+			if (l->has_cur) {
+				fn(ctx, &l->cur, l->running);
+				k++;
+			}
+			for (size_t j = 0; j < l->len; j++, k++)
+				fn(ctx, &l->q[(l->head + j) % l->cap], false);
+		}
+		goto clear;
+	}
+	for (unsigned i = 0; i < d->pool_size; i++) {
+		struct lane *l = &d->lanes[i];
+
+		if (l->has_cur)
+			all[k++] = (struct taken){ &l->cur, l->running ? l : NULL };
+		for (size_t j = 0; j < l->len; j++)
+			all[k++] = (struct taken){ &l->q[(l->head + j) % l->cap], NULL };
+	}
+	qsort(all, k, sizeof(*all), cmp_taken);
+	for (size_t j = 0; j < k; j++)
+		fn(ctx, all[j].it, all[j].running_in != NULL);
+	free(all);
+clear:
+	for (unsigned i = 0; i < d->pool_size; i++) {
+		struct lane *l = &d->lanes[i];
+
+		d->queued -= l->len;
+		l->len = 0;
+		l->head = 0;
+		if (l->has_cur && l->running) {
+			if (!l->handed_over)
+				d->handed_over++;
+			l->handed_over = true;
+		} else if (l->has_cur) {
+			l->has_cur = false;
+			d->held--;
+		}
+	}
+	return k;
+}
+
+/* ---- setup -------------------------------------------------------------------- */
 
 /* Header names and values go into the request verbatim: refuse anything
  * that would let a config value start a new header line. */
@@ -337,52 +643,63 @@ static bool header_ok(const struct nh_header *h)
 	return true;
 }
 
-static int build_headers(struct nh_deliver *d, const struct nh_deliver_opts *o,
-			 char *err, size_t errlen)
+static struct curl_slist *build_headers(const struct nh_deliver_opts *o, char *err, size_t errlen)
 {
 	bool have_ctype = false, have_expect = false;
+	struct curl_slist *list = NULL, *l;
 
 	for (size_t i = 0; i < o->n_headers; i++) {
 		const struct nh_header *h = &o->headers[i];
-		struct curl_slist *l;
 		char *line;
 
 		if (!header_ok(h)) {
 			snprintf(err, errlen, "header %zu (%s): name or value not allowed in HTTP",
 				 i + 1, h->name ? h->name : "(null)");
-			return -1;
+			curl_slist_free_all(list);
+			return NULL;
 		}
 		have_ctype |= strcasecmp(h->name, "content-type") == 0;
 		have_expect |= strcasecmp(h->name, "expect") == 0;
 		/* curl drops "Name:" (empty value); "Name;" sends it empty. */
 		if (asprintf(&line, h->value[0] ? "%s: %s" : "%s;", h->name, h->value) < 0)
 			goto oom;
-		l = curl_slist_append(d->headers, line);
+		l = curl_slist_append(list, line);
 		free(line);
 		if (!l)
 			goto oom;
-		d->headers = l;
+		list = l;
 	}
-	if (!have_ctype && !(d->headers = curl_slist_append(d->headers,
-							    "Content-Type: application/json")))
-		goto oom;
+	if (!have_ctype) {
+		if (!(l = curl_slist_append(list, "Content-Type: application/json")))
+			goto oom;
+		list = l;
+	}
 	/* curl would otherwise wait up to 1 s for "100 Continue" on bodies
 	 * over 1 MiB, and some servers never send it. */
-	if (!have_expect && !(d->headers = curl_slist_append(d->headers, "Expect:")))
-		goto oom;
-	return 0;
+	if (!have_expect) {
+		if (!(l = curl_slist_append(list, "Expect:")))
+			goto oom;
+		list = l;
+	}
+	return list;
 oom:
+	curl_slist_free_all(list);
 	snprintf(err, errlen, "out of memory");
-	return -1;
+	return NULL;
 }
 
 static int check_url(const char *url, char *err, size_t errlen)
 {
-	CURLU *u = curl_url();
+	CURLU *u;
 	char *scheme = NULL;
 	CURLUcode uc;
 	int ret = -1;
 
+	if (!url || !url[0]) {
+		snprintf(err, errlen, "no webhook url");
+		return -1;
+	}
+	u = curl_url();
 	if (!u) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -417,7 +734,15 @@ static int setup_easy(struct nh_deliver *d, struct nh_xfer *x)
 	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)(void *)x) != CURLE_OK)
 		return -1;
+	x->gen = d->gen;
 	return 0;
+}
+
+static void set_retry(struct nh_deliver *d, const struct nh_retry_policy *p)
+{
+	d->have_retry = p != NULL;
+	if (p)
+		d->retry = *p;
 }
 
 struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o, char *err, size_t errlen)
@@ -451,19 +776,23 @@ struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o, char *err, si
 		goto fail;
 
 	d->timeout_ms = o->timeout_ms;
+	d->on_result = o->on_result;
 	d->on_done = o->on_done;
 	d->ctx = o->ctx;
 	d->queue_max = o->queue_max;
 	d->pool_size = o->pool_size;
+	d->rng = nh_retry_seed();
+	set_retry(d, o->retry);
 	d->url = strdup(o->url);
 	d->xfers = calloc(o->pool_size, sizeof(*d->xfers));
-	d->free_slots = calloc(o->pool_size, sizeof(*d->free_slots));
+	d->lanes = calloc(o->pool_size, sizeof(*d->lanes));
 	d->multi = curl_multi_init();
-	if (!d->url || !d->xfers || !d->free_slots || !d->multi) {
+	if (!d->url || !d->xfers || !d->lanes || !d->multi) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (build_headers(d, o, err, errlen) < 0)
+	d->headers = build_headers(o, err, errlen);
+	if (!d->headers)
 		goto fail;
 
 	pool = (long)o->pool_size;
@@ -476,37 +805,92 @@ struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o, char *err, si
 			snprintf(err, errlen, "cannot set up a curl handle");
 			goto fail;
 		}
-		/* Popped from the end: slot 0 is used first. */
-		d->free_slots[i] = o->pool_size - 1 - i;
 	}
-	d->n_free = o->pool_size;
 	return d;
 fail:
 	nh_deliver_free(d);
 	return NULL;
 }
 
+int nh_deliver_reconfigure(struct nh_deliver *d, const struct nh_deliver_opts *o,
+			   char *err, size_t errlen)
+{
+	struct curl_slist *headers;
+	struct old_headers *old;
+	char *url;
+
+	if (o->pool_size != d->pool_size) {
+		snprintf(err, errlen, "pool_size %u -> %u: takes effect at the next start",
+			 d->pool_size, o->pool_size);
+		return -1;
+	}
+	if (check_url(o->url, err, errlen) < 0)
+		return -1;
+	headers = build_headers(o, err, errlen);
+	if (!headers)
+		return -1;
+	url = strdup(o->url);
+	old = malloc(sizeof(*old));
+	if (!url || !old) {
+		free(url);
+		free(old);
+		curl_slist_free_all(headers);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	old->list = d->headers;
+	old->next = d->old_headers;
+	d->old_headers = old;
+	d->headers = headers;
+	free(d->url);
+	d->url = url;
+	d->timeout_ms = o->timeout_ms;
+	d->queue_max = o->queue_max;
+	set_retry(d, o->retry);
+	d->gen++;
+	return 0;
+}
+
+void nh_deliver_stats(const struct nh_deliver *d, struct nh_deliver_stats *s)
+{
+	*s = d->stats;
+}
+
+const char *nh_deliver_last_error(const struct nh_deliver *d)
+{
+	return d->error;
+}
+
 void nh_deliver_free(struct nh_deliver *d)
 {
 	if (!d)
 		return;
-	for (unsigned i = 0; d->xfers && i < d->pool_size; i++) {
-		struct nh_xfer *x = &d->xfers[i];
+	for (unsigned i = 0; d->lanes && i < d->pool_size; i++) {
+		struct lane *l = &d->lanes[i];
 
-		if (x->body && d->multi)
-			curl_multi_remove_handle(d->multi, x->easy);
-		free(x->body);
-		if (x->easy)
-			curl_easy_cleanup(x->easy);
+		if (l->running && d->multi)
+			curl_multi_remove_handle(d->multi, d->xfers[i].easy);
+		if (l->has_cur)
+			free(l->cur.body);
+		for (size_t j = 0; j < l->len; j++)
+			free(l->q[(l->head + j) % l->cap].body);
+		free(l->q);
 	}
-	for (size_t i = 0; i < d->queue_len; i++)
-		free(d->queue[(d->queue_head + i) % d->queue_cap].body);
-	free(d->queue);
+	for (unsigned i = 0; d->xfers && i < d->pool_size; i++)
+		if (d->xfers[i].easy)
+			curl_easy_cleanup(d->xfers[i].easy);
+	free(d->lanes);
 	free(d->xfers);
-	free(d->free_slots);
 	if (d->multi)
 		curl_multi_cleanup(d->multi);
 	curl_slist_free_all(d->headers);
+	while (d->old_headers) {
+		struct old_headers *o = d->old_headers;
+
+		d->old_headers = o->next;
+		curl_slist_free_all(o->list);
+		free(o);
+	}
 	free(d->url);
 	if (d->curl_initialised)
 		curl_global_cleanup();

@@ -8,9 +8,22 @@
  * nh_deliver_poll() is the one place that waits, and it wakes up for the
  * caller's own fd as well as for curl's sockets.
  *
- * At most pool_size requests run at once; further bodies wait, in order,
- * in a FIFO bounded by queue_max. With pool_size = 1 bodies arrive in
- * submission order. No retries: on_done is the seam for them.
+ * Order: there are pool_size lanes, one connection's worth each. An item
+ * goes to lane key % pool_size and each lane is strictly sequential: one
+ * request at a time, in submission order, and a request that is to be
+ * retried is retried before anything behind it in its lane is sent. So
+ * items with the same key are delivered in submission order; items with
+ * different keys in different lanes are not ordered. (nh_deliver_submit,
+ * without a key, spreads bodies over the lanes in turn.)
+ *
+ * Retries (with a policy): transport errors, timeouts, 408, 429 and 5xx
+ * are retried after a backoff with full jitter, or after Retry-After
+ * (capped at max_delay); other statuses are final. An item ends as
+ * delivered, rejected, or given up (attempts or age), and on_result says
+ * which; without a policy every item is tried once.
+ *
+ * Memory is bounded: at most queue_max items wait in the lanes (plus one
+ * per lane being sent or waiting to be retried).
  */
 #ifndef NH_DELIVER_H
 #define NH_DELIVER_H
@@ -22,9 +35,12 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "retry.h"
+#include "stats.h"
 
 /*
- * Called once per finished request, from inside nh_deliver_poll() (or
+ * Called once per finished body when no on_result is set (and without a
+ * retry policy, once per request), from inside nh_deliver_poll() (or
  * nh_deliver_submit() if a request could not even be started).
  *   http_status: the reply's status, 0 if none was received.
  *   rc:          CURLE_OK if a reply was received (whatever its status);
@@ -37,25 +53,67 @@
 typedef bool (*nh_deliver_done_fn)(void *ctx, char *body, size_t len,
 				   int http_status, CURLcode rc);
 
+/* One body with what the engine needs to order and retry it. */
+struct nh_deliver_item {
+	char *body;           /* malloc'd; the engine owns it once submitted */
+	size_t len;
+	uint64_t seq;         /* the producer's order; nh_deliver_take() sorts by it */
+	uint64_t key;         /* lane = key % pool_size */
+	uint64_t captured_ms; /* wall clock, ms since the epoch: for max_age, latency */
+	uint32_t attempts;    /* failed attempts so far */
+	uint64_t tag;         /* the owner's; the engine never looks at it */
+};
+
+enum nh_deliver_outcome {
+	NH_OUT_DELIVERED = 0, /* 2xx */
+	NH_OUT_REJECTED,      /* a status that is never retried (e.g. 400) */
+	NH_OUT_GAVE_UP_ATTEMPTS,
+	NH_OUT_GAVE_UP_AGE,
+	/* A retryable failure of an item handed over by nh_deliver_take()
+	 * while it was being sent, or stopped by nh_deliver_abort(): the
+	 * owner holds its copy, the engine lets it go. */
+	NH_OUT_RELEASED,
+};
+
+struct nh_deliver_result {
+	enum nh_deliver_outcome outcome;
+	int http_status;   /* the last attempt's, 0 if there was no reply */
+	CURLcode rc;       /* the last attempt's */
+	const char *error; /* the last transport error, "" if none */
+};
+
+/* Called once per finished item, from inside nh_deliver_poll(),
+ * nh_deliver_submit*() or nh_deliver_abort(). The callee owns it->body
+ * from then on; `it` itself is only valid during the call. It may call
+ * nh_deliver_submit*(). */
+typedef void (*nh_deliver_result_fn)(void *ctx, struct nh_deliver_item *it,
+				     const struct nh_deliver_result *r);
+
 struct nh_deliver_opts {
 	const char *url;                /* http:// or https:// */
 	const struct nh_header *headers;/* sent as given; copied */
 	size_t n_headers;
-	unsigned pool_size;             /* concurrent requests = connections, >= 1 */
+	unsigned pool_size;             /* lanes = connections, >= 1 */
 	unsigned timeout_ms;            /* whole request; 0 = no limit */
-	size_t queue_max;               /* bodies waiting for a free connection */
+	size_t queue_max;               /* items waiting in the lanes */
+	const struct nh_retry_policy *retry; /* copied; NULL: never retry */
+	nh_deliver_result_fn on_result; /* optional; replaces on_done */
 	nh_deliver_done_fn on_done;     /* optional */
-	void *ctx;                      /* passed to on_done */
+	void *ctx;                      /* passed to on_result / on_done */
 };
 
 struct nh_deliver_stats {
-	uint64_t posted_ok;        /* 2xx */
-	uint64_t failed_http;      /* a reply that was not 2xx */
-	uint64_t failed_transport; /* no reply: refused, reset, DNS, TLS... */
-	uint64_t failed_timeout;   /* no complete reply within timeout_ms */
-	uint64_t queue_full;       /* nh_deliver_submit() returned -1 */
+	uint64_t posted_ok;        /* 2xx: delivered */
+	uint64_t failed_http;      /* attempts answered with a status that is not 2xx */
+	uint64_t failed_transport; /* attempts without a reply: refused, reset, DNS, TLS... */
+	uint64_t failed_timeout;   /* attempts without a complete reply within timeout_ms */
+	uint64_t queue_full;       /* nh_deliver_submit*() returned -1 */
 	/* Replies by class: [1] 1xx ... [5] 5xx, [0] any other status. */
 	uint64_t by_status[6];
+	uint64_t retried;          /* retries scheduled */
+	uint64_t rejected, gave_up_attempts, gave_up_age, released;
+	struct nh_hist request_s;  /* each request: sent to answered (or failed) */
+	struct nh_hist latency_s;  /* each delivered item: captured to answered */
 };
 
 struct nh_deliver;
@@ -70,11 +128,16 @@ struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o,
  * is then still the caller's (to count as a drop and free, or to spool). */
 int nh_deliver_submit(struct nh_deliver *d, char *body, size_t len);
 
-/* Waits up to timeout_ms (negative counts as 0: there is no "forever")
- * until a curl socket or extra_fd (-1 = none; e.g. the ring buffer's epoll
- * fd) is readable, or nh_deliver_wakeup() is called; then moves transfers
- * along and reports finished ones through on_done. Returns 0, or -1 on a
- * fatal curl error (nh_deliver_last_error() says which). */
+/* The same with an order number, a key and the rest: the engine copies
+ * *it and owns it->body on 0; on -1 (queue full) nothing changes. */
+int nh_deliver_submit_item(struct nh_deliver *d, const struct nh_deliver_item *it);
+
+/* Waits up to timeout_ms (negative counts as 0: there is no "forever";
+ * a retry that falls due sooner shortens it) until a curl socket or
+ * extra_fd (-1 = none; e.g. the ring buffer's epoll fd) is readable, or
+ * nh_deliver_wakeup() is called; then moves transfers along, starts due
+ * retries, and reports finished items. Returns 0, or -1 on a fatal curl
+ * error (nh_deliver_last_error() says which). */
 int nh_deliver_poll(struct nh_deliver *d, int extra_fd, int timeout_ms);
 
 /* Why nh_deliver_poll() last returned -1; "" if it never did. */
@@ -84,18 +147,53 @@ const char *nh_deliver_last_error(const struct nh_deliver *d);
  * safe from another thread (not from a signal handler). */
 void nh_deliver_wakeup(struct nh_deliver *d);
 
-/* Bodies queued + requests running. */
+/* Every item held: waiting, being sent, or waiting to be retried. */
 size_t nh_deliver_in_flight(const struct nh_deliver *d);
+/* Items waiting in the lanes (what queue_max bounds). */
+size_t nh_deliver_queued(const struct nh_deliver *d);
+/* Requests being sent. */
+size_t nh_deliver_running(const struct nh_deliver *d);
+/* Items handed over by nh_deliver_take() that are still being sent. */
+size_t nh_deliver_handed_over(const struct nh_deliver *d);
 
-/* Polls until nothing is queued or running, or deadline_ms have passed.
- * Returns the number of bodies still queued or running (the caller counts
- * them as dropped at shutdown; nh_deliver_free() discards them). */
+/* For how long every finished attempt has failed: ms since the first
+ * failure after the last success; 0 if the last attempt succeeded or
+ * none has finished yet. */
+int64_t nh_deliver_failing_ms(const struct nh_deliver *d);
+
+/* Polls until nothing is held, or deadline_ms have passed, or nothing can
+ * finish before the deadline (nothing is being sent and every lane waits
+ * for a retry that falls due later). Returns the number of items still
+ * held (nh_deliver_take() hands them over; nh_deliver_free() discards them). */
 size_t nh_deliver_drain(struct nh_deliver *d, int deadline_ms);
+
+/* Stops every request being sent. Items handed over before by
+ * nh_deliver_take() end as NH_OUT_RELEASED; the others go back to the
+ * front of their lanes, ready to be sent (or taken). */
+void nh_deliver_abort(struct nh_deliver *d);
+
+/*
+ * Hands every item to fn in seq order. Items not being sent leave the
+ * engine (running = false: fn owns the item's body). Items being sent
+ * stay (running = true: fn may set it->tag, and must not keep `it` or its
+ * body); they end through on_result as delivered or rejected as usual,
+ * but a failure that would be retried ends as NH_OUT_RELEASED instead,
+ * since the owner has them now. Returns how many items fn saw.
+ */
+typedef void (*nh_deliver_take_fn)(void *ctx, struct nh_deliver_item *it, bool running);
+size_t nh_deliver_take(struct nh_deliver *d, nh_deliver_take_fn fn, void *ctx);
+
+/* New url, headers, timeout, retry policy and queue_max, for requests
+ * started from now on; items held keep their lanes. pool_size cannot
+ * change (the lanes would reorder keys): a different one is an error.
+ * Returns 0, or -1 and a reason in err (the engine is unchanged). */
+int nh_deliver_reconfigure(struct nh_deliver *d, const struct nh_deliver_opts *o,
+			   char *err, size_t errlen);
 
 void nh_deliver_stats(const struct nh_deliver *d, struct nh_deliver_stats *s);
 
 /* Aborts what is running and frees every body still held, without calling
- * on_done. NULL is fine. */
+ * on_done or on_result. NULL is fine. */
 void nh_deliver_free(struct nh_deliver *d);
 
 #endif

@@ -653,6 +653,35 @@ static void note_tail(struct walker *w, const struct xstate *st, int kind,
 	}
 }
 
+static void note_call(struct walker *w, const struct xstate *st, int kind,
+		      const cs_insn *in)
+{
+	struct nh_disasm_result *res = w->res;
+	const cs_x86 *x = &in->detail->x86;
+	struct nh_call *c;
+
+	if (x->op_count != 1 || x->operands[0].type != X86_OP_IMM)
+		return; /* indirect: no target to follow */
+	if (res->n_calls == NH_DISASM_MAX_CALLS) {
+		res->calls_truncated = true;
+		return;
+	}
+	c = &res->calls[res->n_calls++];
+	c->insn_addr = in->address;
+	c->target = (uint64_t)x->operands[0].imm;
+	c->kind = (uint8_t)kind;
+	c->argno = -1;
+	c->arg_off = 0;
+	for (int i = 0; i < 6; i++) {
+		const struct regval *v = &st->r[sysv_args[i]];
+		if (v->kind == RV_PTR) {
+			c->argno = i;
+			c->arg_off = v->off;
+			break;
+		}
+	}
+}
+
 static void push_pending(struct walker *w, size_t off, const struct xstate *st)
 {
 	if (w->visited[off / 8] & (1u << (off % 8)))
@@ -711,6 +740,7 @@ static void x86_walk_path(struct walker *w, size_t off, struct xstate *st)
 			return;
 		if (cs_insn_group(w->cs, in, X86_GRP_CALL)) {
 			note_tail(w, st, NH_TAIL_CALL, x);
+			note_call(w, st, NH_TAIL_CALL, in);
 			if (!(w->flags & NH_DIS_THROUGH_CALLS))
 				return;
 			for (size_t i = 0; i < sizeof(sysv_clobbered) / sizeof(int); i++)
@@ -725,6 +755,7 @@ static void x86_walk_path(struct walker *w, size_t off, struct xstate *st)
 			if (in->id == X86_INS_JMP || in->id == X86_INS_LJMP) {
 				if (!inside) {
 					note_tail(w, st, NH_TAIL_JMP, x);
+					note_call(w, st, NH_TAIL_JMP, in);
 					return;
 				}
 				off = target_off;
@@ -844,6 +875,19 @@ out:
 
 /* --- entry points ------------------------------------------------------- */
 
+static void sort_calls(struct nh_disasm_result *res)
+{
+	for (size_t i = 1; i < res->n_calls; i++) {
+		struct nh_call t = res->calls[i];
+		size_t j = i;
+		while (j > 0 && res->calls[j - 1].insn_addr > t.insn_addr) {
+			res->calls[j] = res->calls[j - 1];
+			j--;
+		}
+		res->calls[j] = t;
+	}
+}
+
 static void sort_accesses(struct nh_disasm_result *res)
 {
 	/* insertion sort: a handful of entries, and it is stable */
@@ -891,8 +935,10 @@ int nh_disasm_arg_accesses(enum nh_arch arch, const uint8_t *code, size_t len,
 	default:
 		return -EINVAL;
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		sort_accesses(res);
+		sort_calls(res);
+	}
 	return rc;
 }
 
@@ -913,4 +959,146 @@ int nh_disasm_first_arg_load(const uint8_t *code, size_t len, uint64_t addr,
 	}
 	free(res);
 	return rc;
+}
+
+/* --- references to an address ------------------------------------------- */
+
+/* A little-endian signed 32-bit displacement or immediate. */
+static int64_t rd_s32(const uint8_t *p)
+{
+	uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		     (uint32_t)p[3] << 24;
+	return (int64_t)v - (v & 0x80000000u ? (int64_t)1 << 32 : 0);
+}
+
+static int64_t rd_s8(const uint8_t *p)
+{
+	return (int64_t)p[0] - (p[0] & 0x80 ? 256 : 0);
+}
+
+static void add_ref(uint64_t *out, size_t max, size_t *n, uint64_t a)
+{
+	if (*n < max)
+		out[*n] = a;
+	(*n)++;
+}
+
+/* Byte patterns of x86-64 instructions that carry an address:
+ *   [REX] 8d modrm(rip) disp32       lea target(%rip),%reg
+ *   [REX] b8+r imm32                 mov $target,%r32 (non-PIE)
+ *   REX.W c7 c0+r imm32              mov $target,%r64 (non-PIE)
+ *   e8/e9 rel32, 0f 80..8f rel32     call, jmp, jcc
+ *   eb rel8, 70..7f rel8             short jmp, jcc */
+static size_t x86_scan(const uint8_t *c, size_t len, uint64_t addr, uint64_t target,
+		       unsigned kinds, uint64_t *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		uint64_t a = addr + i;
+		size_t left = len - i;
+		bool rex = i > 0 && (c[i - 1] & 0xf0) == 0x40;
+		uint64_t start = rex ? a - 1 : a;
+
+		if (kinds & NH_REF_ADDR) {
+			if (c[i] == 0x8d && left >= 6 && (c[i + 1] & 0xc7) == 0x05 &&
+			    a + 6 + (uint64_t)rd_s32(c + i + 2) == target)
+				add_ref(out, max, &n, start);
+			else if (c[i] >= 0xb8 && c[i] <= 0xbf && left >= 5 && target <= UINT32_MAX &&
+				 ((uint64_t)rd_s32(c + i + 1) & 0xffffffffu) == target)
+				add_ref(out, max, &n, start);
+			else if (c[i] == 0xc7 && rex && (c[i - 1] & 0x08) && left >= 6 &&
+				 (c[i + 1] & 0xf8) == 0xc0 && target <= INT32_MAX &&
+				 (uint64_t)rd_s32(c + i + 2) == target)
+				add_ref(out, max, &n, start);
+		}
+		if (kinds & NH_REF_BRANCH) {
+			if ((c[i] == 0xe8 || c[i] == 0xe9) && left >= 5 &&
+			    a + 5 + (uint64_t)rd_s32(c + i + 1) == target)
+				add_ref(out, max, &n, a);
+			else if (c[i] == 0x0f && left >= 6 && (c[i + 1] & 0xf0) == 0x80 &&
+				 a + 6 + (uint64_t)rd_s32(c + i + 2) == target)
+				add_ref(out, max, &n, a);
+			else if ((c[i] == 0xeb || (c[i] & 0xf0) == 0x70) && left >= 2 &&
+				 a + 2 + (uint64_t)rd_s8(c + i + 1) == target)
+				add_ref(out, max, &n, a);
+		}
+	}
+	return n;
+}
+
+int nh_disasm_scan_refs(enum nh_arch arch, const uint8_t *code, size_t len, uint64_t addr,
+			uint64_t target, unsigned kinds, uint64_t *out, size_t max)
+{
+	size_t n;
+
+	if ((!code && len) || (!out && max))
+		return -EINVAL;
+	if (arch == NH_ARCH_ARM64)
+		return -ENOTSUP;
+	if (arch != NH_ARCH_X86_64)
+		return -EINVAL;
+	if (addr + len < addr)
+		len = (size_t)(UINT64_MAX - addr);
+	n = x86_scan(code, len, addr, target, kinds, out, max);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+/* Whether one decoded instruction refers to target. */
+static bool x86_refers(csh cs, const cs_insn *in, uint64_t target, unsigned kinds)
+{
+	const cs_x86 *x = &in->detail->x86;
+	bool branch = cs_insn_group(cs, in, X86_GRP_JUMP) || cs_insn_group(cs, in, X86_GRP_CALL);
+
+	if (!(kinds & (branch ? NH_REF_BRANCH : NH_REF_ADDR)))
+		return false;
+	for (int i = 0; i < x->op_count; i++) {
+		const cs_x86_op *op = &x->operands[i];
+
+		if (op->type == X86_OP_IMM && (uint64_t)op->imm == target)
+			return true;
+		if (!branch && in->id == X86_INS_LEA && op->type == X86_OP_MEM &&
+		    op->mem.base == X86_REG_RIP && op->mem.index == X86_REG_INVALID &&
+		    op->mem.segment == X86_REG_INVALID &&
+		    in->address + in->size + (uint64_t)op->mem.disp == target)
+			return true;
+	}
+	return false;
+}
+
+int nh_disasm_func_refs(enum nh_arch arch, const uint8_t *code, size_t len, uint64_t addr,
+			uint64_t target, unsigned kinds, uint64_t *out, size_t max)
+{
+	const uint8_t *p = code;
+	size_t left, n = 0, count = 0;
+	uint64_t a = addr;
+	cs_insn *in;
+	csh cs;
+
+	if ((!code && len) || (!out && max))
+		return -EINVAL;
+	if (arch == NH_ARCH_ARM64)
+		return -ENOTSUP;
+	if (arch != NH_ARCH_X86_64)
+		return -EINVAL;
+	if (len > MAX_CODE)
+		len = MAX_CODE;
+	if (addr + len < addr)
+		len = (size_t)(UINT64_MAX - addr);
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		return -EIO;
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	in = cs_malloc(cs);
+	if (!in) {
+		cs_close(&cs);
+		return -ENOMEM;
+	}
+	left = len;
+	/* gcc puts no data in .text: a linear sweep stays in step */
+	while (left && count++ < MAX_INSNS * 4 && cs_disasm_iter(cs, &p, &left, &a, in))
+		if (x86_refers(cs, in, target, kinds))
+			add_ref(out, max, &n, in->address);
+	cs_free(in, 1);
+	cs_close(&cs);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
 }

@@ -14,7 +14,9 @@
  * sides of a `ret`); a path ends at ret, at a jump out of the function or
  * at a call. The first jump or call out is reported as the tail, with the
  * argument register that still holds the pointer there, so a caller can
- * follow nng_msg_* wrappers into nni_msg_*.
+ * follow nng_msg_* wrappers into nni_msg_*; every direct call is listed
+ * the same way, so a caller can follow the accessors a function hands the
+ * pointer to.
  *
  * The result is architecture-neutral; only x86-64 (System V) is decoded
  * today. An arm64 walker would plug in beside it in disasm.c.
@@ -55,6 +57,17 @@ enum nh_tail_kind {
 };
 
 #define NH_DISASM_MAX_ACCESS 64
+#define NH_DISASM_MAX_CALLS 64
+
+/* A direct call (or jump out of the function) on the walk. */
+struct nh_call {
+	uint64_t insn_addr;
+	uint64_t target;
+	int argno;          /* first argument register holding the pointer (plus
+			     * arg_off) there, -1 if none does */
+	int64_t arg_off;
+	uint8_t kind;       /* NH_TAIL_CALL or NH_TAIL_JMP */
+};
 
 struct nh_disasm_result {
 	/* Ordered by instruction address. */
@@ -68,6 +81,12 @@ struct nh_disasm_result {
 	int tail_argno;         /* argument register of the callee holding the
 				 * pointer (plus tail_arg_off) there, or -1 */
 	int64_t tail_arg_off;
+
+	/* Every direct call and jump out met on the walk, by address. Without
+	 * NH_DIS_THROUGH_CALLS a path ends at its first call. */
+	struct nh_call calls[NH_DISASM_MAX_CALLS];
+	size_t n_calls;
+	bool calls_truncated;
 
 	/* A `ret` reached with the return register holding the pointer. */
 	bool ret_is_arg;        /* e.g. nni_msg_header: return m; */
@@ -101,6 +120,34 @@ int nh_disasm_arg_accesses(enum nh_arch arch, const uint8_t *code, size_t len,
  */
 int nh_disasm_first_arg_load(const uint8_t *code, size_t len, uint64_t addr,
 			     int argno, struct nh_access *out, size_t max);
+
+/*
+ * Code that refers to address `target`, for finding who uses a string
+ * literal (and, from a part gcc split off a function, the function that
+ * jumps to it) in a binary without symbols.
+ */
+#define NH_REF_ADDR 0x1u   /* loads the address: lea target(%rip), mov $target */
+#define NH_REF_BRANCH 0x2u /* jumps or calls there directly */
+
+/*
+ * A fast byte scan of code[0..len) (loaded at addr, any size) for
+ * instructions of `kinds` that refer to target. Bytes are not decoded, so
+ * a hit may lie inside another instruction: confirm each with
+ * nh_disasm_func_refs on the function around it. Stores up to max
+ * instruction addresses in out and returns how many hits there are in all
+ * (>= 0), or -EINVAL / -ENOTSUP.
+ */
+int nh_disasm_scan_refs(enum nh_arch arch, const uint8_t *code, size_t len, uint64_t addr,
+			uint64_t target, unsigned kinds, uint64_t *out, size_t max);
+
+/*
+ * The same, exact: decodes the function code[0..len) at addr from its
+ * first instruction on and lists the instructions of `kinds` that refer to
+ * target. Returns how many (>= 0), or a negative errno as
+ * nh_disasm_arg_accesses.
+ */
+int nh_disasm_func_refs(enum nh_arch arch, const uint8_t *code, size_t len, uint64_t addr,
+			uint64_t target, unsigned kinds, uint64_t *out, size_t max);
 
 /* The walker for an ELF e_machine (EM_X86_64, EM_AARCH64). */
 enum nh_arch nh_disasm_arch_for_machine(unsigned e_machine);

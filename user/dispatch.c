@@ -1,9 +1,19 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "body.h"
 #include "dispatch.h"
+#include "extended.h"
 #include "log.h"
+
+/* Bodies read back from the spool into memory at a time: enough to keep
+ * every lane busy, little enough to leave the rest on disk. */
+#define REPLAY_PER_LANE 16
+#define REPLAY_MIN 256
+#define SPOOL_WARN_EVERY_MS 5000
 
 static bool event_has_topic(enum nh_event_type t)
 {
@@ -21,11 +31,193 @@ static bool event_has_topic(enum nh_event_type t)
 	}
 }
 
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t nh_dispatch_key(const char *clientid, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)clientid[i];
+		h *= 0x100000001b3ull;
+	}
+	/* FNV's low bits are weak; the lane is h % pool_size. */
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 32);
+}
+
+/* One message per kind of spool trouble per SPOOL_WARN_EVERY_MS: a full
+ * spool refuses every event, and the counters carry the numbers. */
+static void spool_warn(struct nh_dispatch *d, const char *what, int err)
+{
+	int64_t now = mono_ms();
+
+	if (d->spool_warned_ms && now - d->spool_warned_ms < SPOOL_WARN_EVERY_MS)
+		return;
+	d->spool_warned_ms = now;
+	if (err == ENOSPC)
+		nh_warn("spool: %s: full (nanohook.spool.max_size %llu bytes); events are dropped and counted",
+			what, (unsigned long long)d->cfg->spool_max_bytes);
+	else
+		nh_warn("spool: %s: %s; events are dropped and counted", what, strerror(err));
+}
+
+/* Appends it to the spool (and frees its body if asked); a failure is
+ * counted as a drop unless the event lives on elsewhere (`copy`).
+ * Returns the position + 1, or 0 if it could not be written. */
+static uint64_t spool_item(struct nh_dispatch *d, struct nh_deliver_item *it, bool free_body,
+			   bool copy)
+{
+	struct nh_spool_meta m = { .seq = it->seq, .key = it->key,
+				   .first_ms = it->captured_ms, .attempts = it->attempts };
+	uint64_t pos = 0, tag = 0;
+
+	if (nh_spool_append(d->spool, &m, it->body, it->len, &pos) == 0) {
+		d->st.spooled++;
+		tag = pos + 1;
+	} else {
+		int e = errno;
+
+		if (!copy)
+			d->st.udrop[e == ENOSPC ? NH_UDROP_SPOOL_FULL : NH_UDROP_SPOOL_ERROR]++;
+		spool_warn(d, "cannot write an event", e);
+	}
+	if (free_body) {
+		free(it->body);
+		it->body = NULL;
+	}
+	return tag;
+}
+
+static void dead_letter(struct nh_dispatch *d, const struct nh_deliver_item *it,
+			enum nh_dead_reason why, const struct nh_deliver_result *r)
+{
+	struct nh_dead_entry e = {
+		.reason = why,
+		.attempts = it->attempts,
+		.status = r ? r->http_status : 0,
+		.error = r ? r->error : "",
+		.captured_ms = it->captured_ms,
+		.key = it->key,
+		.body = it->body,
+		.len = it->len,
+	};
+
+	if (!d->dead_letter) {
+		d->st.udrop[NH_UDROP_DEAD_LETTER]++;
+		return;
+	}
+	if (nh_dead_letter_write(d->dead_letter, &e) < 0) {
+		nh_warn("dead-letter file %s: %s; the event is counted as dropped",
+			nh_dead_letter_path(d->dead_letter), strerror(errno));
+		d->st.udrop[NH_UDROP_DEAD_LETTER]++;
+		return;
+	}
+	d->st.dead[why]++;
+}
+
+void nh_dispatch_on_result(void *ctx, struct nh_deliver_item *it,
+			   const struct nh_deliver_result *r)
+{
+	struct nh_dispatch *d = ctx;
+
+	switch (r->outcome) {
+	case NH_OUT_DELIVERED:
+		d->st.delivered++;
+		break;
+	case NH_OUT_REJECTED:
+		dead_letter(d, it, NH_DEAD_REJECTED, r);
+		break;
+	case NH_OUT_GAVE_UP_ATTEMPTS:
+		dead_letter(d, it, NH_DEAD_MAX_ATTEMPTS, r);
+		break;
+	case NH_OUT_GAVE_UP_AGE:
+		dead_letter(d, it, NH_DEAD_MAX_AGE, r);
+		break;
+	case NH_OUT_RELEASED:
+		/* Its copy is in the spool (tag), and will be read again. One
+		 * that could not be written there goes at the end rather
+		 * than nowhere. */
+		if (!it->tag && d->spool)
+			spool_item(d, it, false, false);
+		else if (!it->tag)
+			d->st.udrop[NH_UDROP_SHUTDOWN]++;
+		free(it->body);
+		return;
+	}
+	if (it->tag)
+		nh_spool_ack(d->spool, it->tag - 1);
+	free(it->body);
+}
+
+/* nh_deliver_take's callback: into the spool with everything in memory. */
+static void take_into_spool(void *ctx, struct nh_deliver_item *it, bool running)
+{
+	struct nh_dispatch *d = ctx;
+
+	if (running) {
+		/* Still on the wire: a copy goes in its place in the order;
+		 * the engine lets it go if it fails (and without a copy, it
+		 * is spooled then, or counted). */
+		if (!it->tag)
+			it->tag = spool_item(d, it, false, true);
+		return;
+	}
+	if (it->tag) {
+		/* Already in the spool: read again after the rewind. */
+		free(it->body);
+		return;
+	}
+	spool_item(d, it, true, false);
+}
+
+static void enter_spooling(struct nh_dispatch *d, const char *why)
+{
+	size_t n;
+
+	d->spooling = true;
+	/* Copies read from the spool are thrown away and read again, so
+	 * that the spool's order is the order again. */
+	nh_spool_rewind(d->spool);
+	n = nh_deliver_take(d->deliver, take_into_spool, d);
+	nh_info("%s: events go to the spool %s until it is read back (%zu moved from memory)",
+		why, nh_config_spool_dir(d->cfg), n);
+}
+
+static void submit(struct nh_dispatch *d, struct nh_deliver_item *it)
+{
+	if (!d->spooling) {
+		if (nh_deliver_submit_item(d->deliver, it) == 0)
+			return;
+		if (!d->spool) {
+			d->st.udrop[NH_UDROP_QUEUE_FULL]++;
+			free(it->body);
+			return;
+		}
+		enter_spooling(d, "the memory queue is full (nanohook.queue_max)");
+	}
+	spool_item(d, it, true, false);
+}
+
 void nh_dispatch_event(void *ctx, const struct nh_event *ev)
 {
 	struct nh_dispatch *d = ctx;
-	char *body;
-	size_t len;
+	struct nh_deliver_item it = { 0 };
 
 	d->st.seen++;
 	if (!nh_config_wants(d->cfg, ev->type,
@@ -35,8 +227,18 @@ void nh_dispatch_event(void *ctx, const struct nh_event *ev)
 		return;
 	}
 	nh_buf_reset(&d->body);
-	if (nh_body_build(&d->body, ev, d->cfg->encoding)) {
-		d->st.dropped_body++;
+	if (d->cfg->extended && !d->extender)
+		d->extender = nh_extender_new(d->cfg->node);
+	if (d->cfg->extended && d->extender) {
+		struct nh_body_extra extra;
+
+		nh_extender_next(d->extender, ev, &extra);
+		if (nh_body_build_ex(&d->body, ev, d->cfg->encoding, &extra)) {
+			d->st.udrop[NH_UDROP_NO_BODY]++;
+			return;
+		}
+	} else if (nh_body_build(&d->body, ev, d->cfg->encoding)) {
+		d->st.udrop[NH_UDROP_NO_BODY]++;
 		return;
 	}
 	if (d->print_to) {
@@ -47,16 +249,125 @@ void nh_dispatch_event(void *ctx, const struct nh_event *ev)
 		d->st.by_event[ev->type]++;
 		return;
 	}
-	body = nh_buf_detach(&d->body, &len);
-	if (!body) {
-		d->st.dropped_body++;
+	it.body = nh_buf_detach(&d->body, &it.len);
+	if (!it.body) {
+		d->st.udrop[NH_UDROP_NO_BODY]++;
 		return;
 	}
-	if (nh_deliver_submit(d->deliver, body, len)) {
-		free(body);
-		d->st.dropped_queue_full++;
-		return;
-	}
+	it.seq = d->next_seq++;
+	it.key = d->cfg->order_per_client ? nh_dispatch_key(ev->clientid.ptr, ev->clientid.len)
+					  : it.seq;
+	it.captured_ms = wall_ms();
 	d->st.handed_over++;
 	d->st.by_event[ev->type]++;
+	submit(d, &it);
+}
+
+void nh_dispatch_start(struct nh_dispatch *d)
+{
+	struct nh_spool_stats st;
+
+	if (!d->spool || !d->deliver)
+		return;
+	nh_spool_stats(d->spool, &st);
+	if (st.records) {
+		d->spooling = true;
+		nh_info("spool %s holds %llu events from before; they go out first",
+			nh_config_spool_dir(d->cfg), (unsigned long long)st.records);
+	}
+}
+
+/* Feeds the engine from the spool. */
+static void replay(struct nh_dispatch *d)
+{
+	size_t window = (size_t)d->cfg->pool_size * REPLAY_PER_LANE;
+	bool failing = nh_deliver_failing_ms(d->deliver) > 0;
+	uint64_t now = wall_ms();
+
+	if (window < REPLAY_MIN)
+		window = REPLAY_MIN;
+	if (window > d->cfg->queue_max)
+		window = d->cfg->queue_max;
+	/* Bodies on the wire that the spool also holds: reading on could
+	 * send their copies too. They end within cancel_timeout. */
+	if (nh_deliver_handed_over(d->deliver))
+		return;
+	/* While the endpoint fails, one body at a time finds out when it is
+	 * back; the rest stay on disk. */
+	if (failing)
+		window = 1;
+	while (nh_deliver_in_flight(d->deliver) < window) {
+		struct nh_deliver_item it = { 0 };
+		struct nh_spool_meta m;
+		uint64_t pos;
+		int rc = nh_spool_read(d->spool, &m, &it.body, &it.len, &pos);
+
+		if (rc == 0) {
+			d->spooling = false;
+			nh_info("spool read to its end; events go to memory again");
+			return;
+		}
+		if (rc < 0) {
+			spool_warn(d, "cannot read", errno);
+			return;
+		}
+		it.seq = d->next_seq++;
+		it.key = m.key;
+		it.captured_ms = m.first_ms;
+		it.attempts = m.attempts;
+		it.tag = pos + 1;
+		if (d->cfg->spool_max_age_ms && now > m.first_ms + d->cfg->spool_max_age_ms) {
+			dead_letter(d, &it, NH_DEAD_SPOOL_MAX_AGE, NULL);
+			nh_spool_ack(d->spool, pos);
+			free(it.body);
+			continue;
+		}
+		if (nh_deliver_submit_item(d->deliver, &it) < 0) {
+			/* Out of memory: it stays unacknowledged, and is read
+			 * again at the next rewind or start. */
+			free(it.body);
+			return;
+		}
+	}
+}
+
+void nh_dispatch_pump(struct nh_dispatch *d)
+{
+	int64_t failing;
+
+	if (!d->spool || !d->deliver)
+		return;
+	failing = nh_deliver_failing_ms(d->deliver);
+	if (!d->spooling && failing > 0 && failing >= (int64_t)d->cfg->spool_failing_ms &&
+	    nh_deliver_in_flight(d->deliver) > 0) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "every attempt has failed for %.1f s",
+			 (double)failing / 1000.0);
+		enter_spooling(d, why);
+	}
+	if (d->spooling)
+		replay(d);
+	if (nh_spool_sync(d->spool, false) < 0)
+		spool_warn(d, "cannot write", errno);
+}
+
+uint64_t nh_dispatch_shutdown(struct nh_dispatch *d, int deadline_ms)
+{
+	uint64_t before = d->st.spooled;
+
+	if (!d->deliver)
+		return 0;
+	nh_deliver_drain(d->deliver, deadline_ms);
+	if (!d->spool) {
+		d->st.udrop[NH_UDROP_SHUTDOWN] += nh_deliver_in_flight(d->deliver);
+		return 0;
+	}
+	/* A request stopped here may have reached the endpoint: it is sent
+	 * again at the next start (at least once, not exactly once). */
+	nh_deliver_abort(d->deliver);
+	nh_deliver_take(d->deliver, take_into_spool, d);
+	if (nh_spool_sync(d->spool, true) < 0)
+		spool_warn(d, "cannot write", errno);
+	return d->st.spooled - before;
 }

@@ -1,7 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * From checked event to request: rule filter, body, then either the
- * delivery engine or stdout (--stdout). Counts every event on the way.
+ * From checked event to delivered request, and the account of every
+ * event on the way: rule filter, body, then the delivery engine, the disk
+ * spool or stdout (--stdout); retries that end badly go to the dead-letter
+ * file.
+ *
+ * Where a body waits (see also deliver.h and spool.h):
+ *  - Normally in memory, in the delivery engine's lanes (bounded by
+ *    queue_max).
+ *  - "Spooling": when the memory queue is full, or every attempt has
+ *    failed for spool.failing_after, everything waiting in memory is moved
+ *    to the spool in order, and new events are appended to it. Bodies
+ *    come back from the spool in order, as the engine has room: all of
+ *    them once the endpoint answers again; while it keeps failing, one at
+ *    a time, as a probe. When the spool has been read to its end, new
+ *    events go to memory again. At start, what an earlier run left in the
+ *    spool is read first.
+ * The spool is read in the order it was written, and at any moment the
+ * bodies in memory that came from it are older than the ones that did
+ * not, so each client's events reach the engine in the order they were
+ * captured; the engine keeps that order per client (one lane per key).
  */
 #ifndef NH_DISPATCH_H
 #define NH_DISPATCH_H
@@ -11,27 +29,63 @@
 
 #include "buf.h"
 #include "config.h"
+#include "deadletter.h"
 #include "deliver.h"
 #include "event.h"
+#include "spool.h"
+#include "stats.h"
 
 struct nh_dispatch_stats {
 	uint64_t seen;                /* checked events from the ring buffer */
 	uint64_t filtered;            /* no rule wants them */
-	uint64_t handed_over;         /* queued for POST, or printed */
-	uint64_t dropped_queue_full;  /* delivery queue full */
-	uint64_t dropped_body;        /* no body could be built */
+	uint64_t handed_over;         /* to the engine, the spool, or printed */
 	uint64_t by_event[NH_EV_MAX]; /* handed over, per event */
+	uint64_t delivered;           /* answered 2xx */
+	uint64_t spooled;             /* written to the spool */
+	uint64_t dead[NH_DEAD_MAX];   /* written to the dead-letter file */
+	uint64_t udrop[NH_UDROP_MAX]; /* lost in userspace, by reason */
 };
+
+struct nh_extender;
 
 struct nh_dispatch {
 	const struct nh_config *cfg;
+	struct nh_extender *extender; /* body.extended: made on first use */
 	struct nh_deliver *deliver;   /* NULL with --stdout */
+	struct nh_spool *spool;       /* NULL: no spool (memory only) */
+	struct nh_dead_letter *dead_letter; /* NULL: given-up events are only counted */
 	FILE *print_to;               /* bodies as JSON lines with --stdout */
 	struct nh_buf body;
 	struct nh_dispatch_stats st;
+
+	/* set by the dispatcher */
+	uint64_t next_seq;
+	bool spooling;                /* new events go to the spool */
+	int64_t spool_warned_ms;      /* rate limit of spool error messages */
 };
 
 /* The capture callback (nh_event_fn); ctx is a struct nh_dispatch. */
 void nh_dispatch_event(void *ctx, const struct nh_event *ev);
+
+/* The engine's on_result; ctx is a struct nh_dispatch. */
+void nh_dispatch_on_result(void *ctx, struct nh_deliver_item *it,
+			   const struct nh_deliver_result *r);
+
+/* Once the fields are set: starts spooling if the spool holds events from
+ * an earlier run, so that they go out before new ones. */
+void nh_dispatch_start(struct nh_dispatch *d);
+
+/* Once per loop turn: moves to the spool if the endpoint has been failing
+ * long enough, feeds the engine from the spool, saves the spool's state. */
+void nh_dispatch_pump(struct nh_dispatch *d);
+
+/* After intake has stopped: delivers what is in memory for up to
+ * deadline_ms, then stops the requests still running and puts everything
+ * left into the spool (or counts it as dropped at shutdown, without one).
+ * Returns the number of events put into the spool. */
+uint64_t nh_dispatch_shutdown(struct nh_dispatch *d, int deadline_ms);
+
+/* The ordering key of a client id (FNV-1a, 64 bits). */
+uint64_t nh_dispatch_key(const char *clientid, size_t len);
 
 #endif

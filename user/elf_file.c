@@ -490,6 +490,492 @@ int nh_elf_find_string(const struct nh_elf *elf, const char *s, unsigned flags,
 	return found > INT32_MAX ? INT32_MAX : (int)found;
 }
 
+/* --- .eh_frame ------------------------------------------------------------ */
+
+/*
+ * Call frame records (LSB "Exception Frames"): a CIE holds what its FDEs
+ * share, including how an FDE encodes its addresses; an FDE gives one
+ * function's [pc_begin, pc_begin + pc_range) and its unwind rules.
+ * .eh_frame_hdr adds a table of (pc_begin, FDE address) sorted by pc_begin.
+ * Everything is read from the loaded image with a bounded cursor: a record
+ * that runs past its area or an encoding we do not know makes the lookup
+ * fail, never read further.
+ */
+
+/* Some loaded bytes and the address of the first. */
+struct region {
+	uint64_t vaddr;
+	const uint8_t *p;
+	size_t size;
+};
+
+struct cursor {
+	const uint8_t *p, *end;
+	uint64_t vaddr; /* of *p, for pc-relative values */
+	unsigned ptr_size;
+	bool msb;
+	bool bad;       /* ran out of bytes or met something unknown */
+};
+
+static struct cursor cursor_at(const struct nh_elf *elf, const struct region *r, uint64_t off)
+{
+	struct cursor c = { 0 };
+
+	c.ptr_size = elf->eh.e_ident[EI_CLASS] == ELFCLASS32 ? 4 : 8;
+	c.msb = elf->eh.e_ident[EI_DATA] == ELFDATA2MSB;
+	if (off > r->size) {
+		c.bad = true;
+		return c;
+	}
+	c.p = r->p + off;
+	c.end = r->p + r->size;
+	c.vaddr = r->vaddr + off;
+	return c;
+}
+
+static bool cur_need(struct cursor *c, uint64_t n)
+{
+	if (c->bad || (uint64_t)(c->end - c->p) < n) {
+		c->bad = true;
+		return false;
+	}
+	return true;
+}
+
+static void cur_skip(struct cursor *c, uint64_t n)
+{
+	if (cur_need(c, n)) {
+		c->p += n;
+		c->vaddr += n;
+	}
+}
+
+static uint64_t cur_uint(struct cursor *c, unsigned n)
+{
+	uint64_t v = 0;
+
+	if (!cur_need(c, n))
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | c->p[c->msb ? i : n - 1 - i];
+	cur_skip(c, n);
+	return v;
+}
+
+static uint64_t cur_uleb(struct cursor *c)
+{
+	uint64_t v = 0;
+
+	for (unsigned shift = 0; shift < 70; shift += 7) {
+		uint8_t b = (uint8_t)cur_uint(c, 1);
+
+		if (c->bad)
+			return 0;
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+	c->bad = true;
+	return 0;
+}
+
+static int64_t cur_sleb(struct cursor *c)
+{
+	uint64_t v = 0;
+
+	for (unsigned shift = 0; shift < 70; shift += 7) {
+		uint8_t b = (uint8_t)cur_uint(c, 1);
+
+		if (c->bad)
+			return 0;
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			if (shift + 7 < 64 && (b & 0x40))
+				v |= ~0ull << (shift + 7);
+			return (int64_t)v;
+		}
+	}
+	c->bad = true;
+	return 0;
+}
+
+/* DW_EH_PE_* pointer encodings: a format in the low nibble, what the value
+ * is relative to in bits 4-6. */
+#define PE_OMIT 0xff
+#define PE_PCREL 0x10
+#define PE_DATAREL 0x30
+
+/* Bytes of a fixed-size format, 0 for the variable ones. */
+static unsigned pe_size(uint8_t enc)
+{
+	switch (enc & 0x0f) {
+	case 0x02: case 0x0a: return 2;
+	case 0x03: case 0x0b: return 4;
+	case 0x04: case 0x0c: return 8;
+	default: return 0;
+	}
+}
+
+/* An encoded address; datarel is what DW_EH_PE_datarel counts from. */
+static uint64_t cur_encoded(struct cursor *c, uint8_t enc, uint64_t datarel)
+{
+	uint64_t field = c->vaddr, v;
+
+	switch (enc & 0x0f) {
+	case 0x00: v = cur_uint(c, c->ptr_size); break;
+	case 0x01: v = cur_uleb(c); break;
+	case 0x02: v = cur_uint(c, 2); break;
+	case 0x03: v = cur_uint(c, 4); break;
+	case 0x04: case 0x0c: v = cur_uint(c, 8); break;
+	case 0x09: v = (uint64_t)cur_sleb(c); break;
+	case 0x0a: v = cur_uint(c, 2); v = (v ^ 0x8000) - 0x8000; break;
+	case 0x0b: v = cur_uint(c, 4); v = (v ^ 0x80000000u) - 0x80000000u; break;
+	default: c->bad = true; return 0;
+	}
+	switch (enc & 0x70) {
+	case 0: break;
+	case PE_PCREL: v += field; break;
+	case PE_DATAREL: v += datarel; break;
+	default: c->bad = true; return 0;
+	}
+	if (enc & 0x80) /* indirect: an address of the address */
+		c->bad = true;
+	return v;
+}
+
+/* What an FDE needs from its CIE. */
+struct cie_info {
+	uint8_t fde_enc;
+	bool has_aug_data; /* "z": FDEs carry augmentation data to skip */
+};
+
+static int parse_cie(const struct nh_elf *elf, const struct region *ef, uint64_t off,
+		     struct cie_info *ci)
+{
+	struct cursor c = cursor_at(elf, ef, off);
+	uint64_t len = cur_uint(&c, 4);
+	const char *aug;
+	size_t alen;
+	unsigned version;
+
+	if (len < 4 || len == 0xffffffffu || !cur_need(&c, len))
+		return -EINVAL;
+	c.end = c.p + len;
+	if (cur_uint(&c, 4) != 0) /* the CIE id: 0 in .eh_frame */
+		return -EINVAL;
+	version = (unsigned)cur_uint(&c, 1);
+	if (c.bad || (version != 1 && version != 3 && version != 4))
+		return -EINVAL;
+	aug = (const char *)c.p;
+	alen = strnlen(aug, (size_t)(c.end - c.p));
+	cur_skip(&c, alen + 1);
+	if (alen >= 2 && aug[0] == 'e' && aug[1] == 'h') /* gcc 2.x's eh_data */
+		cur_skip(&c, c.ptr_size);
+	if (version == 4)
+		cur_skip(&c, 2); /* address and segment selector sizes */
+	(void)cur_uleb(&c); /* code alignment */
+	(void)cur_sleb(&c); /* data alignment */
+	if (version == 1)
+		cur_skip(&c, 1);
+	else
+		(void)cur_uleb(&c); /* return address register */
+	ci->fde_enc = 0; /* absolute addresses unless 'R' says otherwise */
+	ci->has_aug_data = alen && aug[0] == 'z';
+	if (ci->has_aug_data) {
+		uint64_t n = cur_uleb(&c);
+		struct cursor a = c;
+
+		if (!cur_need(&c, n))
+			return -EINVAL;
+		a.end = a.p + n;
+		for (size_t i = 1; i < alen && !a.bad; i++) {
+			if (aug[i] == 'R') {
+				ci->fde_enc = (uint8_t)cur_uint(&a, 1);
+			} else if (aug[i] == 'P') {
+				uint8_t e = (uint8_t)cur_uint(&a, 1);
+				(void)cur_encoded(&a, e & 0x7f, 0); /* the personality routine */
+			} else if (aug[i] == 'L') {
+				cur_skip(&a, 1);
+			} else if (aug[i] != 'S' && aug[i] != 'B') {
+				break; /* unknown, but its data is inside the length */
+			}
+		}
+		if (a.bad)
+			return -EINVAL;
+	} else if (alen) {
+		return -EINVAL; /* no length to skip what we do not know */
+	}
+	return c.bad ? -EINVAL : 0;
+}
+
+/*
+ * Whether the FDE's rules before its first address advance leave the CFA
+ * where the CIE puts it (the stack pointer as a call left it): true at a
+ * function entry. A part split off a function starts inside the parent's
+ * frame and redefines the CFA first (DW_CFA_def_cfa %rbp, 16 ...).
+ */
+static bool keeps_entry_cfa(struct cursor *c)
+{
+	while (c->p < c->end && !c->bad) {
+		uint8_t op = (uint8_t)cur_uint(c, 1);
+
+		switch (op >> 6) {
+		case 1: /* advance_loc: rules from here on are past the entry */
+			return true;
+		case 2: /* offset */
+			(void)cur_uleb(c);
+			continue;
+		case 3: /* restore */
+			continue;
+		}
+		switch (op) {
+		case 0x00: case 0x0a: case 0x0b: /* nop, remember/restore_state */
+			break;
+		case 0x01: case 0x02: case 0x03: case 0x04: /* set_loc, advance_loc1/2/4 */
+			return true;
+		case 0x05: case 0x09: case 0x14: case 0x2f:
+			(void)cur_uleb(c);
+			(void)cur_uleb(c);
+			break;
+		case 0x06: case 0x07: case 0x08: case 0x2e:
+			(void)cur_uleb(c);
+			break;
+		case 0x11: case 0x15:
+			(void)cur_uleb(c);
+			(void)cur_sleb(c);
+			break;
+		case 0x10: case 0x16: /* expression, val_expression */
+			(void)cur_uleb(c);
+			cur_skip(c, cur_uleb(c));
+			break;
+		default: /* def_cfa* moves the CFA; anything unknown: cannot tell */
+			return false;
+		}
+	}
+	return !c->bad;
+}
+
+/* The record at off: 1 an FDE (filled in), 0 a CIE or the terminator,
+ * -EINVAL malformed. *next is where the following record starts. */
+static int parse_record(const struct nh_elf *elf, const struct region *ef, uint64_t off,
+			uint64_t *next, struct nh_fde *fde)
+{
+	struct cursor c = cursor_at(elf, ef, off);
+	uint64_t len = cur_uint(&c, 4), id_off = off + 4, id;
+	struct cie_info ci;
+
+	if (c.bad)
+		return -EINVAL;
+	if (len == 0) { /* the terminator */
+		*next = ef->size;
+		return 0;
+	}
+	if (len < 4 || len == 0xffffffffu || !cur_need(&c, len))
+		return -EINVAL;
+	*next = off + 4 + len;
+	c.end = c.p + len;
+	id = cur_uint(&c, 4);
+	if (id == 0)
+		return 0;
+	if (id > id_off || parse_cie(elf, ef, id_off - id, &ci))
+		return -EINVAL;
+	fde->start = cur_encoded(&c, ci.fde_enc, 0);
+	fde->size = cur_encoded(&c, ci.fde_enc & 0x0f, 0);
+	if (ci.has_aug_data)
+		cur_skip(&c, cur_uleb(&c));
+	if (c.bad)
+		return -EINVAL;
+	fde->entry = keeps_entry_cfa(&c);
+	return 1;
+}
+
+static bool covers(const struct nh_fde *f, uint64_t vaddr)
+{
+	return vaddr >= f->start && vaddr - f->start < f->size;
+}
+
+/* A loaded section by name. */
+static bool section_region(const struct nh_elf *elf, const char *name, struct region *r)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf->e, scn)) != NULL) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS ||
+		    !(sh.sh_flags & SHF_ALLOC) || strcmp(section_name(elf, &sh), name) != 0)
+			continue;
+		r->vaddr = sh.sh_addr;
+		r->size = (size_t)sh.sh_size;
+		r->p = sh.sh_size <= SIZE_MAX ? vaddr_bytes(elf, sh.sh_addr, r->size) : NULL;
+		return r->p != NULL;
+	}
+	return false;
+}
+
+/* From vaddr to the end of the file bytes of its PT_LOAD segment. */
+static bool segment_tail(const struct nh_elf *elf, uint64_t vaddr, struct region *r)
+{
+	for (size_t i = 0; i < elf->phnum; i++) {
+		const GElf_Phdr *p = &elf->ph[i];
+
+		if (p->p_type != PT_LOAD || vaddr < p->p_vaddr ||
+		    vaddr - p->p_vaddr >= p->p_filesz ||
+		    !in_bounds(p->p_offset, p->p_filesz, elf->rawsize))
+			continue;
+		r->vaddr = vaddr;
+		r->size = (size_t)(p->p_filesz - (vaddr - p->p_vaddr));
+		r->p = elf->raw + p->p_offset + (vaddr - p->p_vaddr);
+		return true;
+	}
+	return false;
+}
+
+static bool find_eh_frame_hdr(const struct nh_elf *elf, struct region *hdr)
+{
+	if (section_region(elf, ".eh_frame_hdr", hdr))
+		return true;
+	for (size_t i = 0; i < elf->phnum; i++) {
+		const GElf_Phdr *p = &elf->ph[i];
+
+		if (p->p_type != PT_GNU_EH_FRAME || p->p_filesz > SIZE_MAX)
+			continue;
+		hdr->vaddr = p->p_vaddr;
+		hdr->size = (size_t)p->p_filesz;
+		hdr->p = vaddr_bytes(elf, p->p_vaddr, hdr->size);
+		return hdr->p != NULL;
+	}
+	return false;
+}
+
+/* The binary search through .eh_frame_hdr's table. -EINVAL when the table
+ * cannot be used (the caller walks .eh_frame instead). */
+static int fde_by_table(const struct nh_elf *elf, const struct region *hdr,
+			const struct region *ef, uint64_t vaddr, struct nh_fde *out)
+{
+	struct cursor c = cursor_at(elf, hdr, 0);
+	uint8_t ptr_enc, cnt_enc, tab_enc;
+	uint64_t n, lo, hi, fde_addr, next;
+	const uint8_t *table;
+	uint64_t table_vaddr;
+	unsigned es;
+
+	if (cur_uint(&c, 1) != 1)
+		return -EINVAL;
+	ptr_enc = (uint8_t)cur_uint(&c, 1);
+	cnt_enc = (uint8_t)cur_uint(&c, 1);
+	tab_enc = (uint8_t)cur_uint(&c, 1);
+	if (ptr_enc == PE_OMIT || cnt_enc == PE_OMIT || tab_enc == PE_OMIT)
+		return -EINVAL;
+	(void)cur_encoded(&c, ptr_enc, hdr->vaddr);
+	n = cur_encoded(&c, cnt_enc, hdr->vaddr);
+	es = pe_size(tab_enc);
+	if (c.bad || !es || n > (uint64_t)(c.end - c.p) / (2u * es))
+		return -EINVAL;
+	table = c.p;
+	table_vaddr = c.vaddr;
+	/* the last entry whose pc_begin <= vaddr */
+	lo = 0;
+	hi = n;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		struct cursor e = c;
+
+		e.p = table + mid * 2 * es;
+		e.vaddr = table_vaddr + mid * 2 * es;
+		if (cur_encoded(&e, tab_enc, hdr->vaddr) <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+		if (e.bad)
+			return -EINVAL;
+	}
+	if (lo == 0)
+		return -ENOENT;
+	c.p = table + (lo - 1) * 2 * es + es;
+	c.vaddr = table_vaddr + (lo - 1) * 2 * es + es;
+	fde_addr = cur_encoded(&c, tab_enc, hdr->vaddr);
+	if (c.bad || fde_addr < ef->vaddr || fde_addr - ef->vaddr >= ef->size)
+		return -EINVAL;
+	if (parse_record(elf, ef, fde_addr - ef->vaddr, &next, out) != 1)
+		return -EINVAL;
+	return covers(out, vaddr) ? 0 : -ENOENT;
+}
+
+static int fde_by_walk(const struct nh_elf *elf, const struct region *ef, uint64_t vaddr,
+		       struct nh_fde *out)
+{
+	uint64_t off = 0, next;
+	struct nh_fde f;
+
+	while (off < ef->size) {
+		int rc = parse_record(elf, ef, off, &next, &f);
+
+		if (rc < 0)
+			return rc;
+		if (rc == 1 && covers(&f, vaddr)) {
+			*out = f;
+			return 0;
+		}
+		off = next; /* > off: every record is at least 4 bytes long */
+	}
+	return -ENOENT;
+}
+
+int nh_elf_fde_find(const struct nh_elf *elf, uint64_t vaddr, struct nh_fde *out)
+{
+	struct region hdr, ef;
+	bool have_hdr;
+	int rc;
+
+	if (!elf || !out)
+		return -EINVAL;
+	have_hdr = find_eh_frame_hdr(elf, &hdr);
+	if (!section_region(elf, ".eh_frame", &ef)) {
+		/* no section headers: the header says where .eh_frame is */
+		struct cursor c;
+		uint64_t at;
+
+		if (!have_hdr)
+			return -ENOENT;
+		c = cursor_at(elf, &hdr, 0);
+		cur_skip(&c, 1);
+		uint8_t ptr_enc = (uint8_t)cur_uint(&c, 1);
+		cur_skip(&c, 2);
+		at = cur_encoded(&c, ptr_enc, hdr.vaddr);
+		if (c.bad || !segment_tail(elf, at, &ef))
+			return -ENOENT;
+	}
+	if (have_hdr) {
+		rc = fde_by_table(elf, &hdr, &ef, vaddr, out);
+		if (rc != -EINVAL)
+			return rc;
+	}
+	return fde_by_walk(elf, &ef, vaddr, out);
+}
+
+int nh_elf_exec_segments(const struct nh_elf *elf, struct nh_elf_seg *out, size_t max)
+{
+	size_t n = 0;
+
+	if (!elf || (!out && max))
+		return -EINVAL;
+	for (size_t i = 0; i < elf->phnum; i++) {
+		const GElf_Phdr *p = &elf->ph[i];
+
+		if (p->p_type != PT_LOAD || !(p->p_flags & PF_X) || !p->p_filesz ||
+		    !in_bounds(p->p_offset, p->p_filesz, elf->rawsize))
+			continue;
+		if (n < max) {
+			out[n].vaddr = p->p_vaddr;
+			out[n].size = p->p_filesz;
+		}
+		n++;
+	}
+	return (int)n;
+}
+
 int nh_elf_section(const struct nh_elf *elf, const char *name, uint64_t *vaddr,
 		   uint64_t *size)
 {

@@ -3,7 +3,8 @@
  * What nanohook needs from a broker's ELF file: where a function is (for a
  * uprobe: the file offset, computed here so recovered functions of stripped
  * binaries attach the same way as named ones), its code bytes, where a
- * string literal lives, and what kind of build it is (symbols, DWARF, PIE,
+ * string literal lives, which function covers an address when there are no
+ * symbols (.eh_frame), and what kind of build it is (symbols, DWARF, PIE,
  * build id, machine).
  *
  * Paths may be /proc/PID/root/... paths. Files may be hostile: every offset
@@ -72,6 +73,35 @@ int nh_elf_read_vaddr(const struct nh_elf *elf, uint64_t vaddr, void *buf,
 #define NH_ELF_STR_PREFIX 0x1u
 int nh_elf_find_string(const struct nh_elf *elf, const char *s, unsigned flags,
 		       uint64_t *vaddrs, size_t max);
+
+/*
+ * The .eh_frame FDE (call frame record) covering vaddr: in a stripped
+ * binary, where the function holding an instruction starts and ends.
+ * Looked up through .eh_frame_hdr's sorted table when there is one, else by
+ * walking .eh_frame (both found by section name or, without section
+ * headers, through PT_GNU_EH_FRAME).
+ */
+struct nh_fde {
+	uint64_t start;  /* pc_begin: link-time address */
+	uint64_t size;   /* pc_range */
+	/* Its unwind rules leave the caller's frame (the CFA) as a call left it:
+	 * a function entry. False for a part the compiler split off a function
+	 * (gcc's foo.cold), which starts inside the parent's frame. */
+	bool entry;
+};
+
+/* 0, -ENOENT (no FDE covers vaddr, or no .eh_frame) or -EINVAL. */
+int nh_elf_fde_find(const struct nh_elf *elf, uint64_t vaddr, struct nh_fde *out);
+
+/* A loadable segment's file-backed part. */
+struct nh_elf_seg {
+	uint64_t vaddr;
+	uint64_t size;
+};
+
+/* The executable PT_LOAD segments whose bytes are in the file: stores up
+ * to max in out and returns how many there are (>= 0), or -EINVAL. */
+int nh_elf_exec_segments(const struct nh_elf *elf, struct nh_elf_seg *out, size_t max);
 
 /* A section's address and size by name. 0, -ENOENT. */
 int nh_elf_section(const struct nh_elf *elf, const char *name, uint64_t *vaddr,

@@ -418,7 +418,7 @@ int nh_mqtt_parse_connect(const uint8_t *p, size_t n, bool with_fixed_header,
 	if ((err = open_packet(p, n, with_fixed_header, NH_MQTT_CONNECT, &r, &hdr)))
 		return err;
 	/* Fixed header flags are reserved, 0000 (3.1.1 2.2.2 Table 2.2
-	 * [MQTT-2.2.2-1], v5 2.1.3 [MQTT-2.1.3-1], 3.1.1). */
+	 * [MQTT-2.2.2-1], v5 2.1.3 [MQTT-2.1.3-1]). */
 	if (hdr & 0x0f)
 		return -EINVAL;
 	if ((err = parse_connect(&r, &c)))

@@ -82,7 +82,10 @@ start_nanohook() {
 	local name=$1 pid=$2 conf=$3; shift 3
 	NH_LOG=$WORK/$name.nanohook.log
 	NH_STDOUT=$WORK/$name.nanohook.out
-	"$NANOHOOK" --pid "$pid" --conf "$conf" "$@" >"$NH_STDOUT" 2>"$NH_LOG" &
+	# A spool of its own: one nanohook per spool, and nothing a killed
+	# test left behind is replayed into the next one.
+	"$NANOHOOK" --pid "$pid" --conf "$conf" --spool-dir "$WORK/$name.spool" "$@" \
+		>"$NH_STDOUT" 2>"$NH_LOG" &
 	NH_PID=$!
 	_pids+=("$NH_PID")
 	if ! wait_for 20 grep -qs 'attached to' "$NH_LOG"; then

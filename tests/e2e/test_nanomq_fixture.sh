@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# nanohook attached to the NanoMQ stand-in (tests/fixture), built -O0, -O2
-# and -O2 with DWARF: the golden client actions must give NanoMQ 0.25.3's
-# golden bodies, POSTed to a real local HTTP server, in every encoding.
+# nanohook attached to the NanoMQ stand-in (tests/fixture), built -O0, -O2,
+# -O3, -O2 with DWARF, and stripped of every symbol (-O0s, -O2s, -O3s, as
+# the official .deb/.rpm are): the golden client actions must give NanoMQ
+# 0.25.3's golden bodies, POSTed to a real local HTTP server, in every
+# encoding.
 . "$(dirname "$0")/lib.sh"
 need_root "nanomq fixture" || exit 0
 ACTIONS=$NH_TOP/tests/e2e/data/golden-actions.txt
@@ -18,7 +20,7 @@ run_fixture() {
 	wait_for 15 grep -qs '^pid ' "$WORK/$1.fixture.out"
 }
 
-for build in O0 O2 O3 O2g; do
+for build in O0 O2 O3 O2g O0s O2s O3s; do
 	for enc in plain base64 base62; do
 		name=fixture-$build-$enc
 		start_sink "$name" || { not_ok "$name" "sink did not start"; continue; }
@@ -92,4 +94,40 @@ cat >"$WORK/$name.expected" <<'EXP'
 {"ts":0,"topic":"$SYS/brokers/client_status/c1","retain":false,"qos":0,"action":"message_publish","from_username":"undefined","from_client_id":"c1","payload":"{}"}
 EXP
 same_bodies "$name: refused connack, rejected publish, \$SYS notice, + filter" "$WORK/$name.expected" "$SINK_OUT"
+
+# A stripped build: probe says how each function and offset was found.
+name=fixture-stripped-probe
+"$NANOHOOK" probe --exe "$NH_BUILD/fixture/nmq_fixture-O2s" >"$WORK/$name.out" 2>&1
+if grep -q '^verdict: can attach' "$WORK/$name.out" &&
+	grep -qE '^  ok +function nano_msg_notify .*__func__ literal.*\.eh_frame' "$WORK/$name.out" &&
+	grep -qE '^  ok +conn_param.clientid.body +0x78 .*accessor called by nano_msg_notify' "$WORK/$name.out"; then
+	ok "$name reports the recovered functions and offsets"
+else
+	not_ok "$name" "unexpected probe report"; sed 's/^/#   /' "$WORK/$name.out"
+fi
+
+# A stripped build whose handle_pub cannot be recovered (its name literal
+# is gone): nanohook refuses to attach, saying what and which build to use.
+name=fixture-stripped-refuse
+perl -0777 -pe 's/handle_pub\0/handle_puX\0/g' "$NH_BUILD/fixture/nmq_fixture-O2s" >"$WORK/nmq_fixture-nolit"
+chmod +x "$WORK/nmq_fixture-nolit"
+FIX_IN=$WORK/$name.fifo
+mkfifo "$FIX_IN"
+"$WORK/nmq_fixture-nolit" --wait <"$FIX_IN" >"$WORK/$name.fixture.out" 2>&1 &
+FIX_PID=$!
+_pids+=("$FIX_PID")
+exec 7>"$FIX_IN"
+wait_for 5 grep -q '^pid ' "$WORK/$name.fixture.out"
+NH_LOG=$WORK/$name.nanohook.log
+write_conf "$WORK/$name.conf" "http://127.0.0.1:1/hook" plain
+timeout 20 "$NANOHOOK" --pid "$FIX_PID" --conf "$WORK/$name.conf" >/dev/null 2>"$NH_LOG"
+rc=$?
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then
+	not_ok "$name" "attached although handle_pub cannot be recovered (exit $rc)"
+elif grep -q 'this NanoMQ build is stripped and handle_pub could not be recovered .*; use the Docker image or a build with symbols' "$NH_LOG"; then
+	ok "$name refuses (exit $rc), naming handle_pub and the build to use"
+else
+	not_ok "$name" "no clear refusal (exit $rc)"; sed 's/^/#   /' "$NH_LOG"
+fi
+exec 7>&-
 exit 0

@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct nh_record *r = (const struct nh_record *)b;
 
 	CHECK(n >= sizeof(*r));
-	CHECK(ev.type > NH_EV_NONE && ev.type < NH_EV_MAX);
+	CHECK((ev.type > NH_EV_NONE && ev.type < NH_EV_MAX) ||
+	      (unsigned)ev.type == NH_REC_PIPE_BIND);
 	CHECK(inside(b, n, ev.clientid.ptr, ev.clientid.len));
 	CHECK(ev.clientid.len == r->clientid_len && ev.clientid.len < NH_CLIENTID_MAX);
 	CHECK(inside(b, n, ev.topic.ptr, ev.topic.len));
@@ -70,11 +71,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	      inside(b, n, ev.from_clientid.ptr, ev.from_clientid.len));
 	CHECK(ev.from_username.len == 0 ||
 	      inside(b, n, ev.from_username.ptr, ev.from_username.len));
+	CHECK(ev.from_clientid.len == r->from_clientid_len);
+	CHECK(ev.has_from_username || ev.from_username.len == 0);
 	CHECK(inside(b, n, ev.payload, ev.payload_len));
 	CHECK(ev.payload_len <= ev.payload_full_len);
 	CHECK(ev.payload_len == ev.payload_full_len || (r->flags & NH_F_TRUNC_PAYLOAD));
 	CHECK(!(r->flags & (NH_F_READ_FAULT | NH_F_TRUNC_CLIENTID | NH_F_TRUNC_USERNAME |
-			    NH_F_TRUNC_TOPIC)));
+			    NH_F_TRUNC_TOPIC | NH_F_TRUNC_FROM)));
 	CHECK(ev.ts_ms == (r->ts_boot_ns + offset) / 1000000ull);
 	free(b);
 	return 0;

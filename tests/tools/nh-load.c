@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,7 +66,9 @@ static const char usage[] =
 "                        hex digits of CLOCK_REALTIME nanoseconds. Text, so a\n"
 "                        webhook with body.encoding = plain carries it intact\n"
 "      --inflight W      QoS 1/2: unacknowledged publishes per connection\n"
-"                        (default 64)\n"
+"                        (default 16). Keep it within the broker's receive\n"
+"                        maximum (Mosquitto: max_inflight_messages, 20):\n"
+"                        past it Mosquitto acknowledges and drops publishes\n"
 "      --idle S          with --subscribe: once everything is published, stop\n"
 "                        waiting for the missing messages after S seconds\n"
 "                        without one (default 2)\n"
@@ -73,10 +76,11 @@ static const char usage[] =
 "\n"
 "What is timed: from the first publish written to the last message the\n"
 "subscriber receives (--subscribe), else to the last acknowledgement (QoS 1\n"
-"and 2), else to the last publish written. At the end one line on stdout:\n"
+"and 2), else to the last publish written. At the end one line on stdout\n"
+"(wrapped here):\n"
 "\n"
 "  sent=50000 acked=0 received=50000 lost=0 seconds=0.41 msgs_per_s=121000\n"
-"  publish_seconds=0.30 publishers=4 qos=0 payload=64 complete=1\n"
+"  publish_seconds=0.30 publishers=4 qos=0 payload=64 complete=1 cpu_ms=150\n"
 "\n"
 "  sent             publishes written to the sockets\n"
 "  acked            PUBACKs (QoS 1) or PUBCOMPs (QoS 2) received\n"
@@ -86,6 +90,11 @@ static const char usage[] =
 "  msgs_per_s       received (or acked, or sent) / seconds\n"
 "  publish_seconds  first to last publish written\n"
 "  complete         1 if every message was sent, acked and received\n"
+"  cpu_ms           CPU time nh-load used, user + system\n"
+"\n"
+"Without --subscribe at QoS 0 the interval ends when the last publish is in\n"
+"the kernel's socket buffer, which says little about the broker: use\n"
+"--subscribe (or QoS 1) to time the broker.\n"
 "\n"
 "Endpoint mode listens on 127.0.0.1:PORT (0 = any free port; it prints\n"
 "\"listening on 127.0.0.1:PORT\"), answers every request 200 with an empty\n"
@@ -95,14 +104,16 @@ static const char usage[] =
 "of it) it records latency = receive time - stamp (CLOCK_REALTIME: run it\n"
 "on the publishers' machine). It stops on --expect N bodies, on --idle S\n"
 "seconds without a body after the first one, on --timeout S, or on\n"
-"SIGINT/SIGTERM, and prints one line on stdout:\n"
+"SIGINT/SIGTERM, and prints one line on stdout (wrapped here):\n"
 "\n"
 "  requests=50000 bodies=50000 publish_bodies=50000 seconds=1.92\n"
 "  bodies_per_s=26000 stamped=50000 lat_p50_ms=0.41 lat_p99_ms=3.2 lat_max_ms=9.1\n"
+"  cpu_ms=900\n"
 "\n"
 "  seconds          first body to last body received\n"
 "  bodies_per_s     bodies / seconds\n"
 "  lat_*_ms         over the stamped bodies, nearest-rank percentiles\n"
+"  cpu_ms           CPU time the endpoint used, user + system\n"
 "\n"
 "Examples:\n"
 "  nh-load --port 1883 --publishers 4 --messages 50000 --subscribe\n"
@@ -125,6 +136,17 @@ static int64_t clock_ns(clockid_t id)
 static int64_t mono_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);
+}
+
+/* CPU time this process has used (every thread), in milliseconds. */
+static double cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 /* Set by SIGINT/SIGTERM; both loops poll it at least every 100 ms. */
@@ -955,11 +977,11 @@ static int run_load(const struct options *o)
 	uint64_t done = o->subscribe ? L.received : o->qos ? L.acked : L.sent;
 	printf("sent=%" PRIu64 " acked=%" PRIu64 " received=%" PRIu64 " lost=%" PRIu64
 	       " seconds=%.6f msgs_per_s=%.0f publish_seconds=%.6f publishers=%u qos=%d"
-	       " payload=%zu complete=%d\n",
+	       " payload=%zu complete=%d cpu_ms=%.0f\n",
 	       L.sent, L.acked, L.received,
 	       o->subscribe && L.sent > L.received ? L.sent - L.received : 0,
 	       secs, secs > 0 ? (double)done / secs : 0.0, pub_secs, o->publishers, o->qos,
-	       o->payload_size, complete ? 1 : 0);
+	       o->payload_size, complete ? 1 : 0, cpu_ms());
 	fflush(stdout);
 	if (timed_out)
 		fprintf(stderr, "nh-load: timeout after %.0f s\n", o->timeout_s);
@@ -1227,10 +1249,10 @@ static int run_endpoint(const struct options *o)
 	qsort(e.lat_ns, e.nlat, sizeof(*e.lat_ns), cmp_i64);
 	printf("requests=%" PRIu64 " bodies=%" PRIu64 " publish_bodies=%" PRIu64
 	       " seconds=%.6f bodies_per_s=%.0f stamped=%zu lat_p50_ms=%.3f lat_p99_ms=%.3f"
-	       " lat_max_ms=%.3f\n",
+	       " lat_max_ms=%.3f cpu_ms=%.0f\n",
 	       e.requests, bodies, e.publish_bodies, secs, secs > 0 ? (double)bodies / secs : 0.0,
 	       e.nlat, pct_ms(e.lat_ns, e.nlat, 50), pct_ms(e.lat_ns, e.nlat, 99),
-	       e.nlat ? (double)e.lat_ns[e.nlat - 1] / 1e6 : 0.0);
+	       e.nlat ? (double)e.lat_ns[e.nlat - 1] / 1e6 : 0.0, cpu_ms());
 	fflush(stdout);
 	if (e.oom)
 		fprintf(stderr, "nh-load: out of memory: some latencies were not kept\n");
@@ -1247,7 +1269,7 @@ int main(int argc, char **argv)
 {
 	struct options o = {
 		.host = "127.0.0.1", .port = 1883, .publishers = 4, .messages = 50000,
-		.qos = 0, .payload_size = 64, .topic = "nhbench", .inflight = 64,
+		.qos = 0, .payload_size = 64, .topic = "nhbench", .inflight = 16,
 		.idle_s = -1 /* mode default */, .timeout_s = 60, .endpoint_port = -1,
 	};
 

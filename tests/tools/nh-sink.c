@@ -44,6 +44,21 @@ static const char usage[] =
 "  --dump-headers FILE  append every request to FILE: \"METHOD /path\", its\n"
 "                       headers as \"name: value\" lines, then an empty line\n"
 "  --status CODE        answer counted POSTs with CODE (default 200)\n"
+"  --ok-out FILE        append each body answered 2xx to FILE, one per line, when\n"
+"                       the answer is sent (a body held by --hang-first is\n"
+"                       written only if its answer is ever sent)\n"
+"\n"
+"Faults, applied to the counted POSTs in arrival order, each option to the\n"
+"next ones in this order: the first --close-first, then the next --hang-first,\n"
+"then --fail-first, then --status-sequence; after them, --status:\n"
+"  --close-first N      close the connection without an answer\n"
+"  --hang-first N       hold the answer (200) --hang-ms ms (default 60000)\n"
+"  --hang-ms N\n"
+"  --fail-first N       answer --fail-status (default 503)\n"
+"  --fail-status CODE\n"
+"  --status-sequence L  answer the statuses of the comma-separated list L in\n"
+"                       turn, e.g. 503,503,200\n"
+"  --retry-after VALUE  send \"Retry-After: VALUE\" with every answer that is not 2xx\n"
 "  --delay-ms N         wait N ms before answering (a connection-per-thread\n"
 "                       server is used then, so delays overlap)\n"
 "  --threads N          server threads without --delay-ms (default 2)\n"
@@ -70,6 +85,12 @@ struct sink_opts {
 	bool count;
 	unsigned status;
 	unsigned delay_ms;
+	const char *ok_out;
+	uint64_t close_first, hang_first, fail_first;
+	unsigned hang_ms, fail_status;
+	unsigned seq[256];
+	size_t n_seq;
+	const char *retry_after;
 	unsigned threads;
 	uint64_t expect;
 	double timeout_s;
@@ -81,7 +102,10 @@ struct sink {
 	struct sink_opts o;
 	pthread_mutex_t lock;
 	int out_fd;
+	int ok_fd;
 	FILE *headers_out;
+	uint64_t faults_used;    /* counted POSTs that went through the fault options */
+	atomic_bool stopping;    /* ends --hang-first holds early */
 	int done_fd;             /* eventfd: --expect reached */
 	uint64_t requests, bodies, bytes, answered;
 	atomic_uint_fast64_t connections;
@@ -94,6 +118,8 @@ struct request {
 	size_t len, cap;
 	bool too_big;
 	bool counted; /* a body that was written out and answered --status */
+	bool close;   /* --close-first: no answer */
+	unsigned hold_ms;
 };
 
 static int write_all(int fd, struct iovec *iov, int n)
@@ -154,7 +180,21 @@ static unsigned record(struct sink *s, struct MHD_Connection *c, const char *url
 	else if (r->too_big)
 		status = MHD_HTTP_CONTENT_TOO_LARGE;
 	else {
+		uint64_t i = s->faults_used++, o = s->o.close_first;
+
 		status = s->o.status;
+		if (i < o) {
+			r->close = true;
+		} else if (i < (o += s->o.hang_first)) {
+			r->hold_ms = s->o.hang_ms;
+			status = 200;
+		} else if (i < (o += s->o.fail_first)) {
+			status = s->o.fail_status;
+		} else if (i < o + s->o.n_seq) {
+			status = s->o.seq[i - o];
+		} else {
+			s->faults_used = o + s->o.n_seq; /* past the faults: stays there */
+		}
 		r->counted = true;
 		s->bodies++;
 		s->bytes += r->len;
@@ -173,6 +213,20 @@ static unsigned record(struct sink *s, struct MHD_Connection *c, const char *url
 	}
 	pthread_mutex_unlock(&s->lock);
 	return status;
+}
+
+/* Waits ms, in small steps so that a stopping sink does not wait for a
+ * long --hang-ms. */
+static void hold(struct sink *s, unsigned ms)
+{
+	while (ms > 0 && !atomic_load(&s->stopping)) {
+		unsigned step = ms > 50 ? 50 : ms;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)step * 1000000 };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= step;
+	}
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -218,11 +272,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 
 	status = record(s, c, url, method, r);
-	if (s->o.delay_ms && r->counted) {
-		struct timespec ts = { .tv_sec = s->o.delay_ms / 1000,
-				       .tv_nsec = (long)(s->o.delay_ms % 1000) * 1000000 };
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
+	if (r->close) {
+		r->counted = false; /* never answered */
+		return MHD_NO;
+	}
+	if (r->counted)
+		hold(s, s->o.delay_ms + r->hold_ms);
+	/* Held until the sink stops: the client has long given up. */
+	if (r->counted && r->hold_ms && atomic_load(&s->stopping)) {
+		r->counted = false;
+		return MHD_NO;
+	}
+	if (r->counted && status >= 200 && status <= 299 && s->ok_fd >= 0) {
+		struct iovec iov[2] = {
+			{ .iov_base = r->buf ? r->buf : "", .iov_len = r->len },
+			{ .iov_base = "\n", .iov_len = 1 },
+		};
+
+		pthread_mutex_lock(&s->lock);
+		if (write_all(s->ok_fd, iov, 2) < 0)
+			fprintf(stderr, "nh-sink: %s: %s\n", s->o.ok_out, strerror(errno));
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (s->o.retry_after && (status < 200 || status > 299)) {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
+									    MHD_RESPMEM_PERSISTENT);
+		enum MHD_Result ret;
+
+		if (!resp)
+			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, s->o.retry_after);
+		ret = MHD_queue_response(c, status, resp);
+		MHD_destroy_response(resp);
+		return ret;
 	}
 	return MHD_queue_response(c, status, s->empty);
 }
@@ -344,7 +426,9 @@ static int parse_uint(const char *name, const char *s, unsigned long long max,
 static int parse_args(int argc, char **argv, struct sink_opts *o)
 {
 	enum { OPT_LISTEN = 1, OPT_PATH, OPT_OUT, OPT_DUMP, OPT_PRINT, OPT_STATUS, OPT_DELAY,
-	       OPT_THREADS, OPT_EXPECT, OPT_TIMEOUT, OPT_COUNT, OPT_HELP };
+	       OPT_THREADS, OPT_EXPECT, OPT_TIMEOUT, OPT_COUNT, OPT_HELP, OPT_OK_OUT,
+	       OPT_CLOSE_FIRST, OPT_HANG_FIRST, OPT_HANG_MS, OPT_FAIL_FIRST, OPT_FAIL_STATUS,
+	       OPT_STATUS_SEQ, OPT_RETRY_AFTER };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "path", required_argument, NULL, OPT_PATH },
@@ -357,6 +441,14 @@ static int parse_args(int argc, char **argv, struct sink_opts *o)
 		{ "expect", required_argument, NULL, OPT_EXPECT },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "count", no_argument, NULL, OPT_COUNT },
+		{ "ok-out", required_argument, NULL, OPT_OK_OUT },
+		{ "close-first", required_argument, NULL, OPT_CLOSE_FIRST },
+		{ "hang-first", required_argument, NULL, OPT_HANG_FIRST },
+		{ "hang-ms", required_argument, NULL, OPT_HANG_MS },
+		{ "fail-first", required_argument, NULL, OPT_FAIL_FIRST },
+		{ "fail-status", required_argument, NULL, OPT_FAIL_STATUS },
+		{ "status-sequence", required_argument, NULL, OPT_STATUS_SEQ },
+		{ "retry-after", required_argument, NULL, OPT_RETRY_AFTER },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -364,7 +456,8 @@ static int parse_args(int argc, char **argv, struct sink_opts *o)
 	char *end;
 	int c;
 
-	*o = (struct sink_opts){ .listen = "127.0.0.1:8097", .status = 200, .threads = 2 };
+	*o = (struct sink_opts){ .listen = "127.0.0.1:8097", .status = 200, .threads = 2,
+				 .hang_ms = 60000, .fail_status = 503 };
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: o->listen = optarg; break;
@@ -405,6 +498,49 @@ static int parse_args(int argc, char **argv, struct sink_opts *o)
 				return -1;
 			}
 			break;
+		case OPT_OK_OUT: o->ok_out = optarg; break;
+		case OPT_RETRY_AFTER: o->retry_after = optarg; break;
+		case OPT_CLOSE_FIRST:
+		case OPT_HANG_FIRST:
+		case OPT_FAIL_FIRST:
+			if (parse_uint(c == OPT_CLOSE_FIRST ? "close-first" :
+				       c == OPT_HANG_FIRST ? "hang-first" : "fail-first",
+				       optarg, UINT64_MAX / 4, &v) < 0)
+				return -1;
+			if (c == OPT_CLOSE_FIRST)
+				o->close_first = v;
+			else if (c == OPT_HANG_FIRST)
+				o->hang_first = v;
+			else
+				o->fail_first = v;
+			break;
+		case OPT_HANG_MS:
+			if (parse_uint("hang-ms", optarg, 3600000, &v) < 0)
+				return -1;
+			o->hang_ms = (unsigned)v;
+			break;
+		case OPT_FAIL_STATUS:
+			if (parse_uint("fail-status", optarg, 999, &v) < 0 || v < 100)
+				return -1;
+			o->fail_status = (unsigned)v;
+			break;
+		case OPT_STATUS_SEQ: {
+			char *list = strdup(optarg), *save = NULL, *tok;
+
+			o->n_seq = 0;
+			for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (o->n_seq == sizeof(o->seq) / sizeof(o->seq[0]) ||
+				    parse_uint("status-sequence", tok, 999, &v) < 0 || v < 100) {
+					fprintf(stderr, "nh-sink: --status-sequence %s: up to 256 statuses 100..999\n",
+						optarg);
+					free(list);
+					return -1;
+				}
+				o->seq[o->n_seq++] = (unsigned)v;
+			}
+			free(list);
+			break;
+		}
 		case OPT_HELP:
 			fputs(usage, stdout);
 			exit(0);
@@ -430,7 +566,7 @@ static struct MHD_Daemon *start_server(struct sink *s, const struct sockaddr_sto
 	/* A thread pool over epoll is fastest for many keep-alive requests;
 	 * but a delayed answer would hold a pool thread, so with --delay-ms
 	 * every connection gets its own thread. */
-	if (s->o.delay_ms)
+	if (s->o.delay_ms || s->o.hang_first)
 		return MHD_start_daemon(flags | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
 					0, NULL, NULL, on_request, s,
 					MHD_OPTION_SOCK_ADDR, addr,
@@ -491,7 +627,7 @@ static int wait_for_end(struct sink *s, int sig_fd)
 
 int main(int argc, char **argv)
 {
-	struct sink s = { .out_fd = -1, .done_fd = -1 };
+	struct sink s = { .out_fd = -1, .ok_fd = -1, .done_fd = -1 };
 	struct sockaddr_storage addr;
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *daemon;
@@ -510,6 +646,11 @@ int main(int argc, char **argv)
 	if (s.o.out && (s.out_fd = open(s.o.out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 					0644)) < 0) {
 		fprintf(stderr, "nh-sink: --out %s: %s\n", s.o.out, strerror(errno));
+		return 2;
+	}
+	if (s.o.ok_out && (s.ok_fd = open(s.o.ok_out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+					  0644)) < 0) {
+		fprintf(stderr, "nh-sink: --ok-out %s: %s\n", s.o.ok_out, strerror(errno));
 		return 2;
 	}
 	if (s.o.dump_headers && !(s.headers_out = fopen(s.o.dump_headers, "ae"))) {
@@ -548,6 +689,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	rc = wait_for_end(&s, sig_fd);
+	atomic_store(&s.stopping, true);
 	MHD_stop_daemon(daemon);
 	if (s.o.count)
 		fprintf(stderr, "nh-sink: requests=%llu bodies=%llu bytes=%llu connections=%llu "
@@ -561,6 +703,8 @@ int main(int argc, char **argv)
 		fclose(s.headers_out);
 	if (s.out_fd >= 0)
 		close(s.out_fd);
+	if (s.ok_fd >= 0)
+		close(s.ok_fd);
 	close(sig_fd);
 	close(s.done_fd);
 	return rc;

@@ -5,6 +5,11 @@
  * read off the machine code (disasm.c) and off DWARF (dwarf.c), which must
  * agree with the layouts in tests/fixture/nmq_layout.h. Also runs the
  * decoder on the installed Mosquitto's accessors and prints what it finds.
+ *
+ * Stripped builds (-O0s, -O2s, -O3s: `strip -p`, no -rdynamic): .eh_frame
+ * lookups, literal references and the calls a function makes are checked
+ * against the symbols of each one's unstripped twin (.sym), and so is what
+ * `nanohook probe` recovers from the stripped file itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,11 +25,13 @@
 
 #include <cmocka.h>
 
+#include "broker.h"
 #include "disasm.h"
 #include "dwarf_info.h"
 #include <elf.h>
 
 #include "elf_file.h"
+#include "nh_record.h"
 
 static const char *const variants[] = { "O0", "O2", "O2g" };
 #define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
@@ -550,6 +557,481 @@ static void test_dwarf_agrees_with_code(void **state)
 	nh_elf_close(elf);
 }
 
+/* --- stripped builds ------------------------------------------------------ */
+
+static const char *const stripped_variants[] = { "O0s", "O2s", "O3s" };
+#define NSTRIPPED (sizeof(stripped_variants) / sizeof(stripped_variants[0]))
+
+/* The functions a stripped build recovers, each from its __func__ literal. */
+static const char *const recovered_funcs[] = { "nano_msg_notify", "handle_pub",
+					       "decode_pub_message", "conn_handler" };
+
+static void *read_whole(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	long n;
+
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* Every function in the symbol table of the .sym twins has an FDE with
+ * exactly its bounds, as an entry; gcc's .cold parts are not entries. */
+static void test_fde_find(void **state)
+{
+	(void)state;
+	for (size_t v = 0; v < NSTRIPPED; v++) {
+		char path[PATH_MAX], sym_variant[16];
+		struct nh_fde f;
+		struct nh_sym sym;
+
+		snprintf(sym_variant, sizeof(sym_variant), "%s.sym", stripped_variants[v]);
+		struct nh_elf *elf = open_fixture(sym_variant, path, sizeof(path));
+		for (size_t i = 0; i < sizeof(fixture_funcs) / sizeof(*fixture_funcs); i++) {
+			assert_int_equal(nh_elf_find_func(elf, fixture_funcs[i], &sym), 0);
+			uint64_t probes[3] = { sym.vaddr, sym.vaddr + sym.size / 2,
+					       sym.vaddr + sym.size - 1 };
+			for (int k = 0; k < 3; k++) {
+				assert_int_equal(nh_elf_fde_find(elf, probes[k], &f), 0);
+				assert_int_equal(f.start, sym.vaddr);
+				assert_int_equal(f.size, sym.size);
+				assert_true(f.entry);
+			}
+		}
+		/* -O2 and -O3 split decode_pub_message's fatal path off */
+		if (nh_elf_find_func(elf, "decode_pub_message.cold", &sym) == 0) {
+			printf("  %s: decode_pub_message.cold at 0x%llx\n", sym_variant,
+			       (unsigned long long)sym.vaddr);
+			assert_int_equal(nh_elf_fde_find(elf, sym.vaddr, &f), 0);
+			assert_int_equal(f.start, sym.vaddr);
+			assert_false(f.entry);
+		} else {
+			assert_string_equal(stripped_variants[v], "O0s");
+		}
+		/* read-only data is in no FDE */
+		uint64_t lit;
+		assert_int_equal(nh_elf_find_string(elf, "handle_pub", 0, &lit, 1), 1);
+		assert_int_equal(nh_elf_fde_find(elf, lit, &f), -ENOENT);
+		assert_int_equal(nh_elf_fde_find(elf, 0, &f), -ENOENT);
+		assert_int_equal(nh_elf_fde_find(NULL, 0, &f), -EINVAL);
+		nh_elf_close(elf);
+	}
+}
+
+/* Patches a copy of the image: the walk of .eh_frame (no usable
+ * .eh_frame_hdr table) and the lookup without section headers (through
+ * PT_GNU_EH_FRAME) must find what the table finds. */
+static void test_fde_fallbacks(void **state)
+{
+	char path[PATH_MAX], err[128];
+	size_t len;
+	uint64_t hdr_addr, hdr_size, hdr_off;
+	struct nh_sym sym;
+	struct nh_fde want, got;
+	(void)state;
+
+	fixture_path(path, sizeof(path), "O2s.sym");
+	uint8_t *img = read_whole(path, &len);
+	struct nh_elf *elf = nh_elf_open_mem(img, len, err, sizeof(err));
+	assert_non_null(elf);
+	assert_int_equal(nh_elf_section(elf, ".eh_frame_hdr", &hdr_addr, &hdr_size), 0);
+	assert_int_equal(nh_elf_vaddr_to_offset(elf, hdr_addr, &hdr_off), 0);
+	assert_int_equal(img[hdr_off], 1); /* version */
+	uint64_t addrs[sizeof(fixture_funcs) / sizeof(*fixture_funcs)];
+	for (size_t i = 0; i < sizeof(fixture_funcs) / sizeof(*fixture_funcs); i++) {
+		assert_int_equal(nh_elf_find_func(elf, fixture_funcs[i], &sym), 0);
+		addrs[i] = sym.vaddr + 1;
+	}
+
+	/* 1. an unknown header version: the table is not used */
+	img[hdr_off] = 9;
+	struct nh_elf *walk = nh_elf_open_mem(img, len, err, sizeof(err));
+	img[hdr_off] = 1;
+	/* 2. no section headers at all (e_shoff, e_shnum, e_shstrndx = 0) */
+	assert_int_equal(img[4], ELFCLASS64);
+	memset(img + 0x28, 0, 8);
+	memset(img + 0x3c, 0, 4);
+	struct nh_elf *nosec = nh_elf_open_mem(img, len, err, sizeof(err));
+	assert_non_null(walk);
+	assert_non_null(nosec);
+	assert_int_equal(nh_elf_section(nosec, ".eh_frame", NULL, NULL), -ENOENT);
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(*addrs); i++) {
+		assert_int_equal(nh_elf_fde_find(elf, addrs[i], &want), 0);
+		assert_int_equal(nh_elf_fde_find(walk, addrs[i], &got), 0);
+		assert_int_equal(got.start, want.start);
+		assert_int_equal(got.size, want.size);
+		assert_int_equal(got.entry, want.entry);
+		assert_int_equal(nh_elf_fde_find(nosec, addrs[i], &got), 0);
+		assert_int_equal(got.start, want.start);
+		assert_int_equal(got.size, want.size);
+		assert_int_equal(got.entry, want.entry);
+	}
+	assert_int_equal(nh_elf_fde_find(walk, 0, &got), -ENOENT);
+	nh_elf_close(elf);
+	nh_elf_close(walk);
+	nh_elf_close(nosec);
+
+	/* cut short: lookups fail cleanly, whichever part is missing */
+	for (size_t cut = 256; cut < len; cut = cut * 3 / 2) {
+		struct nh_elf *e = nh_elf_open_mem(img, cut, err, sizeof(err));
+		if (!e)
+			continue;
+		for (size_t i = 0; i < sizeof(addrs) / sizeof(*addrs); i++) {
+			int rc = nh_elf_fde_find(e, addrs[i], &got);
+			assert_true(rc == 0 || rc == -ENOENT || rc == -EINVAL);
+		}
+		nh_elf_close(e);
+	}
+	free(img);
+}
+
+/* The loads of a function's name literal: the byte scan finds them, the
+ * exact search confirms them, all inside that function (or its .cold part). */
+static void test_literal_refs(void **state)
+{
+	(void)state;
+	for (size_t v = 0; v < NSTRIPPED; v++) {
+		char path[PATH_MAX], sym_variant[16];
+		struct nh_elf_seg seg[4];
+
+		snprintf(sym_variant, sizeof(sym_variant), "%s.sym", stripped_variants[v]);
+		struct nh_elf *elf = open_fixture(sym_variant, path, sizeof(path));
+		enum nh_arch arch = nh_disasm_arch_for_machine(nh_elf_machine(elf));
+		int nseg = nh_elf_exec_segments(elf, seg, 4);
+		assert_true(nseg >= 1 && nseg <= 4);
+		for (size_t i = 0; i < sizeof(recovered_funcs) / sizeof(*recovered_funcs); i++) {
+			struct nh_sym sym, cold;
+			char cold_name[64];
+			uint64_t lit, refs[64], exact[64];
+			int total = 0;
+
+			assert_int_equal(nh_elf_find_func(elf, recovered_funcs[i], &sym), 0);
+			snprintf(cold_name, sizeof(cold_name), "%s.cold", recovered_funcs[i]);
+			bool has_cold = nh_elf_find_func(elf, cold_name, &cold) == 0;
+			assert_int_equal(nh_elf_find_string(elf, recovered_funcs[i], 0, &lit, 1), 1);
+			for (int s2 = 0; s2 < nseg; s2++) {
+				uint8_t *code = malloc(seg[s2].size);
+				assert_non_null(code);
+				assert_int_equal(nh_elf_read_vaddr(elf, seg[s2].vaddr, code, seg[s2].size), 0);
+				int n = nh_disasm_scan_refs(arch, code, seg[s2].size, seg[s2].vaddr, lit,
+							    NH_REF_ADDR, refs, 64);
+				assert_true(n >= 0 && n <= 64);
+				for (int k = 0; k < n; k++) {
+					bool in_fn = refs[k] >= sym.vaddr && refs[k] < sym.vaddr + sym.size;
+					bool in_cold = has_cold && refs[k] >= cold.vaddr &&
+						       refs[k] < cold.vaddr + cold.size;
+					assert_true(in_fn || in_cold);
+				}
+				total += n;
+				free(code);
+			}
+			uint8_t *fcode = malloc(sym.size);
+			assert_non_null(fcode);
+			assert_int_equal(nh_elf_read_vaddr(elf, sym.vaddr, fcode, sym.size), 0);
+			int m = nh_disasm_func_refs(arch, fcode, sym.size, sym.vaddr, lit, NH_REF_ADDR,
+						    exact, 64);
+			free(fcode);
+			assert_true(m >= 1);
+			assert_true(m <= total);
+			for (int k = 0; k < m; k++)
+				assert_true(exact[k] >= sym.vaddr && exact[k] < sym.vaddr + sym.size);
+			printf("  %s %-20s %d load(s) of its name, %d in its own body%s\n", sym_variant,
+			       recovered_funcs[i], total, m, has_cold ? " (rest in .cold)" : "");
+			if (has_cold) {
+				/* the .cold part is reached by a branch from its function */
+				fcode = malloc(sym.size);
+				assert_non_null(fcode);
+				assert_int_equal(nh_elf_read_vaddr(elf, sym.vaddr, fcode, sym.size), 0);
+				assert_true(nh_disasm_func_refs(arch, fcode, sym.size, sym.vaddr,
+								cold.vaddr, NH_REF_BRANCH, NULL, 0) >= 1);
+				assert_int_equal(nh_disasm_func_refs(arch, fcode, sym.size, sym.vaddr,
+								     cold.vaddr, NH_REF_ADDR, NULL, 0), 0);
+				free(fcode);
+			}
+		}
+		/* no other function loads nano_msg_notify's name */
+		struct nh_sym other;
+		uint64_t lit;
+		assert_int_equal(nh_elf_find_string(elf, "nano_msg_notify", 0, &lit, 1), 1);
+		assert_int_equal(nh_elf_find_func(elf, "handle_pub", &other), 0);
+		uint8_t *ocode = malloc(other.size);
+		assert_non_null(ocode);
+		assert_int_equal(nh_elf_read_vaddr(elf, other.vaddr, ocode, other.size), 0);
+		assert_int_equal(nh_disasm_func_refs(arch, ocode, other.size, other.vaddr, lit,
+						     NH_REF_ADDR | NH_REF_BRANCH, NULL, 0), 0);
+		free(ocode);
+		nh_elf_close(elf);
+	}
+}
+
+/* The reference finders on hand-assembled code: each encoding on its own,
+ * and bytes that only look like a reference from the middle of another
+ * instruction, which the byte scan reports and the exact search does not. */
+static void test_refs_snippets(void **state)
+{
+	/* 0x1000: lea 0x100(%rip),%rcx -> 0x1107; mov $0x2000,%edi;
+	 * call 0x1000; jne 0x1000; movabs with lea-like bytes inside; ret */
+	static const uint8_t code[] = {
+		0x48, 0x8d, 0x0d, 0x00, 0x01, 0x00, 0x00,             /* 1000 lea 0x100(%rip),%rcx */
+		0xbf, 0x00, 0x20, 0x00, 0x00,                         /* 1007 mov $0x2000,%edi */
+		0xe8, 0xef, 0xff, 0xff, 0xff,                         /* 100c call 1000 */
+		0x75, 0xed,                                           /* 1011 jne 1000 */
+		0x48, 0xb8, 0x8d, 0x05, 0xef, 0x00, 0x00, 0x00, 0x90, 0x90, /* 1013 movabs */
+		0xc3,                                                 /* 101d ret */
+	};
+	uint64_t out[8];
+	(void)state;
+
+	assert_int_equal(nh_disasm_scan_refs(NH_ARCH_X86_64, code, sizeof(code), 0x1000, 0x1107,
+					     NH_REF_ADDR, out, 8), 1);
+	assert_int_equal(out[0], 0x1000);
+	assert_int_equal(nh_disasm_func_refs(NH_ARCH_X86_64, code, sizeof(code), 0x1000, 0x1107,
+					     NH_REF_ADDR, out, 8), 1);
+	assert_int_equal(out[0], 0x1000);
+	assert_int_equal(nh_disasm_scan_refs(NH_ARCH_X86_64, code, sizeof(code), 0x1000, 0x2000,
+					     NH_REF_ADDR, out, 8), 1);
+	assert_int_equal(out[0], 0x1007);
+	assert_int_equal(nh_disasm_func_refs(NH_ARCH_X86_64, code, sizeof(code), 0x1000, 0x2000,
+					     NH_REF_ADDR, out, 8), 1);
+	/* branches to 0x1000: the call and the jne, not the address loads */
+	assert_int_equal(nh_disasm_scan_refs(NH_ARCH_X86_64, code, sizeof(code), 0x1000, 0x1000,
+					     NH_REF_BRANCH, out, 8), 2);
+	assert_int_equal(out[0], 0x100c);
+	assert_int_equal(out[1], 0x1011);
+	assert_int_equal(nh_disasm_func_refs(NH_ARCH_X86_64, code, sizeof(code), 0x1000, 0x1000,
+					     NH_REF_BRANCH, out, 8), 2);
+	assert_int_equal(nh_disasm_func_refs(NH_ARCH_X86_64, code, sizeof(code), 0x1000, 0x1000,
+					     NH_REF_ADDR, out, 8), 0);
+	/* 8d 05 ef 00 00 00 inside the movabs "loads" 0x1015 + 6 + 0xef = 0x110a */
+	assert_int_equal(nh_disasm_scan_refs(NH_ARCH_X86_64, code, sizeof(code), 0x1000, 0x110a,
+					     NH_REF_ADDR, out, 8), 1);
+	assert_int_equal(nh_disasm_func_refs(NH_ARCH_X86_64, code, sizeof(code), 0x1000, 0x110a,
+					     NH_REF_ADDR, out, 8), 0);
+	/* counts go on past max; bad arguments */
+	assert_int_equal(nh_disasm_scan_refs(NH_ARCH_X86_64, code, sizeof(code), 0x1000, 0x1000,
+					     NH_REF_BRANCH, NULL, 0), 2);
+	assert_int_equal(nh_disasm_scan_refs(NH_ARCH_X86_64, NULL, 4, 0, 0, NH_REF_ADDR, NULL, 0),
+			 -EINVAL);
+	assert_int_equal(nh_disasm_func_refs(NH_ARCH_ARM64, code, 4, 0, 0, NH_REF_ADDR, NULL, 0),
+			 -ENOTSUP);
+}
+
+/* nano_msg_notify hands its conn_param to the four accessors: every call
+ * with the pointer in %rdi lands on one of them, and each is called. */
+static void test_calls_with_arg(void **state)
+{
+	static const char *const accessors[] = { "conn_param_get_username",
+						 "conn_param_get_clientid",
+						 "conn_param_get_keepalive",
+						 "conn_param_get_protover" };
+	static const char *const all[] = { "O0", "O2", "O3", "O2g" };
+	(void)state;
+	for (size_t v = 0; v < sizeof(all) / sizeof(*all); v++) {
+		char path[PATH_MAX];
+		struct nh_elf *elf = open_fixture(all[v], path, sizeof(path));
+		struct nh_disasm_result *res = malloc(sizeof(*res));
+		struct nh_sym sym, acc;
+		bool seen[4] = { false };
+
+		assert_non_null(res);
+		assert_int_equal(nh_elf_find_func(elf, "nano_msg_notify", &sym), 0);
+		uint8_t *code = malloc(sym.size);
+		assert_non_null(code);
+		assert_int_equal(nh_elf_read_vaddr(elf, sym.vaddr, code, sym.size), 0);
+		assert_int_equal(nh_disasm_arg_accesses(NH_ARCH_X86_64, code, sym.size, sym.vaddr, 0,
+							NH_DIS_THROUGH_CALLS, res), 0);
+		free(code);
+		assert_false(res->calls_truncated);
+		for (size_t i = 0; i < res->n_calls; i++) {
+			const struct nh_call *c = &res->calls[i];
+			bool known = false;
+
+			assert_true(c->insn_addr >= sym.vaddr && c->insn_addr < sym.vaddr + sym.size);
+			if (i)
+				assert_true(c->insn_addr > res->calls[i - 1].insn_addr);
+			if (c->argno != 0 || c->arg_off != 0)
+				continue;
+			for (int k = 0; k < 4; k++) {
+				assert_int_equal(nh_elf_find_func(elf, accessors[k], &acc), 0);
+				if (c->target == acc.vaddr) {
+					seen[k] = known = true;
+					assert_int_equal(c->kind, NH_TAIL_CALL);
+				}
+			}
+			if (!known)
+				fail_msg("%s: call at 0x%llx with the conn_param to 0x%llx, no accessor",
+					 all[v], (unsigned long long)c->insn_addr,
+					 (unsigned long long)c->target);
+		}
+		for (int k = 0; k < 4; k++)
+			if (!seen[k])
+				fail_msg("%s: nano_msg_notify's call to %s not found", all[v], accessors[k]);
+		/* without NH_DIS_THROUGH_CALLS each path ends at its first call */
+		code = malloc(sym.size);
+		assert_non_null(code);
+		assert_int_equal(nh_elf_read_vaddr(elf, sym.vaddr, code, sym.size), 0);
+		assert_int_equal(nh_disasm_arg_accesses(NH_ARCH_X86_64, code, sym.size, sym.vaddr, 0, 0,
+							res), 0);
+		free(code);
+		assert_true(res->n_calls >= 1 && res->n_calls < 4);
+		free(res);
+		nh_elf_close(elf);
+	}
+}
+
+static const struct nh_finding *finding(const struct nh_target *t, const char *what)
+{
+	for (size_t i = 0; i < t->n_findings; i++)
+		if (strcmp(t->findings[i].what, what) == 0)
+			return &t->findings[i];
+	return NULL;
+}
+
+/* What `nanohook probe` establishes from a stripped file alone: the same
+ * functions as the twin's symbols, NanoMQ 0.25's offsets, and where each
+ * came from; events it cannot serve are refused by name. */
+static void test_stripped_resolve(void **state)
+{
+	(void)state;
+	for (size_t v = 0; v < NSTRIPPED; v++) {
+		char path[PATH_MAX], sym_variant[16], err[512] = "", want[32];
+		struct nh_target t;
+		struct nh_sym sym;
+		const struct nh_finding *f;
+
+		snprintf(sym_variant, sizeof(sym_variant), "%s.sym", stripped_variants[v]);
+		struct nh_elf *twin = open_fixture(sym_variant, path, sizeof(path));
+		fixture_path(path, sizeof(path), stripped_variants[v]);
+		if (nh_target_open(&t, 0, path, NULL, err, sizeof(err)))
+			fail_msg("%s: %s", path, err);
+		assert_false(nh_elf_has_symtab(t.elf));
+		assert_string_equal(t.broker->name, "nanomq");
+		printf("  %s\n", path);
+		nh_target_print_findings(&t, stdout);
+		for (size_t i = 0; i < sizeof(recovered_funcs) / sizeof(*recovered_funcs); i++) {
+			char what[64];
+
+			assert_int_equal(nh_elf_find_func(twin, recovered_funcs[i], &sym), 0);
+			snprintf(what, sizeof(what), "function %s", recovered_funcs[i]);
+			snprintf(want, sizeof(want), "0x%llx", (unsigned long long)sym.vaddr);
+			assert_non_null(f = finding(&t, what));
+			assert_true(f->ok);
+			assert_string_equal(f->value, want);
+			assert_non_null(strstr(f->source, "__func__ literal"));
+		}
+		static const struct {
+			const char *what, *value, *source;
+		} offs[] = {
+			{ "conn_param.keepalive_mqtt", "0x4a (74)", "accessor called by nano_msg_notify" },
+			{ "conn_param.pro_ver", "0x4e (78)", "accessor called by nano_msg_notify" },
+			{ "conn_param.con_flag", "0x4f (79)", "accessor called by nano_msg_notify" },
+			{ "conn_param.clientid.body", "0x78 (120)", "accessor called by nano_msg_notify" },
+			{ "conn_param.username.body", "0xa8 (168)", "accessor called by nano_msg_notify" },
+			{ "nano_work.cparam", "0x88 (136)", "confirmed by handle_pub/decode_pub_message" },
+			{ "nano_work.pub_packet", "0x90 (144)", "confirmed by handle_pub/decode_pub_message" },
+			{ "nano_work.msg", "0x20 (32)", "confirmed by handle_pub/decode_pub_message" },
+		};
+		for (size_t i = 0; i < sizeof(offs) / sizeof(*offs); i++) {
+			assert_non_null(f = finding(&t, offs[i].what));
+			assert_true(f->ok);
+			assert_string_equal(f->value, offs[i].value);
+			assert_non_null(strstr(f->source, offs[i].source));
+		}
+		/* never logs, or reads offsets only symbols give */
+		assert_non_null(f = finding(&t, "function dbhash_insert_topic"));
+		assert_false(f->ok);
+		assert_non_null(strstr(f->source, "never logs"));
+		assert_non_null(f = finding(&t, "function decode_sub_msg"));
+		assert_false(f->ok);
+
+		/* a rule for on_client_subscribe is refused by name */
+		struct nh_attach_opts o = {
+			.events = 1u << NH_EV_CONNACK | 1u << NH_EV_SUBSCRIBE,
+			.payload_max = 1024,
+			.ringbuf_bytes = 1 << 20,
+			.share_ringbuf_fd = -1,
+		};
+		struct nh_attachment att;
+		memset(&att, 0, sizeof(att));
+		assert_int_equal(t.broker->attach(&t, &o, &att, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "stripped and decode_sub_msg, which on_client_subscribe "
+					    "needs, could not be recovered; use the Docker image or a "
+					    "build with symbols"));
+		nh_target_close(&t);
+		nh_elf_close(twin);
+	}
+}
+
+/* Writes a copy of `path` with every `from` (same length as `to`) replaced;
+ * returns how many were. */
+static int patched_copy(const char *path, const char *out, const char *from, const char *to,
+			size_t n)
+{
+	size_t len;
+	uint8_t *img = read_whole(path, &len), *p = img;
+	int count = 0;
+
+	while ((p = memmem(p, len - (size_t)(p - img), from, n)) != NULL) {
+		memcpy(p, to, n);
+		count++;
+	}
+	FILE *f = fopen(out, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(img, 1, len, f), len);
+	fclose(f);
+	free(img);
+	return count;
+}
+
+/* Stripped builds nanohook cannot read refuse with a message saying what
+ * is missing and which build to use. */
+static void test_stripped_refusals(void **state)
+{
+	char path[PATH_MAX], tmp[] = "/tmp/nh-test-stripped.XXXXXX", err[512];
+	struct nh_target t;
+	const struct nh_finding *f;
+	int fd = mkstemp(tmp);
+	(void)state;
+
+	assert_true(fd >= 0);
+	close(fd);
+	fixture_path(path, sizeof(path), "O2s");
+
+	/* no "handle_pub" literal: the function cannot be found */
+	assert_int_equal(patched_copy(path, tmp, "handle_pub\0", "handle_puX\0", 11), 1);
+	assert_int_equal(nh_target_open(&t, 0, tmp, NULL, err, sizeof(err)), -1);
+	printf("  %s\n", err);
+	assert_non_null(strstr(err, "this NanoMQ build is stripped and handle_pub could not be "
+				    "recovered (no \"handle_pub\" literal"));
+	assert_non_null(strstr(err, "use the Docker image or a build with symbols"));
+	assert_non_null(f = finding(&t, "function handle_pub"));
+	assert_false(f->ok);
+	nh_target_close(&t);
+
+	/* decode_unsub_msg's name turned into a second "handle_pub": two
+	 * functions load that literal, and neither is trusted */
+	assert_int_equal(patched_copy(path, tmp, "decode_unsub_msg\0", "handle_pub\0\0\0\0\0\0\0", 17),
+			 1);
+	assert_int_equal(nh_target_open(&t, 0, tmp, NULL, err, sizeof(err)), -1);
+	printf("  %s\n", err);
+	assert_non_null(strstr(err, "stripped and handle_pub could not be recovered (2 functions "
+				    "load the \"handle_pub\" literal)"));
+	nh_target_close(&t);
+
+	unlink(tmp);
+}
+
 /* --- Mosquitto ------------------------------------------------------------- */
 
 #define MOSQUITTO "/usr/sbin/mosquitto"
@@ -595,6 +1077,13 @@ int main(void)
 		cmocka_unit_test(test_decode_snippets),
 		cmocka_unit_test(test_dwarf_offsets),
 		cmocka_unit_test(test_dwarf_agrees_with_code),
+		cmocka_unit_test(test_fde_find),
+		cmocka_unit_test(test_fde_fallbacks),
+		cmocka_unit_test(test_literal_refs),
+		cmocka_unit_test(test_refs_snippets),
+		cmocka_unit_test(test_calls_with_arg),
+		cmocka_unit_test(test_stripped_resolve),
+		cmocka_unit_test(test_stripped_refusals),
 		cmocka_unit_test(test_mosquitto_accessors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -230,6 +230,34 @@ static void test_publish(void **state)
 	free(x.r);
 }
 
+static void test_delivered_with_publisher(void **state)
+{
+	(void)state;
+	struct rec x = good_publish();
+	struct nh_event ev;
+	enum nh_rec_reject why;
+
+	x.r->type = NH_EV_DELIVERED;
+	x.r->packet_id = 77;
+	x.r->from_clientid_len = x.r->from_clientid_got = 3;
+	memcpy(x.r->from_clientid, "pub", 3);
+	x.r->flags |= NH_F_HAS_FROM_USERNAME;
+	x.r->from_username_len = x.r->from_username_got = 2;
+	memcpy(x.r->from_username, "pu", 2);
+	x.r->addr_got = 15;
+	memcpy(x.r->addr, "127.0.0.1:50000", 15);
+	assert_int_equal(decode(&x, &ev, &why), 0);
+	assert_int_equal(ev.type, NH_EV_DELIVERED);
+	assert_int_equal(ev.packet_id, 77);
+	assert_nstr(ev.from_clientid, "pub");
+	assert_true(ev.has_from_username);
+	assert_nstr(ev.from_username, "pu");
+	assert_nstr(ev.ipaddress, "127.0.0.1:50000");
+	assert_true(inside(&x, ev.from_clientid.ptr, ev.from_clientid.len));
+	assert_true(inside(&x, ev.ipaddress.ptr, ev.ipaddress.len));
+	free(x.r);
+}
+
 static void test_payload_truncated_accepted(void **state)
 {
 	(void)state;
@@ -297,6 +325,12 @@ static void test_malformed(void **state)
 	REJECT(good_connack, NH_REJ_MALFORMED, r->username_len++);
 	REJECT(good_publish, NH_REJ_MALFORMED, r->topic_len++);
 	REJECT(good_publish, NH_REJ_MALFORMED, r->payload_len++);
+	REJECT(good_publish, NH_REJ_MALFORMED, r->from_clientid_got = 3,
+	       r->from_clientid_len = 2);
+	REJECT(good_publish, NH_REJ_MALFORMED, r->from_clientid_len = 2);
+	REJECT(good_publish, NH_REJ_MALFORMED, r->from_clientid_got = NH_CLIENTID_MAX,
+	       r->from_clientid_len = NH_CLIENTID_MAX);
+	REJECT(good_publish, NH_REJ_MALFORMED, r->addr_got = NH_ADDR_MAX);
 	/* inconsistent sizes outrank a read fault: counted as malformed */
 	REJECT(good_connack, NH_REJ_MALFORMED, r->type = 0, r->flags |= NH_F_READ_FAULT);
 }
@@ -316,6 +350,8 @@ static void test_read_fault_and_truncation(void **state)
 	       r->username_len = 1000);
 	REJECT(good_publish, NH_REJ_TRUNCATED, r->flags |= NH_F_TRUNC_TOPIC,
 	       r->topic_len = 70000);
+	REJECT(good_publish, NH_REJ_TRUNCATED, r->flags |= NH_F_TRUNC_FROM,
+	       r->from_clientid_len = 900);
 	/* even when the lengths happen to agree */
 	REJECT(good_publish, NH_REJ_TRUNCATED, r->flags |= NH_F_TRUNC_TOPIC);
 }
@@ -360,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_connack),
 		cmocka_unit_test(test_disconnect_without_username),
 		cmocka_unit_test(test_publish),
+		cmocka_unit_test(test_delivered_with_publisher),
 		cmocka_unit_test(test_payload_truncated_accepted),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_read_fault_and_truncation),

@@ -1,0 +1,571 @@
+#!/usr/bin/env bash
+# `make bench`: what nanohook costs a broker and what it delivers, measured
+# side by side in one run, printed as a markdown table and written to
+# BUILD/bench.md. Needs root (BPF probes). Loopback only; every process
+# started here is stopped on exit. About 4 minutes with NANOMQ_BIN set.
+#
+#   scripts/bench.sh [BUILD]
+#
+# Environment: NANOMQ_BIN=/path/to/nanomq adds NanoMQ (bare, nanohook, and
+# its own webhook); BENCH_RUNS (5) runs per throughput row; BENCH_MESSAGES
+# (50000) publishes per burst; BENCH_RATE (1000) and BENCH_STEADY_S (10)
+# for the latency runs; BENCH_CALLS (200000) calls per capture-cost run.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+export NH_BUILD=${1:-build}
+. "$top/tests/e2e/lib.sh"
+
+LOAD=$NH_BUILD/nh-load
+PROBECOST=$NH_BUILD/nh-probecost
+RUNS=${BENCH_RUNS:-5}
+MSGS=${BENCH_MESSAGES:-50000}
+PUBS=4
+PAYLOAD=64
+RATE=${BENCH_RATE:-1000}
+STEADY_S=${BENCH_STEADY_S:-10}
+CALLS=${BENCH_CALLS:-200000}
+# Calls timed while nanohook is stopped: their records must all fit in
+# the ring buffer (64 MiB in that run's configuration).
+CALLS_PAUSED=20000
+OUT=$NH_BUILD/bench.md
+NANOMQ_BIN=${NANOMQ_BIN:-}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: nanohook attaches BPF probes: run it as root (sudo make bench)" >&2
+	exit 1
+fi
+for f in "$NANOHOOK" "$LOAD" "$PROBECOST"; do
+	[ -x "$f" ] || { echo "bench: $f is missing: run make first" >&2; exit 1; }
+done
+if [ -n "$NANOMQ_BIN" ] && [ ! -x "$NANOMQ_BIN" ]; then
+	echo "bench: NANOMQ_BIN=$NANOMQ_BIN is not an executable" >&2
+	exit 1
+fi
+command -v mosquitto >/dev/null || { echo "bench: mosquitto is not installed (make deps)" >&2; exit 1; }
+
+bench_start=$SECONDS
+log() { printf '%s\n' "$*" >&2; }
+progress() { printf '  [%3ds] %s\n' $((SECONDS - bench_start)) "$*" >&2; }
+
+# ---- small helpers -----------------------------------------------------------
+
+# kv KEY LINE: the value of KEY=value in a summary line, or empty.
+kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1; }
+
+# median V...: of the numeric arguments (non-numbers skipped), or n/a.
+median() {
+	printf '%s\n' "$@" | grep -E '^-?[0-9.]+$' | sort -g |
+		awk '{a[NR] = $1} END {
+			if (NR == 0) print "n/a";
+			else if (NR % 2) print a[(NR + 1) / 2];
+			else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# fmt_int N: 123456.7 -> 123,457 (n/a stays).
+fmt_int() {
+	case "$1" in
+	'' | n/a) echo "n/a" ;;
+	*) printf '%.0f\n' "$1" | sed -E ':a;s/^([0-9]+)([0-9]{3})/\1,\2/;ta' ;;
+	esac
+}
+
+# pct A B: A as a percentage of B, one decimal.
+pct() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a";
+		else printf "%.1f %%", 100 * a / b }'
+}
+
+# ms_of PID: user + system CPU time of a live process, in ms.
+ms_of() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 / hz }' \
+		"/proc/$1/stat" 2>/dev/null || echo n/a
+}
+
+# hwm_kb PID: peak resident set size of a live process.
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# forget PID: started here, now gone: the exit trap must not kill the
+# number again (it may belong to someone else by then).
+forget() {
+	local i
+	for i in "${!_pids[@]}"; do
+		[ "${_pids[$i]}" = "$1" ] && unset '_pids[i]'
+	done
+}
+
+# stop_pid PID [SIGNAL [SECONDS]]: signal it, wait up to SECONDS (3),
+# then SIGKILL.
+stop_pid() {
+	local pid=$1 sig=${2:-TERM} secs=${3:-3} i
+	kill -"$sig" "$pid" 2>/dev/null
+	for i in $(seq 1 $((secs * 20))); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	forget "$pid"
+}
+
+# pick_port (replaces lib.sh's): a loopback port no socket uses, below the
+# ephemeral range. NanoMQ's webhook opens a connection per body, so tens
+# of thousands of ephemeral ports pass through TIME_WAIT during a run, and
+# a broker given one of them fails to listen.
+pick_port() {
+	local low p
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ "${low:-0}" -gt 11000 ] || low=32768
+	for _ in $(seq 1 50); do
+		p=$((10000 + RANDOM % (low - 10000)))
+		[ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ] &&
+			{ echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# ---- the endpoint ------------------------------------------------------------
+
+# start_endpoint NAME [nh-load endpoint options]: sets EP_PID, EP_PORT, EP_OUT.
+start_endpoint() {
+	local name=$1; shift
+	EP_OUT=$WORK/$name.endpoint
+	"$LOAD" --endpoint 0 "$@" >"$EP_OUT" 2>"$EP_OUT.err" &
+	EP_PID=$!
+	_pids+=("$EP_PID")
+	wait_for 5 grep -q '^listening on ' "$EP_OUT" || return 1
+	EP_PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$EP_OUT")
+	[ -n "$EP_PORT" ]
+}
+
+# finish_endpoint SECONDS: lets it reach --expect or --idle for up to
+# SECONDS, then stops it; its summary line lands in EP_LINE.
+finish_endpoint() {
+	local i
+	for i in $(seq 1 $(($1 * 20))); do
+		kill -0 "$EP_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	stop_pid "$EP_PID" TERM
+	EP_LINE=$(grep '^requests=' "$EP_OUT" | tail -1)
+}
+
+# hook_block URL: the one webhook block every run uses, NanoMQ's own
+# webhook and nanohook alike.
+hook_block() {
+	cat <<CONF
+webhook {
+  url = "$1"
+  headers.content-type = "application/json"
+  body.encoding = plain
+  pool_size = 4
+  events = [
+    { event = "on_message_publish", topic = "nhbench/#" }
+  ]
+}
+CONF
+}
+
+# ---- brokers -----------------------------------------------------------------
+
+# start_broker KIND NAME [extra NanoMQ conf file]: KIND mosquitto or nanomq;
+# sets BROKER_PID, BROKER_PORT.
+start_broker() {
+	local kind=$1 name=$2 extra=${3:-}
+	if [ "$kind" = mosquitto ]; then
+		start_mosquitto "$name" || return 1
+		BROKER_PID=$MOSQ_PID BROKER_PORT=$MOSQ_PORT
+		return 0
+	fi
+	local conf=$WORK/$name.nanomq.conf
+	BROKER_PORT=$(pick_port) || return 1
+	{
+		echo "listeners.tcp { bind = \"127.0.0.1:$BROKER_PORT\" }"
+		echo "log { to = [console], level = error }"
+		echo "auth { allow_anonymous = true }"
+		# Its own IPC names: the defaults in /tmp clash with any other
+		# NanoMQ on the machine, and its webhook then silently stays off.
+		echo "system { hook_ipc_url = \"ipc://$WORK/$name.hook.ipc\","
+		echo "         cmd_ipc_url = \"ipc://$WORK/$name.cmd.ipc\" }"
+		# A subscriber queue that holds a whole burst: with the default
+		# (2,048) NanoMQ drops a third of a 50,000 burst to the
+		# subscriber even without a webhook, and we time delivery.
+		echo "mqtt { max_mqueue_len = 65536 }"
+		[ -n "$extra" ] && cat "$extra"
+	} >"$conf"
+	"$NANOMQ_BIN" start --conf "$conf" >"$WORK/$name.nanomq.log" 2>&1 &
+	BROKER_PID=$!
+	_pids+=("$BROKER_PID")
+	wait_for 10 eval '! port_free $BROKER_PORT' || {
+		log "NanoMQ did not start:"; sed 's/^/    /' "$WORK/$name.nanomq.log" >&2
+		return 1
+	}
+}
+
+# ---- nanohook ----------------------------------------------------------------
+
+# A nanohook with a disk spool takes a lock on it; one of another test on
+# the same machine would hold the default one. Each run gets its own.
+spool_opt=()
+case "$("$NANOHOOK" --help 2>/dev/null)" in *--spool-dir*) spool_opt=(--spool-dir) ;; esac
+
+# attach NAME PID CONF [nanohook options]: sets NH_PID, NH_LOG; bodies
+# printed with --stdout go to /dev/null.
+attach() {
+	local name=$1 pid=$2 conf=$3; shift 3
+	NH_LOG=$WORK/$name.nanohook.log
+	[ ${#spool_opt[@]} -gt 0 ] && set -- "$@" "${spool_opt[0]}" "$WORK/$name.spool"
+	"$NANOHOOK" --pid "$pid" --conf "$conf" "$@" >/dev/null 2>"$NH_LOG" &
+	NH_PID=$!
+	_pids+=("$NH_PID")
+	wait_for 20 grep -qs 'attached to' "$NH_LOG" || {
+		log "nanohook did not attach:"; sed 's/^/    /' "$NH_LOG" >&2
+		stop_pid "$NH_PID" KILL 1
+		return 1
+	}
+}
+
+# detach: SIGINT, so that it flushes and prints its summary; sets
+# NH_SEEN, NH_POSTED (posted or printed), NH_DROPPED.
+detach() {
+	stop_pid "$NH_PID" INT 15
+	NH_SEEN=$(awk '$1 == "seen" { print $2 }' "$NH_LOG")
+	NH_POSTED=$(awk '$1 == "posted" || $1 == "printed" { print $2 }' "$NH_LOG")
+	NH_DROPPED=$(awk '$1 == "dropped" { print $2 }' "$NH_LOG")
+}
+
+# abort_run: stops whatever the failed run left behind, so that it does
+# not take CPU from the runs after it.
+abort_run() {
+	local p
+	for p in "${EP_PID:-}" "${NH_PID:-}" "${BROKER_PID:-}"; do
+		[ -n "$p" ] && kill -0 "$p" 2>/dev/null && stop_pid "$p" KILL 1
+	done
+	EP_PID= NH_PID= BROKER_PID=
+	return 1
+}
+
+# ---- one burst ---------------------------------------------------------------
+
+# burst KIND MODE I: one fresh broker, one burst of MSGS publishes through it
+# to a subscriber. MODE: bare | stdout (nanohook capturing, printing to
+# /dev/null, no HTTP) | nanohook | webhook (NanoMQ's own). Appends to
+# $WORK/results: KIND MODE key=value...
+burst() {
+	local kind=$1 mode=$2 i=$3 name="$1-$2-$3" conf line ep="" extra=""
+	local hwm="" nh_cpu="" broker_cpu seen="" posted="" dropped=""
+
+	EP_PID= NH_PID= BROKER_PID=
+	if [ "$mode" = nanohook ] || [ "$mode" = webhook ]; then
+		start_endpoint "$name" --expect "$MSGS" --idle 3 --timeout 300 || abort_run || return 1
+		conf=$WORK/$name.hook.conf
+		hook_block "http://127.0.0.1:$EP_PORT/hook" >"$conf"
+	elif [ "$mode" = stdout ]; then
+		conf=$WORK/$name.hook.conf
+		hook_block "http://127.0.0.1:9/unused" >"$conf"
+	fi
+	[ "$mode" = webhook ] && extra=$conf
+	start_broker "$kind" "$name" "$extra" || abort_run || return 1
+	case "$mode" in
+	nanohook) attach "$name" "$BROKER_PID" "$conf" || abort_run || return 1 ;;
+	stdout) attach "$name" "$BROKER_PID" "$conf" --stdout || abort_run || return 1 ;;
+	esac
+
+	line=$("$LOAD" --port "$BROKER_PORT" --publishers "$PUBS" --messages "$MSGS" \
+		--payload-size "$PAYLOAD" --subscribe --stamp --timeout 120 2>>"$WORK/$name.load.err")
+	if [ "$mode" = nanohook ] || [ "$mode" = webhook ]; then
+		finish_endpoint 60
+		ep=$EP_LINE
+	fi
+	broker_cpu=$(ms_of "$BROKER_PID")
+	if [ "$mode" = nanohook ] || [ "$mode" = stdout ]; then
+		# read while it runs: /proc forgets a process that exited
+		hwm=$(hwm_kb "$NH_PID"); nh_cpu=$(ms_of "$NH_PID")
+		detach
+		seen=$NH_SEEN posted=$NH_POSTED dropped=$NH_DROPPED
+	fi
+	stop_pid "$BROKER_PID" TERM
+	echo "$kind $mode rate=$(kv msgs_per_s "$line") received=$(kv received "$line")" \
+	     "sent=$(kv sent "$line") load_cpu=$(kv cpu_ms "$line") broker_cpu=$broker_cpu" \
+	     "bodies=$(kv publish_bodies "$ep") bodies_per_s=$(kv bodies_per_s "$ep")" \
+	     "p50=$(kv lat_p50_ms "$ep") p99=$(kv lat_p99_ms "$ep") ep_cpu=$(kv cpu_ms "$ep")" \
+	     "seen=$seen posted=$posted dropped=$dropped hwm=$hwm nh_cpu=$nh_cpu" >>"$WORK/results"
+	progress "$kind $mode run $i: $(kv msgs_per_s "$line") msgs/s" \
+		 "${ep:+, $(kv publish_bodies "$ep") bodies}"
+}
+
+# col KIND MODE KEY: the KEY values of every run of KIND MODE.
+col() {
+	awk -v k="$1" -v m="$2" -v key="$3" '$1 == k && $2 == m {
+		for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) print kv[2] } }' \
+		"$WORK/results" 2>/dev/null
+}
+med() { median $(col "$1" "$2" "$3"); }
+
+# ---- steady rate -----------------------------------------------------------------
+
+# steady KIND MODE: RATE msg/s for STEADY_S s; appends to $WORK/steady.
+steady() {
+	local kind=$1 mode=$2 name="steady-$1-$2" conf extra="" line
+	local n=$((RATE * STEADY_S))
+
+	EP_PID= NH_PID= BROKER_PID=
+	start_endpoint "$name" --expect "$n" --idle 5 --timeout 300 || abort_run || return 1
+	conf=$WORK/$name.hook.conf
+	hook_block "http://127.0.0.1:$EP_PORT/hook" >"$conf"
+	[ "$mode" = webhook ] && extra=$conf
+	start_broker "$kind" "$name" "$extra" || abort_run || return 1
+	if [ "$mode" = nanohook ]; then
+		attach "$name" "$BROKER_PID" "$conf" || abort_run || return 1
+	fi
+	line=$("$LOAD" --port "$BROKER_PORT" --publishers "$PUBS" --messages "$n" --rate "$RATE" \
+		--payload-size "$PAYLOAD" --subscribe --stamp --timeout 300 2>>"$WORK/$name.load.err")
+	finish_endpoint 30
+	[ "$mode" = nanohook ] && detach
+	stop_pid "$BROKER_PID" TERM
+	echo "$kind $mode sent=$(kv sent "$line") bodies=$(kv publish_bodies "$EP_LINE")" \
+	     "p50=$(kv lat_p50_ms "$EP_LINE") p99=$(kv lat_p99_ms "$EP_LINE")" \
+	     "max=$(kv lat_max_ms "$EP_LINE")" >>"$WORK/steady"
+	progress "steady $kind $mode: p50 $(kv lat_p50_ms "$EP_LINE") ms," \
+		 "p99 $(kv lat_p99_ms "$EP_LINE") ms"
+}
+
+# ---- capture cost ----------------------------------------------------------------
+
+# probecost MODE: one nh-probecost run; ns per call in PC_NS. (Not run in
+# a $(...) subshell: what it starts must stay in _pids for the exit trap.)
+#   bare | entry | both | reads | ringbuf | ringbuf-nowakeup (nh-probecost
+#   --noop MODE) | nanohook | paused (nanohook stopped: its probes run,
+#   nobody consumes, so no wakeups)
+probecost() {
+	local mode=$1 out=$WORK/probecost.out conf=$WORK/probecost.conf pc line rec_bytes
+	local calls=$CALLS
+	PC_NS=
+	case "$mode" in
+	bare) line=$("$PROBECOST" --calls "$CALLS") ;;
+	entry | both | reads | ringbuf | ringbuf-nowakeup)
+		line=$("$PROBECOST" --calls "$CALLS" --noop "$mode")
+		rec_bytes=$(kv record_bytes "$line")
+		[ -n "$rec_bytes" ] && PC_REC_BYTES=$rec_bytes
+		case "$(kv ring_full "$line")" in
+		'' | 0) ;;
+		*) log "probecost $mode: the ring buffer filled; run not used"; return 1 ;;
+		esac
+		;;
+	nanohook | paused)
+		[ "$mode" = paused ] && calls=$CALLS_PAUSED
+		{
+			# nh-probecost publishes to nhbench/probecost
+			hook_block "http://127.0.0.1:9/unused"
+			echo "nanohook { ringbuf_size = 64MB }"
+		} >"$conf"
+		"$PROBECOST" --calls "$calls" --wait >"$out" 2>&1 &
+		pc=$!
+		_pids+=("$pc")
+		wait_for 5 grep -q '^pid ' "$out" || { stop_pid "$pc"; return 1; }
+		attach probecost "$pc" "$conf" --stdout || { stop_pid "$pc"; return 1; }
+		[ "$mode" = paused ] && kill -STOP "$NH_PID"
+		kill -USR1 "$pc"
+		wait "$pc"
+		forget "$pc"
+		[ "$mode" = paused ] && kill -CONT "$NH_PID"
+		detach
+		line=$(grep '^mode=' "$out")
+		# A ring buffer that filled would make the run look cheap.
+		if [ "${NH_DROPPED:-0}" != 0 ]; then
+			log "probecost $mode: nanohook dropped $NH_DROPPED records; run not used"
+			return 1
+		fi
+		;;
+	esac
+	PC_NS=$(kv ns_per_call "$line")
+	[ -n "$PC_NS" ]
+}
+
+# ---- the run ---------------------------------------------------------------------
+
+machine() {
+	local model
+	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+	printf '%s vCPU (%s), kernel %s, %s' "$(nproc)" "${model:-unknown CPU}" "$(uname -r)" \
+		"$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}")"
+}
+
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+date_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
+kinds=mosquitto
+[ -n "$NANOMQ_BIN" ] && kinds="mosquitto nanomq"
+: >"$WORK/results"
+: >"$WORK/steady"
+
+log "bench: $(machine)"
+log "bench: $RUNS interleaved runs of $MSGS publishes per row; load average now $load_before"
+
+log "== broker throughput and burst delivery"
+for i in $(seq 1 "$RUNS"); do
+	for kind in $kinds; do
+		modes="bare stdout nanohook"
+		[ "$kind" = nanomq ] && modes="$modes webhook"
+		for mode in $modes; do
+			burst "$kind" "$mode" "$i" || log "  $kind $mode run $i failed"
+		done
+	done
+done
+
+log "== steady rate: $RATE msg/s for $STEADY_S s"
+steady mosquitto nanohook || log "  steady mosquitto failed"
+if [ -n "$NANOMQ_BIN" ]; then
+	steady nanomq nanohook || log "  steady nanomq nanohook failed"
+	steady nanomq webhook || log "  steady nanomq webhook failed"
+fi
+
+log "== capture cost: handle_pub x $CALLS"
+declare -A pc_runs
+PC_REC_BYTES=
+pc_modes="bare entry both reads ringbuf ringbuf-nowakeup nanohook paused"
+for i in $(seq 1 "$RUNS"); do
+	for mode in $pc_modes; do
+		probecost "$mode" && pc_runs[$mode]+="$PC_NS "
+	done
+	progress "capture cost round $i: ${pc_runs[nanohook]:-} (nanohook)"
+done
+load_after=$(cut -d' ' -f1 /proc/loadavg)
+
+# ---- the table ---------------------------------------------------------------------
+
+kind_name() {
+	case "$1" in
+	mosquitto) echo "Mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/^mosquitto version //p' | head -1)" ;;
+	nanomq) echo "NanoMQ" ;;
+	esac
+}
+mode_name() {
+	case "$1" in
+	bare) echo "none (bare broker)" ;;
+	stdout) echo "nanohook, bodies to /dev/null (capture, no HTTP)" ;;
+	nanohook) echo "nanohook, POST to the endpoint" ;;
+	webhook) echo "the broker's own webhook, POST to the endpoint" ;;
+	esac
+}
+
+{
+	echo "## Benchmark: $date_utc"
+	echo
+	echo "Machine: $(machine); load average $load_before before, $load_after after."
+	[ -n "$NANOMQ_BIN" ] && echo "NanoMQ: \`$NANOMQ_BIN\`."
+	echo
+	echo "Every process on this machine, over loopback: broker, load generator"
+	echo "(\`nh-load\`: $PUBS publishers, one subscriber), endpoint (\`nh-load --endpoint\`:"
+	echo "libmicrohttpd, one thread, counts bodies) and nanohook share its CPUs. A fresh"
+	echo "broker per run; runs interleaved (bare, capture, nanohook, webhook, bare, ...)."
+	echo "One webhook block for nanohook and NanoMQ's own webhook alike: body.encoding ="
+	echo "plain, pool_size = 4, on_message_publish for nhbench/#."
+	echo
+	echo "### Broker throughput: $(fmt_int "$MSGS") QoS 0 publishes of $PAYLOAD B, publishers to subscriber"
+	echo
+	echo "Messages per second received by the subscriber (first publish to last message"
+	echo "received), median of $RUNS runs; ratio of the medians to the bare broker's."
+	echo
+	echo "| broker | webhook | msgs/s (median) | of bare | each run (msgs/s) |"
+	echo "|---|---|---:|---:|---|"
+	for kind in $kinds; do
+		bare=$(med "$kind" bare rate)
+		modes="bare stdout nanohook"
+		[ "$kind" = nanomq ] && modes="$modes webhook"
+		for mode in $modes; do
+			m=$(med "$kind" "$mode" rate)
+			runs=$(col "$kind" "$mode" rate | while read -r v; do fmt_int "$v"; done | paste -sd' ')
+			echo "| $(kind_name "$kind") | $(mode_name "$mode") | $(fmt_int "$m") |" \
+			     "$(pct "$m" "$bare") | ${runs:-n/a} |"
+		done
+	done
+	echo
+	echo "### Delivery of the same bursts"
+	echo
+	echo "Bodies the endpoint received of those published (median of runs), what"
+	echo "nanohook counted (seen = events it captured, all kinds, wanted or not;"
+	echo "posted = answered 2xx; dropped, all causes), endpoint rate (first to last body) and publish-to-POST"
+	echo "latency (payload stamp to endpoint receive; in a burst this is queueing)."
+	echo
+	echo "| broker | webhook | bodies / published | seen / posted / dropped | bodies/s | latency p50 / p99 |"
+	echo "|---|---|---:|---:|---:|---:|"
+	for kind in $kinds; do
+		modes=nanohook
+		[ "$kind" = nanomq ] && modes="nanohook webhook"
+		for mode in $modes; do
+			b=$(med "$kind" "$mode" bodies); s=$(med "$kind" "$mode" sent)
+			if [ "$mode" = nanohook ]; then
+				nh="$(fmt_int "$(med "$kind" "$mode" seen)") / $(fmt_int "$(med "$kind" "$mode" posted)") / $(fmt_int "$(med "$kind" "$mode" dropped)")"
+			else
+				nh="-"
+			fi
+			runs=$(col "$kind" "$mode" bodies | paste -sd' ')
+			echo "| $(kind_name "$kind") | $(mode_name "$mode") |" \
+			     "$(fmt_int "$b") / $(fmt_int "$s") ($(pct "$b" "$s")); runs: ${runs:-n/a} |" \
+			     "$nh | $(fmt_int "$(med "$kind" "$mode" bodies_per_s)") |" \
+			     "$(med "$kind" "$mode" p50) / $(med "$kind" "$mode" p99) ms |"
+		done
+	done
+	echo
+	echo "### Steady rate: $RATE msg/s for $STEADY_S s, publish-to-POST latency"
+	echo
+	echo "| broker | webhook | bodies / published | p50 | p99 | max |"
+	echo "|---|---|---:|---:|---:|---:|"
+	while read -r kind mode rest; do
+		line="$rest"
+		echo "| $(kind_name "$kind") | $(mode_name "$mode") |" \
+		     "$(fmt_int "$(kv bodies "$line")") / $(fmt_int "$(kv sent "$line")") |" \
+		     "$(kv p50 "$line") ms | $(kv p99 "$line") ms | $(kv max "$line") ms |"
+	done <"$WORK/steady"
+	echo
+	echo "### Capture cost per probed call"
+	echo
+	echo "\`nh-probecost\` calls handle_pub (the NanoMQ stand-in's, first instruction"
+	echo "\`push %rbp\` like NanoMQ's own builds) $(fmt_int "$CALLS") times in one thread; median of"
+	echo "$RUNS runs. nanohook attaches to it as to NanoMQ: a uprobe and a uretprobe."
+	echo
+	echo "| probes on handle_pub | ns per call | added to a bare call |"
+	echo "|---|---:|---:|"
+	pbare=$(median ${pc_runs[bare]:-})
+	for mode in $pc_modes; do
+		m=$(median ${pc_runs[$mode]:-})
+		case "$mode" in
+		bare) what="none" ;;
+		entry) what="empty uprobe (bpf/noop.bpf.c): the trap" ;;
+		both) what="empty uprobe + uretprobe: the floor for nanohook's pair" ;;
+		reads) what="uprobe doing 16 bpf_probe_read_user() of 8 B" ;;
+		ringbuf) what="uprobe submitting one ${PC_REC_BYTES:-nanohook-sized} B record, consumer thread woken (flags 0)" ;;
+		ringbuf-nowakeup) what="the same with BPF_RB_NO_WAKEUP, consumer reading every 10 ms" ;;
+		nanohook) what="nanohook's probes, nanohook consuming (bodies to /dev/null)" ;;
+		paused) what="nanohook's probes, nanohook stopped: no wakeups ($(fmt_int "$CALLS_PAUSED") calls)" ;;
+		esac
+		added=$(awk -v a="$m" -v b="$pbare" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.0f", a - b }')
+		echo "| $what | $(fmt_int "$m") | $(fmt_int "$added") |"
+	done
+	pfloor=$(median ${pc_runs[both]:-}); pnh=$(median ${pc_runs[nanohook]:-})
+	echo
+	echo "nanohook's capture beyond the trap: $(fmt_int "$(awk -v a="$pnh" -v b="$pfloor" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.0f", a - b }')") ns per call."
+	echo
+	echo "### CPU and memory per burst of $(fmt_int "$MSGS") (medians)"
+	echo
+	echo "| broker | webhook | broker CPU ms | nanohook CPU ms | endpoint CPU ms | nh-load CPU ms | nanohook peak RSS |"
+	echo "|---|---|---:|---:|---:|---:|---:|"
+	for kind in $kinds; do
+		modes="bare stdout nanohook"
+		[ "$kind" = nanomq ] && modes="$modes webhook"
+		for mode in $modes; do
+			hwm=$(col "$kind" "$mode" hwm | sort -n | tail -1)
+			echo "| $(kind_name "$kind") | $(mode_name "$mode") | $(fmt_int "$(med "$kind" "$mode" broker_cpu)") |" \
+			     "$(fmt_int "$(med "$kind" "$mode" nh_cpu)") | $(fmt_int "$(med "$kind" "$mode" ep_cpu)") |" \
+			     "$(fmt_int "$(med "$kind" "$mode" load_cpu)") |" \
+			     "$( [ -n "$hwm" ] && awk -v k="$hwm" 'BEGIN { printf "%.1f MiB (max)", k / 1024 }' || echo -) |"
+		done
+	done
+	echo
+	echo "Took $((SECONDS - bench_start)) s."
+} >"$OUT"
+
+echo
+cat "$OUT"
+echo
+echo "(written to $OUT)"

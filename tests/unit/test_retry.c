@@ -1,0 +1,939 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Retries: the policy (what is retried, how long to wait, Retry-After),
+ * then the delivery engine retrying against a scripted HTTP server on
+ * loopback: order per key, a retry holding back only its own lane,
+ * limits, handing items over (take/abort), reconfiguration.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "deliver.h"
+#include "retry.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the policy ------------------------------------------------------------ */
+
+static void what_is_retried(void **state)
+{
+	(void)state;
+	assert_int_equal(nh_retry_classify(true, 200), NH_ATTEMPT_OK);
+	assert_int_equal(nh_retry_classify(true, 204), NH_ATTEMPT_OK);
+	assert_int_equal(nh_retry_classify(false, 0), NH_ATTEMPT_RETRY);
+	assert_int_equal(nh_retry_classify(true, 408), NH_ATTEMPT_RETRY);
+	assert_int_equal(nh_retry_classify(true, 429), NH_ATTEMPT_RETRY);
+	assert_int_equal(nh_retry_classify(true, 500), NH_ATTEMPT_RETRY);
+	assert_int_equal(nh_retry_classify(true, 503), NH_ATTEMPT_RETRY);
+	assert_int_equal(nh_retry_classify(true, 599), NH_ATTEMPT_RETRY);
+	assert_int_equal(nh_retry_classify(true, 400), NH_ATTEMPT_PERMANENT);
+	assert_int_equal(nh_retry_classify(true, 401), NH_ATTEMPT_PERMANENT);
+	assert_int_equal(nh_retry_classify(true, 404), NH_ATTEMPT_PERMANENT);
+	assert_int_equal(nh_retry_classify(true, 413), NH_ATTEMPT_PERMANENT);
+	assert_int_equal(nh_retry_classify(true, 301), NH_ATTEMPT_PERMANENT);
+	assert_int_equal(nh_retry_classify(true, 600), NH_ATTEMPT_PERMANENT);
+}
+
+static void backoff_is_full_jitter_under_a_doubling_cap(void **state)
+{
+	struct nh_retry_policy p = { .max_attempts = 100, .initial_ms = 200, .max_delay_ms = 30000 };
+	uint64_t rng = 12345;
+
+	(void)state;
+	for (unsigned failed = 1; failed <= 40; failed++) {
+		uint64_t cap = failed >= 9 ? 30000 : 200ull << (failed - 1), top = 0, bottom = UINT64_MAX;
+
+		if (cap > 30000)
+			cap = 30000;
+		for (int i = 0; i < 2000; i++) {
+			uint64_t w = nh_retry_backoff_ms(&p, failed, nh_retry_random(&rng));
+
+			assert_true(w <= cap);
+			top = w > top ? w : top;
+			bottom = w < bottom ? w : bottom;
+		}
+		/* Spread over the whole range, not clustered at the cap. */
+		assert_true(top >= cap * 9 / 10);
+		assert_true(bottom <= cap / 10);
+	}
+	/* The same random number gives the same wait. */
+	assert_int_equal(nh_retry_backoff_ms(&p, 3, 777), nh_retry_backoff_ms(&p, 3, 777));
+	assert_int_equal(nh_retry_backoff_ms(&p, 3, 800), 800); /* cap 800: rnd % 801 */
+	assert_int_equal(nh_retry_backoff_ms(&p, 3, 801), 0);
+}
+
+static void retry_after_seconds_and_dates(void **state)
+{
+	/* Sun, 06 Nov 1994 08:49:37 GMT */
+	const int64_t t = 784111777;
+	uint64_t ms;
+
+	(void)state;
+#define RA(s, now) nh_retry_after_parse(s, strlen(s), now, &ms)
+	assert_int_equal(RA("120", t), 0);
+	assert_int_equal(ms, 120000);
+	assert_int_equal(RA(" 0 ", t), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(RA("99999999999999999999", t), 0);
+	assert_true(ms >= 86400000ull);
+	assert_int_equal(RA("Sun, 06 Nov 1994 08:49:37 GMT", t - 10), 0);
+	assert_int_equal(ms, 10000);
+	assert_int_equal(RA("Sunday, 06-Nov-94 08:49:37 GMT", t - 3), 0);
+	assert_int_equal(ms, 3000);
+	assert_int_equal(RA("Sun Nov  6 08:49:37 1994", t - 1), 0);
+	assert_int_equal(ms, 1000);
+	assert_int_equal(RA("Sun, 06 Nov 1994 08:49:37 GMT", t + 100), 0);
+	assert_int_equal(ms, 0); /* in the past: now */
+	assert_int_equal(RA("Tue, 29 Feb 2000 23:59:60 GMT", 0), 0);
+	assert_int_equal(RA("", t), -1);
+	assert_int_equal(RA("   ", t), -1);
+	assert_int_equal(RA("-1", t), -1);
+	assert_int_equal(RA("1.5", t), -1);
+	assert_int_equal(RA("10s", t), -1);
+	assert_int_equal(RA("Sun, 06 Nov 1994 08:49:37 UTC", t), -1);
+	assert_int_equal(RA("Sun, 06 Nov 1994 25:49:37 GMT", t), -1);
+	assert_int_equal(RA("Sun, 6 Nov 1994 08:49:37 GMT", t), -1);
+	assert_int_equal(RA("Sun, 06 Nov 1994 08:49:37 GMT trailing", t), -1);
+	assert_int_equal(RA("Sund, 06 Nov 1994 08:49:37 GMT", t), -1);
+	/* Not NUL-terminated: only the given length counts. */
+	assert_int_equal(nh_retry_after_parse("12345", 2, t, &ms), 0);
+	assert_int_equal(ms, 12000);
+#undef RA
+}
+
+/* ---- a scripted HTTP server -------------------------------------------------- */
+
+#define MAX_CONNS 32
+#define MAX_SCRIPT 64
+
+struct action {
+	int status;              /* 0: close the connection without a reply */
+	const char *retry_after; /* header value or NULL */
+	unsigned delay_ms;
+};
+
+struct got {
+	char *body;
+	int64_t at_ms;
+	int status; /* what it was answered */
+};
+
+struct conn {
+	int fd;
+	char *buf;
+	size_t len, cap;
+	bool waiting;
+	int64_t reply_at;
+	struct action act;
+};
+
+struct srv {
+	int lfd, wake[2];
+	uint16_t port;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	struct action script[MAX_SCRIPT];
+	size_t n_script, next;
+	/* a body containing rule[i].match is always answered rule[i].act */
+	struct {
+		const char *match;
+		struct action act;
+	} rule[4];
+	unsigned fail_every;     /* every Nth request (1-based) gets 503 */
+	struct got *got;
+	size_t n_got, cap_got;
+	struct conn conns[MAX_CONNS];
+	size_t n_conns;
+};
+
+static void reply(struct conn *c)
+{
+	char r[256];
+	int n;
+
+	if (c->act.status == 0) {
+		shutdown(c->fd, SHUT_RDWR);
+		c->waiting = false;
+		return;
+	}
+	n = snprintf(r, sizeof(r), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n%s%s%s\r\n",
+		     c->act.status, c->act.retry_after ? "Retry-After: " : "",
+		     c->act.retry_after ? c->act.retry_after : "", c->act.retry_after ? "\r\n" : "");
+	(void)!send(c->fd, r, (size_t)n, MSG_NOSIGNAL);
+	c->waiting = false;
+}
+
+static bool take_request(struct srv *s, struct conn *c)
+{
+	char *end = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
+	size_t head_len, clen = 0, total;
+	char *body;
+
+	if (!end)
+		return false;
+	head_len = (size_t)(end - c->buf);
+	for (char *p = c->buf; p && p < end; p = memchr(p, '\n', (size_t)(end - p)), p = p ? p + 1 : p)
+		if (strncasecmp(p, "content-length:", 15) == 0)
+			clen = strtoul(p + 15, NULL, 10);
+	total = head_len + 4 + clen;
+	if (c->len < total)
+		return false;
+	body = strndup(end + 4, clen);
+	memmove(c->buf, c->buf + total, c->len - total);
+	c->len -= total;
+
+	pthread_mutex_lock(&s->lock);
+	c->act.status = -1;
+	for (size_t i = 0; i < 4 && s->rule[i].match; i++) {
+		if (strstr(body, s->rule[i].match)) {
+			c->act = s->rule[i].act;
+			break;
+		}
+	}
+	if (c->act.status >= 0)
+		;
+	else if (s->next < s->n_script)
+		c->act = s->script[s->next++];
+	else if (s->fail_every && (s->n_got + 1) % s->fail_every == 0)
+		c->act = (struct action){ .status = 503 };
+	else
+		c->act = (struct action){ .status = 200 };
+	if (s->n_got == s->cap_got) {
+		s->cap_got = s->cap_got ? s->cap_got * 2 : 64;
+		s->got = realloc(s->got, s->cap_got * sizeof(*s->got));
+	}
+	s->got[s->n_got++] = (struct got){ .body = body, .at_ms = now_ms(), .status = c->act.status };
+	pthread_mutex_unlock(&s->lock);
+	c->waiting = true;
+	c->reply_at = now_ms() + c->act.delay_ms;
+	return true;
+}
+
+static void conn_close(struct srv *s, size_t i)
+{
+	close(s->conns[i].fd);
+	free(s->conns[i].buf);
+	s->conns[i] = s->conns[--s->n_conns];
+}
+
+static void *srv_main(void *arg)
+{
+	struct srv *s = arg;
+
+	for (;;) {
+		struct pollfd pf[MAX_CONNS + 2];
+		int timeout = -1;
+		int64_t t = now_ms();
+
+		pf[0] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
+		pf[1] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
+		for (size_t i = 0; i < s->n_conns; i++) {
+			struct conn *c = &s->conns[i];
+
+			pf[i + 2] = (struct pollfd){ .fd = c->fd, .events = c->waiting ? 0 : POLLIN };
+			if (c->waiting) {
+				int64_t left = c->reply_at > t ? c->reply_at - t : 0;
+
+				if (timeout < 0 || left < timeout)
+					timeout = (int)left;
+			}
+		}
+		if (poll(pf, s->n_conns + 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (pf[0].revents)
+			break;
+		t = now_ms();
+		for (size_t i = s->n_conns; i-- > 0;) {
+			struct conn *c = &s->conns[i];
+
+			if (c->waiting && c->reply_at <= t)
+				reply(c);
+			if (pf[i + 2].revents & (POLLIN | POLLHUP | POLLERR)) {
+				ssize_t n;
+
+				if (c->cap - c->len < 4096) {
+					c->cap = c->cap ? c->cap * 2 : 8192;
+					c->buf = realloc(c->buf, c->cap);
+				}
+				n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+				if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
+					conn_close(s, i);
+					continue;
+				}
+				if (n > 0)
+					c->len += (size_t)n;
+			}
+			while (!c->waiting && take_request(s, c))
+				if (c->act.delay_ms == 0)
+					reply(c);
+		}
+		if ((pf[1].revents & POLLIN) && s->n_conns < MAX_CONNS) {
+			int fd = accept(s->lfd, NULL, NULL);
+
+			if (fd >= 0)
+				s->conns[s->n_conns++] = (struct conn){ .fd = fd };
+		}
+	}
+	return NULL;
+}
+
+static struct srv *srv_start(const struct action *script, size_t n)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int one = 1;
+
+	pthread_mutex_init(&s->lock, NULL);
+	if (n)
+		memcpy(s->script, script, n * sizeof(*script));
+	s->n_script = n;
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s->lfd, 64), 0);
+	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &alen), 0);
+	s->port = ntohs(a.sin_port);
+	assert_int_equal(pipe(s->wake), 0);
+	return s;
+}
+
+static void srv_run(struct srv *s)
+{
+	assert_int_equal(pthread_create(&s->thread, NULL, srv_main, s), 0);
+}
+
+static void srv_free(struct srv *s)
+{
+	(void)!write(s->wake[1], "x", 1);
+	pthread_join(s->thread, NULL);
+	while (s->n_conns)
+		conn_close(s, s->n_conns - 1);
+	close(s->lfd);
+	close(s->wake[0]);
+	close(s->wake[1]);
+	for (size_t i = 0; i < s->n_got; i++)
+		free(s->got[i].body);
+	free(s->got);
+	free(s);
+}
+
+static void url_of(const struct srv *s, char *url, size_t len)
+{
+	snprintf(url, len, "http://127.0.0.1:%u/hook", s->port);
+}
+
+/* A url nothing listens on. */
+static void refused_url(char *url, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	close(fd);
+	snprintf(url, len, "http://127.0.0.1:%u/hook", ntohs(a.sin_port));
+}
+
+/* ---- the engine with retries ---------------------------------------------------- */
+
+#define MAX_RESULTS 1024
+
+struct results {
+	size_t n;
+	struct {
+		uint64_t seq, key, tag;
+		uint32_t attempts;
+		enum nh_deliver_outcome out;
+		int status;
+	} r[MAX_RESULTS];
+};
+
+static void on_result(void *ctx, struct nh_deliver_item *it, const struct nh_deliver_result *r)
+{
+	struct results *res = ctx;
+
+	if (res->n < MAX_RESULTS) {
+		res->r[res->n].seq = it->seq;
+		res->r[res->n].key = it->key;
+		res->r[res->n].tag = it->tag;
+		res->r[res->n].attempts = it->attempts;
+		res->r[res->n].out = r->outcome;
+		res->r[res->n].status = r->http_status;
+		res->n++;
+	}
+	free(it->body);
+}
+
+static struct nh_retry_policy policy(unsigned attempts, uint64_t initial, uint64_t max_delay)
+{
+	return (struct nh_retry_policy){ .max_attempts = attempts, .initial_ms = initial,
+					 .max_delay_ms = max_delay, .max_age_ms = 3600000 };
+}
+
+static struct nh_deliver *engine(const char *url, unsigned pool, unsigned timeout_ms,
+				 const struct nh_retry_policy *p, struct results *res)
+{
+	struct nh_deliver_opts o = { .url = url, .pool_size = pool, .timeout_ms = timeout_ms,
+				     .queue_max = 10000, .retry = p, .on_result = on_result,
+				     .ctx = res };
+	char err[256] = "";
+	struct nh_deliver *d = nh_deliver_new(&o, err, sizeof(err));
+
+	if (!d)
+		fail_msg("nh_deliver_new: %s", err);
+	return d;
+}
+
+static uint64_t wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void submit(struct nh_deliver *d, uint64_t seq, uint64_t key)
+{
+	struct nh_deliver_item it = { .seq = seq, .key = key, .captured_ms = wall_now(),
+				      .tag = seq + 1000 };
+
+	assert_true(asprintf(&it.body, "{\"key\":%llu,\"seq\":%llu}", (unsigned long long)key,
+			     (unsigned long long)seq) > 0);
+	it.len = strlen(it.body);
+	assert_int_equal(nh_deliver_submit_item(d, &it), 0);
+}
+
+static uint64_t body_seq(const char *body)
+{
+	const char *p = strstr(body, "\"seq\":");
+
+	return p ? strtoull(p + 6, NULL, 10) : UINT64_MAX;
+}
+
+static uint64_t body_key(const char *body)
+{
+	return strtoull(body + 7, NULL, 10);
+}
+
+static void status_503_503_200_delivers_once(void **state)
+{
+	static const struct action script[] = { { 503, NULL, 0 }, { 503, NULL, 0 }, { 200, NULL, 0 } };
+	struct srv *s = srv_start(script, 3);
+	struct nh_retry_policy p = policy(10, 20, 200);
+	struct results res = { 0 };
+	struct nh_deliver_stats st;
+	struct nh_deliver *d;
+	char url[64];
+
+	(void)state;
+	srv_run(s);
+	url_of(s, url, sizeof(url));
+	d = engine(url, 2, 2000, &p, &res);
+	submit(d, 1, 7);
+	assert_int_equal(nh_deliver_drain(d, 5000), 0);
+	assert_int_equal(s->n_got, 3);
+	for (size_t i = 1; i < 3; i++)
+		assert_string_equal(s->got[i].body, s->got[0].body);
+	assert_int_equal(res.n, 1);
+	assert_int_equal(res.r[0].out, NH_OUT_DELIVERED);
+	assert_int_equal(res.r[0].attempts, 2);
+	assert_int_equal(res.r[0].tag, 1001);
+	nh_deliver_stats(d, &st);
+	assert_int_equal(st.posted_ok, 1);
+	assert_int_equal(st.failed_http, 2);
+	assert_int_equal(st.retried, 2);
+	assert_int_equal(st.latency_s.count, 1);
+	assert_int_equal(st.request_s.count, 3);
+	assert_int_equal(nh_deliver_failing_ms(d), 0);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+static void status_400_is_final_and_others_go_on(void **state)
+{
+	static const struct action script[] = { { 400, NULL, 0 } };
+	struct srv *s = srv_start(script, 1);
+	struct nh_retry_policy p = policy(10, 20, 200);
+	struct results res = { 0 };
+	struct nh_deliver *d;
+	char url[64];
+
+	(void)state;
+	srv_run(s);
+	url_of(s, url, sizeof(url));
+	d = engine(url, 1, 2000, &p, &res);
+	submit(d, 1, 0);
+	submit(d, 2, 0);
+	assert_int_equal(nh_deliver_drain(d, 5000), 0);
+	assert_int_equal(s->n_got, 2);
+	assert_int_equal(res.n, 2);
+	assert_int_equal(res.r[0].out, NH_OUT_REJECTED);
+	assert_int_equal(res.r[0].status, 400);
+	assert_int_equal(res.r[1].out, NH_OUT_DELIVERED);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+static void max_attempts_then_gives_up(void **state)
+{
+	struct srv *s = srv_start(NULL, 0);
+	struct nh_retry_policy p = policy(3, 10, 50);
+	struct results res = { 0 };
+	struct nh_deliver_stats st;
+	struct nh_deliver *d;
+	char url[64];
+
+	(void)state;
+	s->rule[0].match = "seq";
+	s->rule[0].act = (struct action){ 500, NULL, 0 };
+	srv_run(s);
+	url_of(s, url, sizeof(url));
+	d = engine(url, 1, 2000, &p, &res);
+	submit(d, 1, 0);
+	assert_int_equal(nh_deliver_drain(d, 5000), 0);
+	assert_int_equal(s->n_got, 3);
+	assert_int_equal(res.n, 1);
+	assert_int_equal(res.r[0].out, NH_OUT_GAVE_UP_ATTEMPTS);
+	assert_int_equal(res.r[0].attempts, 3);
+	assert_int_equal(res.r[0].status, 500);
+	nh_deliver_stats(d, &st);
+	assert_int_equal(st.retried, 2);
+	assert_int_equal(st.gave_up_attempts, 1);
+	assert_true(nh_deliver_failing_ms(d) >= 0);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+static void max_age_then_gives_up(void **state)
+{
+	struct srv *s = srv_start(NULL, 0);
+	struct nh_retry_policy p = policy(100, 10, 50);
+	struct results res = { 0 };
+	struct nh_deliver_item it = { .seq = 1, .captured_ms = wall_now() - 5000 };
+	struct nh_deliver *d;
+	char url[64];
+
+	(void)state;
+	p.max_age_ms = 1000;
+	s->rule[0].match = "old";
+	s->rule[0].act = (struct action){ 503, NULL, 0 };
+	srv_run(s);
+	url_of(s, url, sizeof(url));
+	d = engine(url, 1, 2000, &p, &res);
+	it.body = strdup("old");
+	it.len = 3;
+	assert_int_equal(nh_deliver_submit_item(d, &it), 0);
+	assert_int_equal(nh_deliver_drain(d, 5000), 0);
+	assert_int_equal(s->n_got, 1); /* tried once, never retried */
+	assert_int_equal(res.r[0].out, NH_OUT_GAVE_UP_AGE);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+static void retry_after_is_honoured_up_to_max_delay(void **state)
+{
+	static const struct action script[] = {
+		{ 503, "1", 0 }, { 200, NULL, 0 },        /* waits 1 s */
+		{ 429, "3600", 0 }, { 200, NULL, 0 },     /* capped at max_delay 300 ms */
+	};
+	struct srv *s = srv_start(script, 4);
+	struct nh_retry_policy p = policy(10, 1, 300);
+	struct results res = { 0 };
+	struct nh_deliver *d;
+	int64_t gap;
+	char url[64], err[256];
+
+	(void)state;
+	p.max_delay_ms = 1500;
+	srv_run(s);
+	url_of(s, url, sizeof(url));
+	d = engine(url, 1, 5000, &p, &res);
+	submit(d, 1, 0);
+	assert_int_equal(nh_deliver_drain(d, 5000), 0);
+	assert_int_equal(s->n_got, 2);
+	gap = s->got[1].at_ms - s->got[0].at_ms;
+	assert_in_range(gap, 950, 1400);
+
+	p.max_delay_ms = 300;
+	assert_int_equal(nh_deliver_reconfigure(d, &(struct nh_deliver_opts){
+		.url = url, .pool_size = 1, .timeout_ms = 5000, .queue_max = 100, .retry = &p },
+		err, sizeof(err)), 0);
+	submit(d, 2, 0);
+	assert_int_equal(nh_deliver_drain(d, 5000), 0);
+	assert_int_equal(s->n_got, 4);
+	gap = s->got[3].at_ms - s->got[2].at_ms;
+	assert_in_range(gap, 250, 900);
+	assert_int_equal(res.n, 2);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+static void each_key_keeps_its_order_through_retries(void **state)
+{
+	struct srv *s = srv_start(NULL, 0);
+	struct nh_retry_policy p = policy(50, 1, 20);
+	struct results res = { 0 };
+	uint64_t last[8];
+	struct nh_deliver *d;
+	size_t delivered = 0;
+	char url[64];
+
+	(void)state;
+	s->fail_every = 4; /* every 4th request gets 503 */
+	srv_run(s);
+	url_of(s, url, sizeof(url));
+	d = engine(url, 4, 5000, &p, &res);
+	for (uint64_t i = 0; i < 400; i++)
+		submit(d, i, i % 8);
+	assert_int_equal(nh_deliver_drain(d, 20000), 0);
+	assert_int_equal(res.n, 400);
+	for (size_t i = 0; i < res.n; i++)
+		assert_int_equal(res.r[i].out, NH_OUT_DELIVERED);
+	/* Arrival order at the server, attempts included: per key, never
+	 * a body before an earlier one of that key has been answered 2xx. */
+	memset(last, 0xff, sizeof(last));
+	for (size_t i = 0; i < s->n_got; i++) {
+		uint64_t k = body_key(s->got[i].body), q = body_seq(s->got[i].body);
+
+		if (last[k] != UINT64_MAX)
+			assert_true(q == last[k] || q == last[k] + 8);
+		else
+			assert_int_equal(q, k);
+		last[k] = q;
+		delivered += s->got[i].status == 200;
+	}
+	assert_int_equal(delivered, 400);
+	assert_true(s->n_got > 400); /* there were retries */
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+static void a_retry_holds_back_only_its_lane(void **state)
+{
+	struct srv *s = srv_start(NULL, 0);
+	struct nh_retry_policy p = policy(10, 1, 5000);
+	struct results res = { 0 };
+	struct nh_deliver *d;
+	int64_t t0;
+	char url[64];
+
+	(void)state;
+	s->rule[0].match = "\"seq\":0}";
+	s->rule[0].act = (struct action){ 503, "2", 0 };
+	srv_run(s);
+	url_of(s, url, sizeof(url));
+	d = engine(url, 2, 5000, &p, &res);
+	t0 = now_ms();
+	submit(d, 0, 0); /* lane 0: waits 2 s to be retried */
+	submit(d, 2, 0); /* lane 0: behind it */
+	for (uint64_t i = 1; i < 20; i += 2)
+		submit(d, i, 1); /* lane 1 */
+	while (res.n < 10 && now_ms() - t0 < 3000)
+		assert_int_equal(nh_deliver_poll(d, -1, 100), 0);
+	assert_true(now_ms() - t0 < 1500);
+	for (size_t i = 0; i < 10; i++)
+		assert_int_equal(res.r[i].key, 1);
+	assert_int_equal(nh_deliver_in_flight(d), 2);
+	/* The drain gives up at once: nothing can finish before its end. */
+	t0 = now_ms();
+	assert_int_equal(nh_deliver_drain(d, 500), 2);
+	assert_true(now_ms() - t0 < 300);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+struct taken_log {
+	size_t n;
+	uint64_t seq[64];
+	bool running[64];
+};
+
+static void take_fn(void *ctx, struct nh_deliver_item *it, bool running)
+{
+	struct taken_log *t = ctx;
+
+	t->seq[t->n] = it->seq;
+	t->running[t->n] = running;
+	t->n++;
+	if (running)
+		it->tag = 9999;
+	else
+		free(it->body);
+}
+
+static void take_hands_over_everything_in_seq_order(void **state)
+{
+	struct srv *s = srv_start(NULL, 0);
+	struct nh_retry_policy p = policy(10, 1, 5000);
+	struct results res = { 0 };
+	struct taken_log t = { 0 };
+	struct nh_deliver *d;
+	char url[64];
+
+	(void)state;
+	s->rule[0].match = "\"key\":0,";
+	s->rule[0].act = (struct action){ 503, "10", 0 };
+	/* Lane 2's requests hang for 1 s: they are on the wire at take(). */
+	s->rule[1].match = "\"key\":2,";
+	s->rule[1].act = (struct action){ 200, NULL, 1000 };
+	srv_run(s);
+	url_of(s, url, sizeof(url));
+	d = engine(url, 3, 5000, &p, &res);
+	submit(d, 5, 2);
+	submit(d, 0, 0); /* waits for its retry */
+	submit(d, 3, 0);
+	submit(d, 1, 1); /* delivered */
+	submit(d, 4, 2);
+	for (int i = 0; i < 10 && res.n < 1; i++)
+		assert_int_equal(nh_deliver_poll(d, -1, 50), 0);
+	assert_int_equal(res.n, 1);
+	assert_int_equal(nh_deliver_running(d), 1);
+
+	assert_int_equal(nh_deliver_take(d, take_fn, &t), 4);
+	assert_int_equal(t.seq[0], 0);
+	assert_int_equal(t.seq[1], 3);
+	assert_int_equal(t.seq[2], 4);
+	assert_int_equal(t.seq[3], 5);
+	assert_false(t.running[0]);
+	assert_true(t.running[3]);
+	assert_int_equal(nh_deliver_in_flight(d), 1);
+	assert_int_equal(nh_deliver_handed_over(d), 1);
+	/* The running one still ends, with the tag take() gave it. */
+	assert_int_equal(nh_deliver_drain(d, 3000), 0);
+	assert_int_equal(res.n, 2);
+	assert_int_equal(res.r[1].seq, 5);
+	assert_int_equal(res.r[1].tag, 9999);
+	assert_int_equal(res.r[1].out, NH_OUT_DELIVERED);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+static void handed_over_failure_is_released_not_retried(void **state)
+{
+	static const struct action script[] = { { 503, NULL, 500 } };
+	struct srv *s = srv_start(script, 1);
+	struct nh_retry_policy p = policy(10, 1, 50);
+	struct results res = { 0 };
+	struct taken_log t = { 0 };
+	struct nh_deliver *d;
+	char url[64];
+
+	(void)state;
+	srv_run(s);
+	url_of(s, url, sizeof(url));
+	d = engine(url, 1, 5000, &p, &res);
+	submit(d, 1, 0);
+	assert_int_equal(nh_deliver_poll(d, -1, 50), 0);
+	assert_int_equal(nh_deliver_take(d, take_fn, &t), 1);
+	assert_int_equal(nh_deliver_drain(d, 3000), 0);
+	assert_int_equal(s->n_got, 1);
+	assert_int_equal(res.n, 1);
+	assert_int_equal(res.r[0].out, NH_OUT_RELEASED);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+static void abort_puts_requests_back_for_take(void **state)
+{
+	static const struct action script[] = { { 200, NULL, 3000 } };
+	struct srv *s = srv_start(script, 1);
+	struct nh_retry_policy p = policy(10, 1, 50);
+	struct results res = { 0 };
+	struct taken_log t = { 0 };
+	struct nh_deliver *d;
+	char url[64];
+
+	(void)state;
+	srv_run(s);
+	url_of(s, url, sizeof(url));
+	d = engine(url, 1, 10000, &p, &res);
+	submit(d, 1, 0);
+	submit(d, 2, 0);
+	assert_int_equal(nh_deliver_poll(d, -1, 50), 0);
+	assert_int_equal(nh_deliver_running(d), 1);
+	nh_deliver_abort(d);
+	assert_int_equal(nh_deliver_running(d), 0);
+	assert_int_equal(nh_deliver_take(d, take_fn, &t), 2);
+	assert_int_equal(t.seq[0], 1);
+	assert_false(t.running[0]);
+	assert_int_equal(t.seq[1], 2);
+	assert_int_equal(nh_deliver_in_flight(d), 0);
+	assert_int_equal(res.n, 0);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+static void refused_endpoint_is_failing_and_reconfigure_moves_on(void **state)
+{
+	struct srv *s = srv_start(NULL, 0);
+	struct nh_retry_policy p = policy(100, 10, 100);
+	struct results res = { 0 };
+	struct nh_deliver_opts o = { .pool_size = 2, .timeout_ms = 2000, .queue_max = 100,
+				     .retry = &p };
+	struct nh_deliver *d;
+	char bad[64], good[64], err[256];
+	int64_t t0 = now_ms();
+
+	(void)state;
+	srv_run(s);
+	refused_url(bad, sizeof(bad));
+	url_of(s, good, sizeof(good));
+	d = engine(bad, 2, 2000, &p, &res);
+	submit(d, 1, 0);
+	submit(d, 2, 1);
+	while (now_ms() - t0 < 300)
+		assert_int_equal(nh_deliver_poll(d, -1, 50), 0);
+	assert_true(nh_deliver_failing_ms(d) >= 200);
+	assert_int_equal(res.n, 0);
+
+	o.url = good;
+	o.pool_size = 3;
+	assert_int_equal(nh_deliver_reconfigure(d, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "pool_size"));
+	o.pool_size = 2;
+	assert_int_equal(nh_deliver_reconfigure(d, &o, err, sizeof(err)), 0);
+	assert_int_equal(nh_deliver_drain(d, 3000), 0);
+	assert_int_equal(res.n, 2);
+	assert_int_equal(s->n_got, 2);
+	assert_int_equal(nh_deliver_failing_ms(d), 0);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+/* ---- the settings ---------------------------------------------------------------- */
+
+#define WEBHOOK "webhook { url = \"http://127.0.0.1:1/h\", events = [ { event = \"on_message_publish\" } ] }\n"
+
+static int load(const char *text, struct nh_config *cfg, char *msgs, size_t len)
+{
+	FILE *f = fmemopen(msgs, len, "w");
+	int rc = nh_config_load_buf("t.conf", text, strlen(text), cfg, f);
+
+	fclose(f);
+	return rc;
+}
+
+static void settings_defaults_and_overrides(void **state)
+{
+	struct nh_config cfg;
+	char msgs[1024] = "", *dl;
+
+	(void)state;
+	assert_int_equal(load(WEBHOOK, &cfg, msgs, sizeof(msgs)), 0);
+	assert_int_equal(cfg.retry_max_attempts, 10);
+	assert_int_equal(cfg.retry_initial_ms, 200);
+	assert_int_equal(cfg.retry_max_delay_ms, 30000);
+	assert_int_equal(cfg.retry_max_age_ms, 3600000);
+	assert_string_equal(nh_config_spool_dir(&cfg), "/var/lib/nanohook/spool");
+	assert_int_equal(cfg.spool_max_bytes, 1ull << 30);
+	assert_int_equal(cfg.spool_max_age_ms, 24ull * 3600000);
+	assert_int_equal(cfg.spool_fsync, NH_FSYNC_BATCH);
+	assert_int_equal(cfg.spool_failing_ms, 5000);
+	assert_true(cfg.order_per_client);
+	assert_int_equal(cfg.drain_timeout_ms, 0);
+	assert_null(cfg.metrics_listen);
+	dl = nh_config_dead_letter_path(&cfg);
+	assert_string_equal(dl, "/var/lib/nanohook/spool/dead-letter.jsonl");
+	free(dl);
+	nh_config_free(&cfg);
+
+	assert_int_equal(load(WEBHOOK "nanohook {\n"
+			      "  retry { max_attempts = 3, initial = 1s, max_delay = 10s, max_age = 0 }\n"
+			      "  spool { dir = \"\", max_size = 64KB, max_age = 1h, fsync = never, failing_after = 0 }\n"
+			      "  dead_letter = \"/tmp/dl.jsonl\", order = none, drain_timeout = 2s\n"
+			      "  metrics = \"127.0.0.1:9464\"\n"
+			      "}\n", &cfg, msgs, sizeof(msgs)), 0);
+	assert_string_equal(msgs, "");
+	assert_int_equal(cfg.retry_max_attempts, 3);
+	assert_int_equal(cfg.retry_initial_ms, 1000);
+	assert_int_equal(cfg.retry_max_delay_ms, 10000);
+	assert_int_equal(cfg.retry_max_age_ms, 0);
+	assert_null(nh_config_spool_dir(&cfg)); /* "" = no spool */
+	assert_int_equal(cfg.spool_max_bytes, 65536);
+	assert_int_equal(cfg.spool_max_age_ms, 3600000);
+	assert_int_equal(cfg.spool_fsync, NH_FSYNC_NEVER);
+	assert_int_equal(cfg.spool_failing_ms, 0);
+	assert_false(cfg.order_per_client);
+	assert_int_equal(cfg.drain_timeout_ms, 2000);
+	assert_string_equal(cfg.metrics_listen, "127.0.0.1:9464");
+	dl = nh_config_dead_letter_path(&cfg);
+	assert_string_equal(dl, "/tmp/dl.jsonl");
+	free(dl);
+	nh_config_free(&cfg);
+}
+
+static void bad_settings_are_refused_with_their_place(void **state)
+{
+	static const struct {
+		const char *block, *msg;
+	} cases[] = {
+		{ "retry { max_attempts = 0 }", "t.conf:2:35: nanohook.retry.max_attempts: 0 is out of range" },
+		{ "retry { initial = soon }", "nanohook.retry.initial: expected milliseconds" },
+		{ "retry { initial = 2s, max_delay = 1s }", "nanohook.retry: max_delay (1000ms) is below initial (2000ms)" },
+		{ "spool { max_size = 1KB }", "nanohook.spool.max_size: 1024 is out of range 64KB..1TB" },
+		{ "spool { fsync = sometimes }", "nanohook.spool.fsync: expected batch, always or never" },
+		{ "spool = 3", "nanohook.spool: expected a block" },
+		{ "order = random", "nanohook.order: expected per_client or none" },
+		{ "dead_letter = \"\"", "nanohook.dead_letter: empty" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nh_config cfg;
+		char text[512], msgs[1024] = "";
+
+		snprintf(text, sizeof(text), WEBHOOK "nanohook { %s }\n", cases[i].block);
+		assert_int_equal(load(text, &cfg, msgs, sizeof(msgs)), -1);
+		if (!strstr(msgs, cases[i].msg))
+			fail_msg("%s: got \"%s\"", cases[i].block, msgs);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(what_is_retried),
+		cmocka_unit_test(backoff_is_full_jitter_under_a_doubling_cap),
+		cmocka_unit_test(retry_after_seconds_and_dates),
+		cmocka_unit_test(status_503_503_200_delivers_once),
+		cmocka_unit_test(status_400_is_final_and_others_go_on),
+		cmocka_unit_test(max_attempts_then_gives_up),
+		cmocka_unit_test(max_age_then_gives_up),
+		cmocka_unit_test(retry_after_is_honoured_up_to_max_delay),
+		cmocka_unit_test(each_key_keeps_its_order_through_retries),
+		cmocka_unit_test(a_retry_holds_back_only_its_lane),
+		cmocka_unit_test(take_hands_over_everything_in_seq_order),
+		cmocka_unit_test(handed_over_failure_is_released_not_retried),
+		cmocka_unit_test(abort_puts_requests_back_for_take),
+		cmocka_unit_test(refused_endpoint_is_failing_and_reconfigure_moves_on),
+		cmocka_unit_test(settings_defaults_and_overrides),
+		cmocka_unit_test(bad_settings_are_refused_with_their_place),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

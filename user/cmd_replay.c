@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `nanohook replay FILE --conf F`: sends the bodies of a dead-letter file
+ * again, through the same engine as a running nanohook (its retries, its
+ * lanes: each client's events in file order).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "commands.h"
+#include "config.h"
+#include "deadletter.h"
+#include "deliver.h"
+#include "log.h"
+
+#define REPLAY_QUEUE 10000
+#define POLL_MS 100
+#define EXIT_FAILED_MAX 100
+
+struct replay {
+	uint64_t delivered, failed;
+	struct nh_buf line;
+};
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void on_result(void *ctx, struct nh_deliver_item *it, const struct nh_deliver_result *r)
+{
+	static const enum nh_dead_reason why[] = {
+		[NH_OUT_REJECTED] = NH_DEAD_REJECTED,
+		[NH_OUT_GAVE_UP_ATTEMPTS] = NH_DEAD_MAX_ATTEMPTS,
+		[NH_OUT_GAVE_UP_AGE] = NH_DEAD_MAX_AGE,
+		[NH_OUT_RELEASED] = NH_DEAD_MAX_ATTEMPTS,
+	};
+	struct replay *rp = ctx;
+
+	if (r->outcome == NH_OUT_DELIVERED) {
+		rp->delivered++;
+	} else {
+		struct nh_dead_entry e = {
+			.reason = why[r->outcome],
+			.attempts = it->attempts,
+			.status = r->http_status,
+			.error = r->error,
+			.captured_ms = it->captured_ms,
+			.key = it->key,
+			.body = it->body,
+			.len = it->len,
+		};
+
+		rp->failed++;
+		/* Still not delivered: printed, so that it can be kept and
+		 * replayed again. */
+		nh_buf_reset(&rp->line);
+		if (nh_dead_letter_format(&rp->line, &e) == 0)
+			fwrite(rp->line.data, 1, rp->line.len, stdout);
+	}
+	free(it->body);
+}
+
+int nh_cmd_replay(const char *file, const char *conf_path)
+{
+	struct replay rp = { 0 };
+	struct nh_retry_policy retry;
+	struct nh_deliver_opts o;
+	struct nh_deliver *d = NULL;
+	struct nh_config cfg;
+	char *line = NULL, err[512], why[256];
+	size_t cap = 0;
+	uint64_t lineno = 0, bad = 0, total;
+	ssize_t n;
+	FILE *in;
+	int rc = NH_REPLAY_CANNOT_RUN;
+
+	if (nh_config_load(conf_path, &cfg, stderr))
+		return NH_REPLAY_CANNOT_RUN;
+	in = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
+	if (!in) {
+		nh_err("replay: %s: %s", file, strerror(errno));
+		goto out;
+	}
+	retry = (struct nh_retry_policy){
+		.max_attempts = cfg.retry_max_attempts,
+		.initial_ms = cfg.retry_initial_ms,
+		.max_delay_ms = cfg.retry_max_delay_ms,
+		.max_age_ms = cfg.retry_max_age_ms,
+	};
+	o = (struct nh_deliver_opts){
+		.url = cfg.url,
+		.headers = cfg.headers,
+		.n_headers = cfg.n_headers,
+		.pool_size = cfg.pool_size,
+		.timeout_ms = cfg.cancel_timeout_ms,
+		.queue_max = REPLAY_QUEUE,
+		.retry = &retry,
+		.on_result = on_result,
+		.ctx = &rp,
+	};
+	d = nh_deliver_new(&o, err, sizeof(err));
+	if (!d) {
+		nh_err("replay: %s", err);
+		goto out;
+	}
+	while ((n = getline(&line, &cap, in)) >= 0) {
+		struct nh_dead_entry e;
+		struct nh_deliver_item it;
+
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			n--;
+		if (n == 0)
+			continue;
+		if (nh_dead_letter_parse(line, (size_t)n, &e, why, sizeof(why)) < 0) {
+			nh_err("replay: %s:%llu: %s (skipped)", file, (unsigned long long)lineno, why);
+			bad++;
+			continue;
+		}
+		/* Its age starts now: max_age is about this replay. */
+		it = (struct nh_deliver_item){ .body = (char *)e.body, .len = e.len, .seq = lineno,
+					       .key = e.key, .captured_ms = wall_ms() };
+		while (nh_deliver_submit_item(d, &it) < 0) {
+			if (nh_deliver_poll(d, -1, POLL_MS) < 0) {
+				nh_err("replay: %s", nh_deliver_last_error(d));
+				nh_dead_entry_free(&e);
+				goto out;
+			}
+		}
+	}
+	if (ferror(in)) {
+		nh_err("replay: %s: %s", file, strerror(errno));
+		goto out;
+	}
+	/* Every item ends: delivered, or given up by the retry policy. */
+	while (nh_deliver_in_flight(d) > 0) {
+		if (nh_deliver_poll(d, -1, POLL_MS) < 0) {
+			nh_err("replay: %s", nh_deliver_last_error(d));
+			goto out;
+		}
+	}
+	fflush(stdout);
+	total = rp.failed + bad;
+	fprintf(stderr, "nanohook: replay: %llu delivered, %llu not (%llu given up, %llu unreadable lines)\n",
+		(unsigned long long)rp.delivered, (unsigned long long)total,
+		(unsigned long long)rp.failed, (unsigned long long)bad);
+	rc = total > EXIT_FAILED_MAX ? EXIT_FAILED_MAX : (int)total;
+out:
+	nh_deliver_free(d);
+	if (in && in != stdin)
+		fclose(in);
+	free(line);
+	nh_buf_free(&rp.line);
+	nh_config_free(&cfg);
+	return rc;
+}

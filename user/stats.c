@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT
+#include "stats.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "buf.h"
+#include "deadletter.h"
+
+const double nh_hist_bounds[NH_HIST_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+	0.5, 1, 2.5, 5, 10, 30, 60, 300,
+};
+
+_Static_assert(NH_DEAD_SLOTS == NH_DEAD_MAX, "one slot per dead-letter reason");
+
+static const char *const udrop_names[NH_UDROP_MAX] = {
+	[NH_UDROP_NO_BODY] = "no_body",
+	[NH_UDROP_QUEUE_FULL] = "queue_full",
+	[NH_UDROP_SPOOL_FULL] = "spool_full",
+	[NH_UDROP_SPOOL_ERROR] = "spool_error",
+	[NH_UDROP_DEAD_LETTER] = "dead_letter_error",
+	[NH_UDROP_SHUTDOWN] = "shutdown",
+};
+
+const char *nh_udrop_name(enum nh_udrop r)
+{
+	return (unsigned)r < NH_UDROP_MAX ? udrop_names[r] : "unknown";
+}
+
+void nh_hist_observe(struct nh_hist *h, double seconds)
+{
+	size_t i = 0;
+
+	while (i < NH_HIST_BUCKETS && seconds > nh_hist_bounds[i])
+		i++;
+	h->bucket[i]++;
+	h->count++;
+	h->sum += seconds;
+}
+
+uint64_t nh_stats_dropped(const struct nh_stats *s)
+{
+	uint64_t n = s->bpf[NH_DROP_RINGBUF_FULL] + s->bpf[NH_DROP_PENDING_FULL];
+
+	for (size_t i = 0; i < s->n_rejected; i++)
+		n += s->rejected[i];
+	for (int r = 0; r < NH_UDROP_MAX; r++)
+		n += s->udrop[r];
+	return n;
+}
+
+uint64_t nh_stats_dead_lettered(const struct nh_stats *s)
+{
+	uint64_t n = 0;
+
+	for (int r = 0; r < NH_DEAD_SLOTS; r++)
+		n += s->dead[r];
+	return n;
+}
+
+/* The approximate q-quantile of a histogram: the upper bound of the
+ * bucket it falls in (what Prometheus would say, without interpolation). */
+static double hist_quantile(const struct nh_hist *h, double q)
+{
+	uint64_t want = (uint64_t)((double)h->count * q + 0.5), seen = 0;
+
+	for (size_t i = 0; i < NH_HIST_BUCKETS; i++) {
+		seen += h->bucket[i];
+		if (seen >= want && seen > 0)
+			return nh_hist_bounds[i];
+	}
+	return -1; /* above the last bound */
+}
+
+static void print_latency(FILE *out, const char *label, const struct nh_hist *h)
+{
+	double p50 = hist_quantile(h, 0.5), p99 = hist_quantile(h, 0.99);
+
+	if (!h->count)
+		return;
+	fprintf(out, "  %-9s mean %.1f ms, p50 <= ", label, h->sum / (double)h->count * 1000);
+	if (p50 < 0)
+		fprintf(out, "inf");
+	else
+		fprintf(out, "%g ms", p50 * 1000);
+	fprintf(out, ", p99 <= ");
+	if (p99 < 0)
+		fprintf(out, "inf\n");
+	else
+		fprintf(out, "%g ms\n", p99 * 1000);
+}
+
+void nh_stats_print(const struct nh_stats *s, const char *title, FILE *out)
+{
+	uint64_t dead = nh_stats_dead_lettered(s);
+
+	fprintf(out, "nanohook: %s after %.1f s\n", title, s->uptime_s);
+	fprintf(out, "  seen      %10" PRIu64 "  events from the broker (probe hits %" PRIu64 ")\n",
+		s->captured, s->bpf[NH_CNT_HITS]);
+	fprintf(out, "  filtered  %10" PRIu64 "  wanted by no rule\n", s->filtered);
+	if (s->to_stdout) {
+		fprintf(out, "  printed   %10" PRIu64 "\n", s->printed);
+	} else {
+		fprintf(out, "  posted    %10" PRIu64 "  answered 2xx\n", s->delivered);
+		fprintf(out, "  failed    %10" PRIu64 "  attempts (non-2xx %" PRIu64 ", transport %"
+			PRIu64 ", timeout %" PRIu64 ")\n",
+			s->attempts_failed_http + s->attempts_failed_transport +
+				s->attempts_failed_timeout,
+			s->attempts_failed_http, s->attempts_failed_transport,
+			s->attempts_failed_timeout);
+		fprintf(out, "  retried   %10" PRIu64 "  attempts made again\n", s->retried);
+		if (s->spool_on)
+			fprintf(out, "  spooled   %10" PRIu64 "  written to the spool (replayed %" PRIu64
+				", left in it %" PRIu64 ")\n",
+				s->spooled, s->replayed, s->spool_records);
+		fprintf(out, "  dead      %10" PRIu64 "  given up, in %s (rejected %" PRIu64
+			", max_attempts %" PRIu64 ", max_age %" PRIu64 ", spool_max_age %" PRIu64 ")\n",
+			dead, s->dead_letter_path ? s->dead_letter_path : "(no dead-letter file)",
+			s->dead[0], s->dead[1], s->dead[2], s->dead[3]);
+		if (s->queued || s->running)
+			fprintf(out, "  pending   %10" PRIu64 "  in memory (%" PRIu64 " being sent)\n",
+				s->queued + s->running, s->running);
+	}
+	fprintf(out, "  dropped   %10" PRIu64 "\n", nh_stats_dropped(s));
+	fprintf(out, "    ringbuf_full %" PRIu64 ", pending_full %" PRIu64,
+		s->bpf[NH_DROP_RINGBUF_FULL], s->bpf[NH_DROP_PENDING_FULL]);
+	for (size_t i = 0; i < s->n_rejected; i++)
+		fprintf(out, ", %s %" PRIu64, s->rejected_name[i], s->rejected[i]);
+	fprintf(out, ",\n   ");
+	for (int r = 0; r < NH_UDROP_MAX; r++)
+		fprintf(out, " %s %" PRIu64 "%s", udrop_names[r], s->udrop[r],
+			r + 1 < NH_UDROP_MAX ? "," : "\n");
+	if (s->spool_corrupt)
+		fprintf(out, "  note: %" PRIu64 " damaged stretches (%" PRIu64
+			" bytes) of the spool were skipped\n", s->spool_corrupt, s->spool_corrupt_bytes);
+	if (s->bpf[NH_CNT_PAYLOAD_TRUNC])
+		fprintf(out, "  note: %" PRIu64 " payloads were cut at nanohook.capture.payload_max\n",
+			s->bpf[NH_CNT_PAYLOAD_TRUNC]);
+	if (!s->to_stdout) {
+		print_latency(out, "request", &s->request_s);
+		print_latency(out, "latency", &s->latency_s);
+	}
+}
+
+/* ---- Prometheus ---------------------------------------------------------------- */
+
+struct prom {
+	struct nh_buf *out;
+	int rc;
+};
+
+static void p(struct prom *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void p(struct prom *pr, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (pr->rc == 0 && nh_buf_append_str(pr->out, line) < 0)
+		pr->rc = -1;
+}
+
+static void head(struct prom *pr, const char *name, const char *type, const char *help)
+{
+	p(pr, "# HELP nanohook_%s %s\n# TYPE nanohook_%s %s\n", name, help, name, type);
+}
+
+static void counter(struct prom *pr, const char *name, const char *help, uint64_t v)
+{
+	head(pr, name, "counter", help);
+	p(pr, "nanohook_%s %" PRIu64 "\n", name, v);
+}
+
+static void gauge(struct prom *pr, const char *name, const char *help, double v)
+{
+	head(pr, name, "gauge", help);
+	p(pr, "nanohook_%s %.17g\n", name, v);
+}
+
+static void histogram(struct prom *pr, const char *name, const char *help,
+		      const struct nh_hist *h)
+{
+	uint64_t cum = 0;
+
+	head(pr, name, "histogram", help);
+	for (size_t i = 0; i < NH_HIST_BUCKETS; i++) {
+		cum += h->bucket[i];
+		p(pr, "nanohook_%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, nh_hist_bounds[i], cum);
+	}
+	p(pr, "nanohook_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
+	p(pr, "nanohook_%s_sum %.17g\n", name, h->sum);
+	p(pr, "nanohook_%s_count %" PRIu64 "\n", name, h->count);
+}
+
+int nh_stats_prometheus(const struct nh_stats *s, struct nh_buf *out)
+{
+	static const char *const classes[6] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	struct prom pr = { .out = out };
+
+	counter(&pr, "events_captured_total", "Events read from the BPF ring buffer and checked.",
+		s->captured);
+	counter(&pr, "events_filtered_total", "Events no rule wants.", s->filtered);
+	counter(&pr, "events_printed_total", "Bodies printed (--stdout).", s->printed);
+	counter(&pr, "events_delivered_total", "Events the endpoint answered with 2xx.",
+		s->delivered);
+	counter(&pr, "retries_total", "Attempts scheduled again after a failure.", s->retried);
+	counter(&pr, "events_spooled_total", "Events written to the disk spool.", s->spooled);
+	counter(&pr, "events_replayed_total", "Events read back from the disk spool.", s->replayed);
+
+	head(&pr, "request_failures_total", "counter", "Failed attempts, by kind.");
+	p(&pr, "nanohook_request_failures_total{kind=\"http\"} %" PRIu64 "\n", s->attempts_failed_http);
+	p(&pr, "nanohook_request_failures_total{kind=\"transport\"} %" PRIu64 "\n",
+	  s->attempts_failed_transport);
+	p(&pr, "nanohook_request_failures_total{kind=\"timeout\"} %" PRIu64 "\n",
+	  s->attempts_failed_timeout);
+	head(&pr, "responses_total", "counter", "HTTP replies, by status class.");
+	for (int c = 1; c <= 6; c++)
+		p(&pr, "nanohook_responses_total{class=\"%s\"} %" PRIu64 "\n", classes[c % 6],
+		  s->by_status[c % 6]);
+	head(&pr, "events_dead_lettered_total", "counter",
+	     "Events given up on and written to the dead-letter file, by reason.");
+	for (int r = 0; r < NH_DEAD_SLOTS; r++)
+		p(&pr, "nanohook_events_dead_lettered_total{reason=\"%s\"} %" PRIu64 "\n",
+		  nh_dead_reason_name((enum nh_dead_reason)r), s->dead[r]);
+	head(&pr, "events_dropped_total", "counter", "Events lost, by where and why.");
+	p(&pr, "nanohook_events_dropped_total{stage=\"bpf\",reason=\"ringbuf_full\"} %" PRIu64 "\n",
+	  s->bpf[NH_DROP_RINGBUF_FULL]);
+	p(&pr, "nanohook_events_dropped_total{stage=\"bpf\",reason=\"pending_full\"} %" PRIu64 "\n",
+	  s->bpf[NH_DROP_PENDING_FULL]);
+	for (size_t i = 0; i < s->n_rejected; i++)
+		p(&pr, "nanohook_events_dropped_total{stage=\"capture\",reason=\"%s\"} %" PRIu64 "\n",
+		  s->rejected_name[i], s->rejected[i]);
+	for (int r = 0; r < NH_UDROP_MAX; r++)
+		p(&pr, "nanohook_events_dropped_total{stage=\"userspace\",reason=\"%s\"} %" PRIu64 "\n",
+		  udrop_names[r], s->udrop[r]);
+	counter(&pr, "bpf_probe_hits_total", "Probe invocations for the target process.",
+		s->bpf[NH_CNT_HITS]);
+	counter(&pr, "bpf_records_total", "Records the probes put in the ring buffer.",
+		s->bpf[NH_CNT_EMITTED]);
+	counter(&pr, "payloads_truncated_total", "Payloads cut at capture.payload_max.",
+		s->bpf[NH_CNT_PAYLOAD_TRUNC]);
+	counter(&pr, "spool_damaged_total", "Damaged stretches of the spool skipped.",
+		s->spool_corrupt);
+
+	gauge(&pr, "queue_depth", "Events waiting in memory for their lane.", (double)s->queued);
+	gauge(&pr, "requests_in_flight", "Requests being sent.", (double)s->running);
+	gauge(&pr, "spool_records", "Events in the disk spool not yet delivered.",
+	      (double)s->spool_records);
+	gauge(&pr, "spool_bytes", "Bytes of the disk spool's files.", (double)s->spool_bytes);
+	gauge(&pr, "spooling", "1 while new events go to the disk spool.", s->spooling ? 1 : 0);
+	gauge(&pr, "endpoint_failing_seconds",
+	      "For how long every attempt has failed (0: the last one succeeded).", s->failing_s);
+	gauge(&pr, "uptime_seconds", "Seconds since nanohook attached.", s->uptime_s);
+	histogram(&pr, "request_duration_seconds", "One HTTP request, sent to answered.",
+		  &s->request_s);
+	histogram(&pr, "delivery_latency_seconds", "An event, captured to answered 2xx.",
+		  &s->latency_s);
+	return pr.rc;
+}
+
+/* ---- reading it back ------------------------------------------------------------- */
+
+void nh_stats_print_metrics(const char *text, size_t len, FILE *out)
+{
+	const char *pos = text, *end = text + len;
+
+	while (pos < end) {
+		const char *nl = memchr(pos, '\n', (size_t)(end - pos));
+		const char *line_end = nl ? nl : end, *sp, *name = pos;
+		size_t name_len;
+
+		pos = nl ? nl + 1 : end;
+		if (line_end == name || *name == '#')
+			continue;
+		/* "name{labels} value": the value follows the last blank. */
+		for (sp = line_end; sp > name && sp[-1] != ' '; sp--)
+			;
+		if (sp == name)
+			continue;
+		name_len = (size_t)(sp - 1 - name);
+		if (name_len >= 9 && strncmp(name, "nanohook_", 9) == 0) {
+			name += 9;
+			name_len -= 9;
+		}
+		if (memmem(name, name_len, "_bucket{", 8))
+			continue;
+		/* Only printable bytes: this text came over the network. */
+		for (size_t i = 0; i < name_len; i++)
+			fputc(isprint((unsigned char)name[i]) ? name[i] : '?', out);
+		for (size_t i = name_len; i < 60; i++)
+			fputc(' ', out);
+		fputc(' ', out);
+		for (const char *v = sp; v < line_end; v++)
+			fputc(isprint((unsigned char)*v) ? *v : '?', out);
+		fputc('\n', out);
+	}
+}
