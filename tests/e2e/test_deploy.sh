@@ -11,6 +11,9 @@
 #     build. Docker itself is run only with NH_DOCKER_BUILD=1 and an engine.
 . "$(dirname "$0")/lib.sh"
 cd "$NH_TOP" || exit 1
+# Run from `make test`, the make variables of the sanitized stage
+# (BUILD=build-san SAN=1) would leak into the makes below.
+unset MAKEFLAGS MAKELEVEL MFLAGS
 
 FOUR_CAPS="CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_SYS_PTRACE"
 
