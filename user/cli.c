@@ -24,7 +24,8 @@ static const char usage_text[] =
 "waits on the endpoint.\n"
 "\n"
 "Usage:\n"
-"  nanohook --pid PID --conf FILE [--stdout] [--broker NAME] [--spool-dir DIR]\n"
+"  nanohook (--pid PID | --exe PATH | --name NAME) --conf FILE [--stdout]\n"
+"           [--broker NAME] [--spool-dir DIR]\n"
 "           [--metrics ADDR:PORT] [--pin DIR] [--user NAME] [-v|-q]\n"
 "  nanohook check --conf FILE\n"
 "  nanohook probe (--pid PID | --exe PATH) [--broker NAME]\n"
@@ -63,7 +64,10 @@ static const char usage_text[] =
 "                     just those blocks\n"
 "      --stdout       print each body as one JSON line on stdout; POST nothing\n"
 "  -b, --broker NAME  skip detection: nanomq or mosquitto\n"
-"  -e, --exe PATH     (probe) a broker binary on disk instead of a process\n"
+"  -e, --exe PATH     every process running this broker binary, now and later\n"
+"                     (restarts included); with probe: a binary on disk\n"
+"  -n, --name NAME    the binary of the process named NAME (its comm, e.g.\n"
+"                     nanomq), waiting for one to start; then as --exe\n"
 "      --spool-dir DIR  the disk spool (overrides nanohook.spool.dir)\n"
 "      --metrics ADDR:PORT  serve Prometheus /metrics there (off by default;\n"
 "                     overrides nanohook.metrics); with stats: where to read\n"
@@ -112,6 +116,7 @@ static const char usage_text[] =
 "Examples:\n"
 "  sudo nanohook --pid \"$(pidof nanomq)\" --conf /etc/nanomq.conf\n"
 "  sudo nanohook --pid 1234 --conf hook.conf --stdout\n"
+"  sudo nanohook --name nanomq --conf /etc/nanomq.conf   # follows restarts\n"
 "  nanohook check --conf hook.conf\n"
 "  sudo nanohook probe --pid 1234\n"
 "  nanohook replay /var/lib/nanohook/spool/dead-letter.jsonl --conf hook.conf\n"
@@ -158,6 +163,7 @@ int nh_cli_main(int argc, char **argv)
 		{ "spool-dir", required_argument, NULL, 'D' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "pin", required_argument, NULL, 'P' },
+		{ "name", required_argument, NULL, 'n' },
 		{ "user", required_argument, NULL, 'U' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -184,7 +190,7 @@ int nh_cli_main(int argc, char **argv)
 		if (!strcmp(cmd, "replay"))
 			usage_status = NH_REPLAY_CANNOT_RUN;
 	}
-	while ((c = getopt_long(argc, argv, "p:c:b:e:vqhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:c:b:e:n:vqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_pid(optarg, &run.pid))
@@ -213,6 +219,9 @@ int nh_cli_main(int argc, char **argv)
 			break;
 		case 'P':
 			run.pin_dir = optarg;
+			break;
+		case 'n':
+			run.name = optarg;
 			break;
 		case 'U':
 			run.user = optarg;
@@ -266,7 +275,9 @@ int nh_cli_main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "check-system"))
 		return nh_cmd_check_system();
-	if (!run.pid || !run.conf_path)
-		return usage_error("%s", "attaching needs --pid PID and --conf FILE");
+	run.exe = exe;
+	if ((run.pid != 0) + (exe != NULL) + (run.name != NULL) != 1 || !run.conf_path)
+		return usage_error("%s", "attaching needs one of --pid PID, --exe PATH, --name NAME, "
+				   "and --conf FILE");
 	return nh_cmd_run(&run);
 }

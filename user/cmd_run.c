@@ -10,6 +10,7 @@
  * print the summary and exit 0. SIGHUP reloads the configuration without
  * detaching. SIGUSR1 prints the counters to stderr.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -91,7 +92,8 @@ struct run {
 	struct nh_spool *spool;
 	struct nh_dead_letter *dead_letter;
 	struct nh_metrics *metrics;
-	struct nh_target_watch *watch;
+	struct nh_target_watch *watch; /* --pid only */
+	char exe_display[4096];        /* the file, for messages (--exe, --name) */
 	struct nh_retry_policy retry;
 	int epfd;
 	uint64_t started;
@@ -323,7 +325,7 @@ static void run_loop(struct run *r)
 			stats_signal = 0;
 			print_stats(r, "stats");
 		}
-		if (now_ms() >= next_watch) {
+		if (r->watch && now_ms() >= next_watch) {
 			next_watch = now_ms() + WATCH_MS;
 			if (!nh_target_watch_alive(r->watch)) {
 				nh_info("pid %d exited; stopping", nh_target_watch_pid(r->watch));
@@ -331,6 +333,73 @@ static void run_loop(struct run *r)
 			}
 		}
 	}
+}
+
+/* A process named `name` (its comm), or 0. */
+static pid_t find_by_name(const char *name)
+{
+	char path[64], comm[64];
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *d = opendir("/proc");
+
+	while (d && !found && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		FILE *f;
+
+		if (*end || pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f)) {
+			comm[strcspn(comm, "\n")] = 0;
+			if (!strcmp(comm, name))
+				found = (pid_t)pid;
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* --pid, --exe or --name: open and resolve the broker's binary. With
+ * --name, wait (polling every second) until such a process runs. */
+static int resolve_target(struct run *r, char *err, size_t errlen)
+{
+	const struct nh_run_opts *o = r->o;
+	char exe[64];
+	pid_t pid;
+	ssize_t n;
+
+	*err = 0;
+	if (o->pid)
+		return nh_target_open(&r->t, o->pid, NULL, o->broker, err, errlen);
+	if (o->exe) {
+		snprintf(r->exe_display, sizeof(r->exe_display), "%s", o->exe);
+		return nh_target_open(&r->t, 0, o->exe, o->broker, err, errlen);
+	}
+	while (!(pid = find_by_name(o->name))) {
+		static bool said;
+
+		if (!said)
+			nh_info("waiting for a process named %s", o->name);
+		said = true;
+		if (stop_signal)
+			return -1;
+		sleep(1);
+	}
+	/* The kernel resolves /proc/PID/exe to the file itself, so the probes
+	 * stay on it after this process is gone, and cover the file in
+	 * another mount namespace (a container) too. */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+	n = readlink(exe, r->exe_display, sizeof(r->exe_display) - 1);
+	r->exe_display[n > 0 ? n : 0] = 0;
+	nh_info("process %s is pid %d, running %s", o->name, (int)pid, r->exe_display);
+	return nh_target_open(&r->t, 0, exe, o->broker, err, errlen);
 }
 
 /* The spool, the dead-letter file and the engine. */
@@ -379,20 +448,27 @@ int nh_cmd_run(const struct nh_run_opts *o)
 		nh_config_free(&r.cfg);
 		return 1;
 	}
-	if (nh_target_open(&r.t, o->pid, NULL, o->broker, err, sizeof(err))) {
-		nh_err("%s", err);
+	install_signals();
+	if (resolve_target(&r, err, sizeof(err))) {
+		if (*err)
+			nh_err("%s", err);
 		if (r.t.n_findings) {
-			fprintf(stderr, "what was found (nanohook probe --pid %d for the full report):\n",
-				(int)o->pid);
+			fprintf(stderr, "what was found (nanohook probe for the full report):\n");
 			nh_target_print_findings(&r.t, stderr);
 		}
-		nh_err("refusing to attach");
+		if (*err)
+			nh_err("refusing to attach");
 		goto out;
 	}
-	r.watch = nh_target_watch_new(o->pid);
-	if (!r.watch) {
-		nh_err("pid %d: cannot read its start time", (int)o->pid);
-		goto out;
+	/* One process: stop when it exits (or its PID is reused). A file
+	 * (--exe, --name): the probes sit on the file itself, so every
+	 * process running it, restarts included, is covered until stopped. */
+	if (o->pid) {
+		r.watch = nh_target_watch_new(o->pid);
+		if (!r.watch) {
+			nh_err("pid %d: cannot read its start time", (int)o->pid);
+			goto out;
+		}
 	}
 
 	r.disp.cfg = &r.cfg;
@@ -443,11 +519,15 @@ int nh_cmd_run(const struct nh_run_opts *o)
 		nh_err("%s", err);
 		goto out;
 	}
-	install_signals();
 	r.started = now_ms();
 	nh_dispatch_start(&r.disp);
-	nh_info("attached to %s pid %d (%zu probes); %s", r.t.broker->name, (int)o->pid,
-		r.att.n_links, o->to_stdout ? "printing bodies to stdout" : "posting to the endpoint");
+	if (o->pid)
+		nh_info("attached to %s pid %d (%zu probes); %s", r.t.broker->name, (int)o->pid,
+			r.att.n_links, o->to_stdout ? "printing bodies to stdout" : "posting to the endpoint");
+	else
+		nh_info("attached to %s %s, every process running it (%zu probes); %s",
+			r.t.broker->name, r.exe_display, r.att.n_links,
+			o->to_stdout ? "printing bodies to stdout" : "posting to the endpoint");
 	if (r.metrics)
 		nh_info("metrics on http://%s/metrics", nh_metrics_address(r.metrics));
 
@@ -458,7 +538,7 @@ int nh_cmd_run(const struct nh_run_opts *o)
 	 * keep the rest in the spool. Pinned probes stay attached and keep
 	 * collecting for the next nanohook. */
 	r.t.broker->detach(&r.att);
-	if (o->pin_dir)
+	if (o->pin_dir && o->pid)
 		nh_info("the probes stay pinned under %s; `nanohook detach --pin %s --pid %d` "
 			"removes them", o->pin_dir, o->pin_dir, (int)o->pid);
 	r.att.state = NULL;

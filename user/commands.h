@@ -10,7 +10,9 @@
 #include "broker.h"
 
 struct nh_run_opts {
-	pid_t pid;
+	pid_t pid;                      /* --pid: one process */
+	const char *exe;                /* --exe: every process running this file */
+	const char *name;               /* --name: the file the process named so runs */
 	const char *conf_path;
 	bool to_stdout;
 	const struct nh_broker *broker; /* NULL: detect from the binary */

@@ -215,7 +215,11 @@ struct nh_elf *nh_elf_open(const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* read(), never mmap(): while uprobes sit on this file for every
+	 * process (--exe, --name, or another nanohook), the kernel would put
+	 * their breakpoints into a mapping of ours too, and the code we
+	 * decode would not be the file's. */
+	e = elf_begin(fd, ELF_C_READ, NULL);
 	if (!e) {
 		seterr(err, errlen, "%s: %s", path, elf_errmsg(-1));
 		close(fd);

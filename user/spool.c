@@ -1115,8 +1115,19 @@ int nh_spool_read(struct nh_spool *s, struct nh_spool_meta *m, char **body, size
 		p = mkpos(s->r_id, s->r_off);
 		s->r_off += REC_HDR + rlen;
 		if (ahead_has(s, p, &at)) {
-			/* Acknowledged before it was read: done with. */
-			ahead_del(s, at);
+			/* Acknowledged before it was read: done with. But while
+			 * an older record is still out (the ring is not empty),
+			 * a rewind goes back to before this one, so its ack
+			 * must outlive this skip: it moves into the ring as a
+			 * done entry, which nh_spool_rewind() carries back
+			 * into "ahead". Forgetting it here would send an
+			 * event already delivered again after the next
+			 * rewind. (Out of memory: it simply stays in "ahead".) */
+			if (s->ring_len == 0 || ring_push(s, p) == 0) {
+				if (s->ring_len)
+					ring_at(s, s->ring_len - 1)->done = true;
+				ahead_del(s, at);
+			}
 			free(b);
 			if (p >= s->max_read)
 				s->max_read = p + 1;

@@ -211,6 +211,38 @@ static void rewind_rereads_unacknowledged_and_skips_acknowledged(void **state)
 	assert_int_equal(nh_spool_close(s), 0);
 }
 
+/* The dispatcher's case: a body on the wire during a rewind is delivered
+ * (acknowledged ahead of the reader), the reader skips it, and a second
+ * rewind goes back before it because an older record is still out. It
+ * must stay skipped: it was delivered. */
+static void ack_ahead_survives_a_second_rewind(void **state)
+{
+	struct fx *f = *state;
+	struct nh_spool *s = open_spool(f->dir, 1 << 20, 0);
+	uint64_t pos[4];
+
+	append_n(s, 0, 4, pos);
+	read_expect(s, 0);
+	read_expect(s, 1);
+	nh_spool_rewind(s);
+	nh_spool_ack(s, pos[1]); /* was on the wire: delivered */
+	read_expect(s, 0);       /* 0 is still out */
+	read_expect(s, 2);       /* 1 skipped */
+	nh_spool_rewind(s);
+	read_expect(s, 0);
+	read_expect(s, 2);
+	read_expect(s, 3);
+	read_none(s);
+	nh_spool_ack(s, pos[0]);
+	nh_spool_ack(s, pos[2]);
+	nh_spool_ack(s, pos[3]);
+	assert_int_equal(nh_spool_close(s), 0);
+	/* And what the ack file says after a restart: nothing left. */
+	s = open_spool(f->dir, 1 << 20, 0);
+	read_none(s);
+	assert_int_equal(nh_spool_close(s), 0);
+}
+
 static void full_spool_refuses_then_takes_again_after_acks(void **state)
 {
 	struct fx *f = *state;
@@ -416,6 +448,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(reads_in_append_order_interleaved, setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_reads_only_what_was_not_acknowledged, setup, teardown),
 		cmocka_unit_test_setup_teardown(rewind_rereads_unacknowledged_and_skips_acknowledged, setup, teardown),
+		cmocka_unit_test_setup_teardown(ack_ahead_survives_a_second_rewind, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_spool_refuses_then_takes_again_after_acks, setup, teardown),
 		cmocka_unit_test_setup_teardown(segments_are_deleted_once_acknowledged, setup, teardown),
 		cmocka_unit_test_setup_teardown(torn_last_record_is_cut_and_the_rest_kept, setup, teardown),

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Following the broker: --exe and --name put the probes on the broker's
+# file, so a restarted broker (a new process of the same binary) is
+# covered without any intervention.
+. "$(dirname "$0")/lib.sh"
+need_root "follow" || exit 0
+MOSQ_BIN=$(command -v mosquitto)
+
+cat_conf() {
+	cat >"$1" <<CONF
+webhook {
+  url = "http://127.0.0.1:$SINK_PORT/hook"
+  events = [ { event = on_message_publish, topic = "follow/#" } { event = on_client_connack } ]
+}
+CONF
+}
+
+# --exe: a broker, then a restarted one on another port.
+start_sink follow-exe
+cat_conf "$WORK/exe.conf"
+start_mosquitto first || { not_ok "follow" "mosquitto did not start"; exit 0; }
+first_port=$MOSQ_PORT first_pid=$MOSQ_PID
+start_nanohook_file() { # NAME ARGS...: like start_nanohook, without --pid
+	local name=$1; shift
+	NH_LOG=$WORK/$name.nanohook.log
+	"$NANOHOOK" "$@" --spool-dir "$WORK/$name.spool" >"$WORK/$name.out" 2>"$NH_LOG" &
+	NH_PID=$!
+	_pids+=("$NH_PID")
+}
+start_nanohook_file exe --exe "$MOSQ_BIN" --conf "$WORK/exe.conf"
+wait_for 20 grep -qs 'attached to mosquitto' "$NH_LOG" || { not_ok "follow --exe" "no attach"; sed 's/^/#   /' "$NH_LOG"; }
+mosquitto_pub -p "$first_port" -i f-first -t follow/a -m 1
+kill -TERM "$first_pid"; wait "$first_pid" 2>/dev/null
+start_mosquitto second
+mosquitto_pub -p "$MOSQ_PORT" -i f-second -t follow/b -m 2
+wait_for 10 grep -qs '"from_client_id":"f-second"' "$SINK_OUT"
+stop_nanohook
+if grep -q '"from_client_id":"f-first"' "$SINK_OUT" && grep -q '"from_client_id":"f-second"' "$SINK_OUT"; then
+	ok "--exe: events from the broker and from its restarted process"
+else
+	not_ok "--exe" "missing events"; sed 's/^/#   /' "$SINK_OUT" "$NH_LOG"
+fi
+if [ "$NH_STATUS" -eq 0 ]; then ok "--exe: nanohook kept running across the restart, exits 0"; else
+	not_ok "--exe exit" "$NH_STATUS"; fi
+kill -TERM "$MOSQ_PID"; wait "$MOSQ_PID" 2>/dev/null
+
+# --name: nanohook starts first and waits for the broker.
+start_sink follow-name
+cat_conf "$WORK/name.conf"
+start_nanohook_file name --name mosquitto --conf "$WORK/name.conf"
+if [ -z "$(pgrep -x mosquitto)" ]; then
+	wait_for 10 grep -qs 'waiting for a process named mosquitto' "$NH_LOG" &&
+		ok "--name: waits for a process of that name" || not_ok "--name wait" "no message"
+fi
+start_mosquitto third
+wait_for 20 grep -qs 'attached to mosquitto' "$NH_LOG" || { not_ok "follow --name" "no attach"; sed 's/^/#   /' "$NH_LOG"; }
+mosquitto_pub -p "$MOSQ_PORT" -i n-third -t follow/c -m 3
+kill -TERM "$MOSQ_PID"; wait "$MOSQ_PID" 2>/dev/null
+start_mosquitto fourth
+mosquitto_pub -p "$MOSQ_PORT" -i n-fourth -t follow/d -m 4
+wait_for 10 grep -qs '"from_client_id":"n-fourth"' "$SINK_OUT"
+stop_nanohook
+if grep -q '"from_client_id":"n-third"' "$SINK_OUT" && grep -q '"from_client_id":"n-fourth"' "$SINK_OUT" &&
+	grep -q '"clientid":"n-fourth","action":"client_connack"' "$SINK_OUT"; then
+	ok "--name: attached when the broker started, and follows its restart"
+else
+	not_ok "--name" "missing events"; sed 's/^/#   /' "$SINK_OUT" "$NH_LOG"
+fi
+exit 0
