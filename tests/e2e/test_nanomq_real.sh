@@ -20,44 +20,6 @@ if [ ! -x "$NANOMQ_BIN" ]; then
 fi
 N_GOLDEN=$(wc -l <"$GOLDEN/bodies-plain.jsonl")
 
-# write_nanomq_conf FILE PORT [more conf text]: a loopback listener and
-# no webhook {} block at all: NanoMQ 0.25.3 (conf_ver2.c) turns its own
-# WebHook on whenever that block is present, unless it says enable = false.
-write_nanomq_conf() {
-	cat >"$1" <<CONF
-listeners.tcp { bind = "127.0.0.1:$2" }
-log { to = [console] level = warn }
-$3
-CONF
-}
-
-# start_nanomq NAME [more conf text]: on the first free port from 18831,
-# moving on if another process takes it first; sets NMQ_PID, NMQ_PORT.
-start_nanomq() {
-	local name=$1 extra=${2:-} try
-	[ -n "$extra" ] || extra='auth { allow_anonymous = true }'
-	NMQ_PORT=18831
-	for try in 1 2 3 4 5; do
-		NMQ_PORT=$(free_tcp_port "$NMQ_PORT")
-		write_nanomq_conf "$WORK/$name.nanomq.conf" "$NMQ_PORT" "$extra"
-		# Its own pid file, not the shared /tmp/nanomq/nanomq.pid.
-		NANOMQ_PID_FILE=$WORK/$name.nanomq.pid \
-			"$NANOMQ_BIN" start --conf "$WORK/$name.nanomq.conf" \
-			>"$WORK/$name.nanomq.log" 2>&1 &
-		NMQ_PID=$!
-		_pids+=("$NMQ_PID")
-		wait_for 10 eval 'listening $NMQ_PID $NMQ_PORT || dead $NMQ_PID'
-		listening "$NMQ_PID" "$NMQ_PORT" && return 0
-		stop_bounded "$NMQ_PID" KILL 2
-		echo "# NanoMQ did not listen on $NMQ_PORT (try $try):"
-		tail -3 "$WORK/$name.nanomq.log" | sed 's/^/#   /'
-		NMQ_PORT=$((NMQ_PORT + 1))
-	done
-	return 1
-}
-
-stop_nanomq() { stop_bounded "$NMQ_PID" TERM 5 || echo "# NanoMQ ignored SIGTERM for 5 s"; }
-
 # finish_nanohook NAME N: stops nanohook, which must exit 0 by itself and
 # account for N bodies posted and none dropped.
 finish_nanohook() {
