@@ -7,6 +7,7 @@
 #include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -16,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "broker.h"
+#include "disasm.h"
 #include "elf_file.h"
 #include "target_watch.h"
 
@@ -256,4 +258,42 @@ int nh_pins_remove(const char *dir, pid_t pid, char *err, size_t errlen)
 	}
 	closedir(d);
 	return rmdir(path);
+}
+
+/* --- helpers every broker file uses ------------------------------------- */
+
+int nh_broker_func_accesses(struct nh_target *t, const char *fn, int argno, unsigned flags,
+			    struct nh_disasm_result *res)
+{
+	struct nh_sym s;
+	uint8_t *code;
+	size_t len;
+	int rc;
+
+	if (nh_elf_find_func(t->elf, fn, &s) || !s.size)
+		return -1;
+	len = s.size > 65536 ? 65536 : s.size;
+	code = malloc(len);
+	if (!code)
+		return -1;
+	rc = nh_elf_read_vaddr(t->elf, s.vaddr, code, len);
+	if (!rc)
+		rc = nh_disasm_arg_accesses(nh_disasm_arch_for_machine(nh_elf_machine(t->elf)),
+					    code, len, s.vaddr, argno, flags, res);
+	free(code);
+	return rc ? -1 : 0;
+}
+
+int nh_broker_attach_uprobe(struct nh_target *t, struct bpf_program *prog, bool ret,
+			    uint64_t file_off, struct bpf_link **link, char *err, size_t errlen)
+{
+	/* No PID (--exe, --name): every process running the file. */
+	*link = bpf_program__attach_uprobe(prog, ret, t->pid ? t->pid : -1, t->exe,
+					   (size_t)file_off);
+	if (!*link) {
+		snprintf(err, errlen, "attaching %s to %s: %s", bpf_program__name(prog),
+			 t->exe, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

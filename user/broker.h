@@ -122,6 +122,18 @@ int nh_pins_save(const char *dir, pid_t pid, int ringbuf_fd, int counters_fd,
 		 struct bpf_link *const *links, size_t n, char *err, size_t errlen);
 int nh_pins_remove(const char *dir, pid_t pid, char *err, size_t errlen);
 
+struct nh_disasm_result;
+struct bpf_program;
+
+/* For broker files: the reads argument `argno` of function `fn` makes
+ * (see disasm.h); -1 if the function or its code cannot be had. */
+int nh_broker_func_accesses(struct nh_target *t, const char *fn, int argno, unsigned flags,
+			    struct nh_disasm_result *res);
+/* Attaches prog at file_off of the target's binary: to its process, or
+ * to every process running the file when the target has no PID. */
+int nh_broker_attach_uprobe(struct nh_target *t, struct bpf_program *prog, bool ret,
+			    uint64_t file_off, struct bpf_link **link, char *err, size_t errlen);
+
 /* Closes the attachment's fds (after detach and the last drain). */
 void nh_attachment_close_fds(struct nh_attachment *a);
 

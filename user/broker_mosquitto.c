@@ -139,28 +139,6 @@ static int find_func(struct nh_target *t, const char *name, uint64_t *file_off)
 	return 0;
 }
 
-static int accesses(struct nh_target *t, const char *fn, int argno, unsigned flags,
-		    struct nh_disasm_result *res)
-{
-	struct nh_sym s;
-	uint8_t *code;
-	size_t len;
-	int rc;
-
-	if (nh_elf_find_func(t->elf, fn, &s) || !s.size)
-		return -1;
-	len = s.size > 65536 ? 65536 : s.size;
-	code = malloc(len);
-	if (!code)
-		return -1;
-	rc = nh_elf_read_vaddr(t->elf, s.vaddr, code, len);
-	if (!rc)
-		rc = nh_disasm_arg_accesses(nh_disasm_arch_for_machine(nh_elf_machine(t->elf)),
-					    code, len, s.vaddr, argno, flags, res);
-	free(code);
-	return rc ? -1 : 0;
-}
-
 /* The n-th (0-based) access of `kind` and `size` (0 = any size) that
  * argument `argno` of `fn` makes; with has_imm, only compares or tests
  * against `imm`. -1 if there is none. */
@@ -169,7 +147,7 @@ static int nth_access(struct nh_target *t, const char *fn, int argno, unsigned f
 {
 	struct nh_disasm_result r;
 
-	if (accesses(t, fn, argno, flags, &r))
+	if (nh_broker_func_accesses(t, fn, argno, flags, &r))
 		return -1;
 	for (size_t i = 0; i < r.n_acc; i++) {
 		const struct nh_access *a = &r.acc[i];
@@ -189,7 +167,7 @@ static bool reads(struct nh_target *t, const char *fn, int argno, int disp)
 {
 	struct nh_disasm_result r;
 
-	if (disp < 0 || accesses(t, fn, argno, NH_DIS_THROUGH_CALLS, &r))
+	if (disp < 0 || nh_broker_func_accesses(t, fn, argno, NH_DIS_THROUGH_CALLS, &r))
 		return false;
 	for (size_t i = 0; i < r.n_acc; i++)
 		if (r.acc[i].disp == disp)
@@ -341,19 +319,6 @@ static int mosq_resolve(struct nh_target *t, char *err, size_t errlen)
 	return 0;
 }
 
-static int attach_one(struct nh_target *t, struct bpf_program *prog, bool ret,
-		      uint64_t file_off, struct bpf_link **link, char *err, size_t errlen)
-{
-	*link = bpf_program__attach_uprobe(prog, ret, t->pid ? t->pid : -1, t->exe,
-					   (size_t)file_off);
-	if (!*link) {
-		snprintf(err, errlen, "attaching %s to %s: %s", bpf_program__name(prog),
-			 t->exe, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		       struct nh_attachment *out, char *err, size_t errlen)
 {
@@ -441,12 +406,12 @@ static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 	for (int i = 0; i < FN_MAX; i++) {
 		if (!use[i])
 			continue;
-		if (attach_one(t, progs[i], false, r->fn[i], links[i], err, errlen))
+		if (nh_broker_attach_uprobe(t, progs[i], false, r->fn[i], links[i], err, errlen))
 			goto fail;
 		out->n_links++;
 	}
 	if (use[FN_CTX_DISCONNECT]) {
-		if (attach_one(t, skel->progs.mosq_ctx_disconnect_ret, true, r->fn[FN_CTX_DISCONNECT],
+		if (nh_broker_attach_uprobe(t, skel->progs.mosq_ctx_disconnect_ret, true, r->fn[FN_CTX_DISCONNECT],
 			       &skel->links.mosq_ctx_disconnect_ret, err, errlen))
 			goto fail;
 		out->n_links++;

@@ -200,28 +200,6 @@ static int find_func(struct nh_target *t, const char *name, bool required,
 }
 
 /* Every access argument `argno` of function `name` makes. */
-static int func_accesses(struct nh_target *t, const char *name, int argno,
-			 struct nh_disasm_result *res)
-{
-	struct nh_sym s;
-	uint8_t *code;
-	size_t len;
-	int rc;
-
-	if (nh_elf_find_func(t->elf, name, &s) || !s.size)
-		return -1;
-	len = s.size > 65536 ? 65536 : s.size;
-	code = malloc(len);
-	if (!code)
-		return -1;
-	rc = nh_elf_read_vaddr(t->elf, s.vaddr, code, len);
-	if (!rc)
-		rc = nh_disasm_arg_accesses(nh_disasm_arch_for_machine(nh_elf_machine(t->elf)),
-					    code, len, s.vaddr, argno, 0, res);
-	free(code);
-	return rc ? -1 : 0;
-}
-
 static bool has_access(const struct nh_disasm_result *r, int64_t disp)
 {
 	for (size_t i = 0; i < r->n_acc; i++)
@@ -236,7 +214,7 @@ static int accessor_field(struct nh_target *t, const char *accessor, int kind,
 {
 	struct nh_disasm_result r;
 
-	if (func_accesses(t, accessor, 0, &r))
+	if (nh_broker_func_accesses(t, accessor, 0, 0, &r))
 		return -1;
 	for (size_t i = 0; i < r.n_acc; i++) {
 		if (r.acc[i].kind == kind && (!size || r.acc[i].size == size)) {
@@ -352,8 +330,8 @@ static int resolve_work(struct nh_target *t, struct nmq_offsets *o, char *why, s
 		snprintf(why, whylen, "conn_param layout matches no NanoMQ version nanohook knows");
 		goto missing;
 	}
-	if (func_accesses(t, "hook_entry", 0, &hook) ||
-	    func_accesses(t, "decode_pub_message", 0, &decode)) {
+	if (nh_broker_func_accesses(t, "hook_entry", 0, 0, &hook) ||
+	    nh_broker_func_accesses(t, "decode_pub_message", 0, 0, &decode)) {
 		snprintf(why, whylen, "hook_entry or decode_pub_message not found to confirm the layout");
 		goto missing;
 	}
@@ -395,12 +373,12 @@ static void resolve_extra(struct nh_target *t, struct nmq_offsets *o)
 	struct nh_disasm_result r;
 
 	o->cp_ip_addr = -1;
-	if (!func_accesses(t, "conn_param_get_ip_addr_v4", 0, &r) && r.ret_is_arg)
+	if (!nh_broker_func_accesses(t, "conn_param_get_ip_addr_v4", 0, 0, &r) && r.ret_is_arg)
 		o->cp_ip_addr = (int)r.ret_arg_off;
 	add_offset(t, "conn_param.ip_addr_v4", o->cp_ip_addr,
 		   "instructions of conn_param_get_ip_addr_v4 (returns arg + offset)");
 	o->msg_header = -1;
-	if (!func_accesses(t, "nni_msg_header", 0, &r) && r.ret_is_arg)
+	if (!nh_broker_func_accesses(t, "nni_msg_header", 0, 0, &r) && r.ret_is_arg)
 		o->msg_header = (int)r.ret_arg_off;
 	add_offset(t, "nng_msg.header", o->msg_header, "instructions of nni_msg_header");
 	o->msg_body = o->msg_len = o->msg_conn_param = o->pipe_conn_param = -1;
@@ -1062,19 +1040,6 @@ static int nmq_resolve(struct nh_target *t, char *err, size_t errlen)
 	return 0;
 }
 
-static int attach_one(struct nh_target *t, struct bpf_program *prog, bool ret,
-		      uint64_t file_off, struct bpf_link **link, char *err, size_t errlen)
-{
-	*link = bpf_program__attach_uprobe(prog, ret, t->pid ? t->pid : -1, t->exe,
-					   (size_t)file_off);
-	if (!*link) {
-		snprintf(err, errlen, "attaching %s to %s: %s", bpf_program__name(prog),
-			 t->exe, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		      struct nh_attachment *out, char *err, size_t errlen)
 {
@@ -1168,14 +1133,14 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 	}
 	out->n_links = 0;
 	if (notify && r->legacy_notify) {
-		if (attach_one(t, skel->progs.nmq_notify_connect, false, r->notify_connect,
+		if (nh_broker_attach_uprobe(t, skel->progs.nmq_notify_connect, false, r->notify_connect,
 			       &skel->links.nmq_notify_connect, err, errlen) ||
-		    attach_one(t, skel->progs.nmq_notify_disconnect, false, r->notify_disconnect,
+		    nh_broker_attach_uprobe(t, skel->progs.nmq_notify_disconnect, false, r->notify_disconnect,
 			       &skel->links.nmq_notify_disconnect, err, errlen))
 			goto fail;
 		out->n_links += 2;
 	} else if (notify) {
-		if (attach_one(t, skel->progs.nmq_notify, false, r->notify,
+		if (nh_broker_attach_uprobe(t, skel->progs.nmq_notify, false, r->notify,
 			       &skel->links.nmq_notify, err, errlen))
 			goto fail;
 		out->n_links++;
@@ -1183,12 +1148,12 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 	for (int i = 0; i < FN_MAX; i++) {
 		if (!use[i])
 			continue;
-		if (attach_one(t, progs[i], false, r->fn[i], links[i], err, errlen))
+		if (nh_broker_attach_uprobe(t, progs[i], false, r->fn[i], links[i], err, errlen))
 			goto fail;
 		out->n_links++;
 	}
 	if (use[FN_HANDLE_PUB]) {
-		if (attach_one(t, skel->progs.nmq_handle_pub_ret, true, r->fn[FN_HANDLE_PUB],
+		if (nh_broker_attach_uprobe(t, skel->progs.nmq_handle_pub_ret, true, r->fn[FN_HANDLE_PUB],
 			       &skel->links.nmq_handle_pub_ret, err, errlen))
 			goto fail;
 		out->n_links++;

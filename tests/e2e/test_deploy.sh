@@ -12,8 +12,9 @@
 . "$(dirname "$0")/lib.sh"
 cd "$NH_TOP" || exit 1
 # Run from `make test`, the make variables of the sanitized stage
-# (BUILD=build-san SAN=1) would leak into the makes below.
-unset MAKEFLAGS MAKELEVEL MFLAGS
+# (BUILD=build-san SAN=1, in MAKEFLAGS and the environment) would leak into
+# the makes below.
+unset MAKEFLAGS MAKELEVEL MFLAGS BUILD SAN
 
 FOUR_CAPS="CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_SYS_PTRACE"
 
