@@ -66,4 +66,27 @@ if grep -q '"from_client_id":"n-third"' "$SINK_OUT" && grep -q '"from_client_id"
 else
 	not_ok "--name" "missing events"; sed 's/^/#   /' "$SINK_OUT" "$NH_LOG"
 fi
+
+# A real NanoMQ restarted under nanohook --exe, when NANOMQ_BIN names one.
+if [ -z "${NANOMQ_BIN:-}" ]; then
+	skip "follow NanoMQ" "set NANOMQ_BIN=/path/to/nanomq to restart a real NanoMQ under nanohook"
+	exit 0
+fi
+start_sink follow-nanomq
+cat_conf "$WORK/nmq.conf"
+start_nanomq nmq-first || { not_ok "follow NanoMQ" "NanoMQ did not start"; exit 0; }
+start_nanohook_file nmq --exe "$NANOMQ_BIN" --conf "$WORK/nmq.conf"
+wait_for 20 grep -qs 'attached to nanomq' "$NH_LOG" || { not_ok "follow NanoMQ" "no attach"; sed 's/^/#   /' "$NH_LOG"; }
+mosquitto_pub -h 127.0.0.1 -p "$NMQ_PORT" -i m-first -t follow/e -m 5
+stop_nanomq
+start_nanomq nmq-second
+mosquitto_pub -h 127.0.0.1 -p "$NMQ_PORT" -i m-second -t follow/f -m 6
+wait_for 10 grep -qs '"from_client_id":"m-second"' "$SINK_OUT"
+stop_nanohook
+stop_nanomq
+if grep -q '"from_client_id":"m-first"' "$SINK_OUT" && grep -q '"from_client_id":"m-second"' "$SINK_OUT"; then
+	ok "--exe: events from NanoMQ and from its restarted process"
+else
+	not_ok "follow NanoMQ" "missing events"; sed 's/^/#   /' "$SINK_OUT" "$NH_LOG"
+fi
 exit 0
