@@ -101,15 +101,6 @@ static __always_inline void read_addr(struct nh_record *rec, const void *mctx,
 	rec->addr_got = r > 0 ? r - 1 : 0;
 }
 
-static __always_inline void finish(struct nh_record *rec, bool fault)
-{
-	if (fault) {
-		rec->flags |= NH_F_READ_FAULT;
-		nh_count(NH_DROP_READ_FAULT);
-	}
-	nh_submit(rec);
-}
-
 SEC("uprobe")
 int BPF_KPROBE(mosq_connect, void *mctx)
 {
@@ -137,7 +128,7 @@ int BPF_KPROBE(mosq_connect, void *mctx)
 	rec->clientid[0] = rec->username[0] = rec->topic[0] = 0;
 	rec->from_clientid[0] = rec->from_username[0] = 0;
 	read_addr(rec, mctx, &fault);
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -155,7 +146,7 @@ int BPF_KPROBE(mosq_connack, void *mctx, __u64 ack, __u64 code)
 	rec->code = (__u8)code;
 	fill_client(rec, mctx, &fault);
 	read_addr(rec, mctx, &fault);
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -190,7 +181,7 @@ int BPF_KPROBE(mosq_disconnect, void *mctx, __u64 reason)
 		return 0;
 	rec->broker_reason = (__s32)reason;
 	fill_client(rec, mctx, &fault);
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -226,7 +217,7 @@ int BPF_KPROBE(mosq_store, void *src, void *stored, __u64 expiry, __u64 store_id
 	topic = NH_READ(const char *, stored, off.st_topic, &fault);
 	if (!topic || NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, topic, NH_F_TRUNC_TOPIC))
 		fault = true;
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -252,7 +243,7 @@ static __always_inline int emit_raw(void *mctx, __u16 type)
 		rec->flags |= NH_F_TRUNC_PAYLOAD;
 	rec->flags |= NH_F_RAW_PACKET;
 	fill_client(rec, mctx, &fault);
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -283,7 +274,7 @@ static __always_inline int emit_session_topic(void *mctx, const char *topic,
 	rec->sub_opts = qos;
 	if (!topic || NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, topic, NH_F_TRUNC_TOPIC))
 		fault = true;
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -310,7 +301,7 @@ static __always_inline int emit_terminated(const void *mctx, __u32 why, __u32 st
 	fill_client(rec, mctx, &fault);
 	rec->broker_reason = why;
 	rec->broker_state = state;
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -426,7 +417,7 @@ int BPF_KPROBE(mosq_msg_insert, void *mctx, __u64 mid, __u64 dir, __u64 qos,
 		rec->flags |= NH_F_HAS_FROM_USERNAME;
 	if (NH_COPY_CSTR(rec, from_username, NH_USERNAME_MAX, s, NH_F_TRUNC_FROM))
 		fault = true;
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -444,6 +435,6 @@ int BPF_KPROBE(mosq_msg_acked, void *mctx, __u64 mid, __u64 expect_state, __u64 
 	fill_client(rec, mctx, &fault);
 	rec->packet_id = (__u16)mid;
 	rec->qos = (__u8)qos;
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }

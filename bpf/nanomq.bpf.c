@@ -111,13 +111,7 @@ static __always_inline int emit_notify(const void *cp, __u8 code, bool online,
 	rec->topic[0] = 0;
 	rec->from_clientid[0] = rec->from_username[0] = 0;
 	read_addr(rec, cp, &fault);
-	if (fault) {
-		/* A record built from unreadable memory would be garbage:
-		 * let userspace count it, never deliver it. */
-		rec->flags |= NH_F_READ_FAULT;
-		nh_count(NH_DROP_READ_FAULT);
-	}
-	nh_submit(rec);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -219,11 +213,7 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 			fault = true;
 	}
 
-	if (fault) {
-		rec->flags |= NH_F_READ_FAULT;
-		nh_count(NH_DROP_READ_FAULT);
-	}
-	nh_submit(rec);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -247,15 +237,6 @@ static __always_inline struct nh_record *reserve_raw(__u16 type, const void *pkt
 	return rec;
 }
 
-static __always_inline void finish(struct nh_record *rec, bool fault)
-{
-	if (fault) {
-		rec->flags |= NH_F_READ_FAULT;
-		nh_count(NH_DROP_READ_FAULT);
-	}
-	nh_submit(rec);
-}
-
 SEC("uprobe")
 int BPF_KPROBE(nmq_conn_handler, const void *packet, void *cp, __u64 max)
 {
@@ -268,7 +249,7 @@ int BPF_KPROBE(nmq_conn_handler, const void *packet, void *cp, __u64 max)
 	if (!rec)
 		return 0;
 	rec->conn_ref = (__u64)cp;
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -290,7 +271,7 @@ int BPF_KPROBE(nmq_pipe_set_pid, void *pipe, __u64 id)
 	rec->pipe_id = (__u32)id;
 	fill_client(rec, cp, &fault);
 	rec->topic[0] = rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -313,7 +294,7 @@ static __always_inline int emit_sub(const void *work, __u16 type)
 	if (!rec)
 		return 0;
 	fill_client(rec, cp, &fault);
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -346,7 +327,7 @@ static __always_inline int emit_pipe_topic(__u32 pipe_id, const char *topic, __u
 	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
 	if (!topic || NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, topic, NH_F_TRUNC_TOPIC))
 		fault = true;
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -418,7 +399,7 @@ int BPF_KPROBE(nmq_qos_set, __u64 is_sqlite, void *db, __u64 pipe_id, __u64 pack
 		rec->flags |= NH_F_RETAIN;
 	if (cp)
 		fill_from(rec, cp, &fault);
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }
 
@@ -437,6 +418,6 @@ int BPF_KPROBE(nmq_qos_remove, __u64 is_sqlite, void *db, __u64 pipe_id, __u64 p
 	rec->packet_id = (__u16)packet_id;
 	rec->clientid[0] = rec->username[0] = rec->topic[0] = 0;
 	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
-	finish(rec, fault);
+	nh_finish(rec, fault);
 	return 0;
 }

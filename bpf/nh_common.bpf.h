@@ -149,6 +149,17 @@ static __always_inline void nh_submit(struct nh_record *rec)
 	bpf_ringbuf_submit(rec, flags);
 }
 
+/* Submits a filled record. One built from unreadable broker memory would
+ * be garbage: it is flagged, so userspace counts it and never delivers it. */
+static __always_inline void nh_finish(struct nh_record *rec, bool fault)
+{
+	if (fault) {
+		rec->flags |= NH_F_READ_FAULT;
+		nh_count(NH_DROP_READ_FAULT);
+	}
+	nh_submit(rec);
+}
+
 /* Copies a (pointer, length) string of the broker into dst[cap]. The
  * copy is NUL-terminated; *got says how many bytes it holds; a longer
  * string sets `trunc` in rec->flags. Returns 0 or the read error. */

@@ -297,3 +297,11 @@ int nh_broker_attach_uprobe(struct nh_target *t, struct bpf_program *prog, bool 
 	}
 	return 0;
 }
+
+void nh_attachment_fill(struct nh_attachment *out, int ringbuf_fd, int counters_fd, void *state)
+{
+	/* Our own duplicates: they outlive the skeleton (see broker.h). */
+	out->ringbuf_fd = dup(ringbuf_fd);
+	out->counters_fd = dup(counters_fd);
+	out->state = state;
+}

@@ -134,6 +134,10 @@ int nh_broker_func_accesses(struct nh_target *t, const char *fn, int argno, unsi
 int nh_broker_attach_uprobe(struct nh_target *t, struct bpf_program *prog, bool ret,
 			    uint64_t file_off, struct bpf_link **link, char *err, size_t errlen);
 
+/* For broker files: a loaded attachment's ring buffer, counters and
+ * state, the fds duplicated. */
+void nh_attachment_fill(struct nh_attachment *out, int ringbuf_fd, int counters_fd, void *state);
+
 /* Closes the attachment's fds (after detach and the last drain). */
 void nh_attachment_close_fds(struct nh_attachment *a);
 

@@ -1172,9 +1172,7 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 			goto fail;
 	}
 	out->broker = &nh_broker_nanomq;
-	out->ringbuf_fd = dup(bpf_map__fd(skel->maps.events));
-	out->counters_fd = dup(bpf_map__fd(skel->maps.counters));
-	out->state = st;
+	nh_attachment_fill(out, bpf_map__fd(skel->maps.events), bpf_map__fd(skel->maps.counters), st);
 	return 0;
 fail:
 	nanomq_bpf__destroy(skel);
