@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS := libbpf libelf zlib libcurl libcjson capstone libdw gmp libcap libmicrohttpd
+PKGS := libbpf libelf zlib libcurl libcjson capstone libdw gmp libcap libmicrohttpd openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -138,7 +138,7 @@ e2e: all
 # intermediates, deleted after the build). UBSan must abort, not just
 # print, or libFuzzer never sees undefined behaviour as a failure.
 fuzz-build: $(BPF_SKELS) $(FUZZ_BINS)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(USER_SRCS) $(wildcard user/*.h) include/nh_record.h \
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_check.h $(USER_SRCS) $(wildcard user/*.h) include/nh_record.h \
 		$(BPF_SKELS) | $(BUILD)/fuzz
 	@echo "  FUZZ    $@"
 	@$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -146,7 +146,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(USER_SRCS) $(wildcard user/*.h) include/nh_rec
 		-Iinclude -Iuser -I$(BUILD) $(PKG_CFLAGS) -o $@ $< $(USER_SRCS) $(LDLIBS)
 
 fuzz-smoke: fuzz-build
-	@scripts/run-fuzz.sh 10 $(BUILD)
+	@FUZZ_SEED=1 scripts/run-fuzz.sh 10 $(BUILD)
 fuzz: fuzz-build
 	@scripts/run-fuzz.sh $(FUZZ_SECONDS) $(BUILD)
 

@@ -10,6 +10,11 @@
 # git never change. Crashes go to BUILD_DIR/fuzz-artifacts/, the full output
 # to BUILD_DIR/fuzz-logs/. Each result is recorded with run-tests.sh; the
 # exit status is non-zero if any target failed.
+#
+# FUZZ_SEED=N fixes libFuzzer's random seed: the test suite's short run then
+# tries the same inputs on every machine (a faster one just goes further
+# down the same sequence), so a pass here is a pass in CI. Without it each
+# run explores afresh, which is what `make fuzz` is for.
 set -uo pipefail
 
 if [ $# -ne 2 ] || ! [[ $1 =~ ^[0-9]+$ ]] || [ "$1" -lt 1 ]; then
@@ -38,6 +43,8 @@ for bin in "${targets[@]}"; do
 	scratch=$build/fuzz-corpus/$name
 	seeds=$top/tests/fuzz/corpus/$name
 	log=$logs/$target.log
+	# A fixed seed only repeats a run from the same start: an empty scratch.
+	[ -n "${FUZZ_SEED:-}" ] && rm -rf "$scratch"
 	mkdir -p "$scratch"
 	dirs=("$scratch")
 	[ -d "$seeds" ] && dirs+=("$seeds")
@@ -46,7 +53,7 @@ for bin in "${targets[@]}"; do
 	# catches a fuzzer wedged outside its own watchdog.
 	start=$(date +%s)
 	timeout --signal=KILL $((secs + 300)) "$bin" \
-		-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 ${FUZZ_SEED:+-seed=$FUZZ_SEED} \
 		-artifact_prefix="$artifacts/$target-" -print_final_stats=1 \
 		"${dirs[@]}" >"$log" 2>&1
 	rc=$?
@@ -63,7 +70,11 @@ for bin in "${targets[@]}"; do
 		else
 			echo "FAILED: $target: exit $rc, no artifact (log $log)"
 		fi
-		grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' "$log" | head -5 | sed 's/^/    /'
+		# What broke and where: CI keeps only this output, not the log.
+		grep -E '^(==[0-9]+==ERROR|SUMMARY|CHECK failed|.*runtime error)' "$log" | head -5 | sed 's/^/    /'
+		grep -E '^ +#[0-9]+ 0x' "$log" | head -12 | sed 's/^/    /'
+		[ -n "$artifact" ] && [ -f "$artifact" ] &&
+			echo "    input (base64): $(head -c 4096 "$artifact" | base64 -w0)"
 		"$top"/scripts/run-tests.sh record fuzz "$target" fail
 		failed=1
 	fi

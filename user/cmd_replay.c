@@ -15,6 +15,7 @@
 #include "config.h"
 #include "deadletter.h"
 #include "deliver.h"
+#include "security.h"
 #include "log.h"
 
 #define REPLAY_QUEUE 10000
@@ -75,6 +76,7 @@ int nh_cmd_replay(const char *file, const char *conf_path)
 	struct nh_deliver_opts o;
 	struct nh_deliver *d = NULL;
 	struct nh_config cfg;
+	struct nh_security sec = { 0 };
 	char *line = NULL, err[512], why[256];
 	size_t cap = 0;
 	uint64_t lineno = 0, bad = 0, total;
@@ -87,6 +89,10 @@ int nh_cmd_replay(const char *file, const char *conf_path)
 	in = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
 	if (!in) {
 		nh_err("replay: %s: %s", file, strerror(errno));
+		goto out;
+	}
+	if (nh_security_load(&cfg, &sec, err, sizeof(err), stderr) < 0) {
+		nh_err("replay: %s", err);
 		goto out;
 	}
 	retry = (struct nh_retry_policy){
@@ -103,6 +109,8 @@ int nh_cmd_replay(const char *file, const char *conf_path)
 		.timeout_ms = cfg.cancel_timeout_ms,
 		.queue_max = REPLAY_QUEUE,
 		.retry = &retry,
+		.tls = sec.tls,
+		.signer = sec.signer,
 		.on_result = on_result,
 		.ctx = &rp,
 	};
@@ -159,6 +167,7 @@ out:
 		fclose(in);
 	free(line);
 	nh_buf_free(&rp.line);
+	nh_security_free(&sec);
 	nh_config_free(&cfg);
 	return rc;
 }

@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "preflight.h"
 #include "privdrop.h"
+#include "security.h"
 #include "spool.h"
 #include "stats.h"
 #include "target_watch.h"
@@ -95,6 +96,7 @@ struct run {
 	struct nh_target_watch *watch; /* --pid only */
 	char exe_display[4096];        /* the file, for messages (--exe, --name) */
 	struct nh_retry_policy retry;
+	struct nh_security sec;        /* of cfg: read before privileges are dropped */
 	int epfd;
 	uint64_t started;
 	uint64_t bpf[NH_CNT_MAX];
@@ -162,7 +164,8 @@ static int fill_metrics(void *ctx, struct nh_buf *out)
 	return nh_stats_prometheus(&s, out);
 }
 
-static void deliver_opts(struct run *r, const struct nh_config *cfg, struct nh_deliver_opts *o)
+static void deliver_opts(struct run *r, const struct nh_config *cfg,
+			 const struct nh_security *sec, struct nh_deliver_opts *o)
 {
 	r->retry = (struct nh_retry_policy){
 		.max_attempts = cfg->retry_max_attempts,
@@ -178,6 +181,8 @@ static void deliver_opts(struct run *r, const struct nh_config *cfg, struct nh_d
 		.timeout_ms = cfg->cancel_timeout_ms,
 		.queue_max = cfg->queue_max,
 		.retry = &r->retry,
+		.tls = sec->tls,
+		.signer = sec->signer,
 		.on_result = nh_dispatch_on_result,
 		.ctx = &r->disp,
 	};
@@ -218,6 +223,7 @@ static void keep_str(char **to, char **from, const char *name)
 static void reload(struct run *r)
 {
 	struct nh_config next;
+	struct nh_security sec = { 0 };
 	struct nh_deliver_opts o;
 	char err[512];
 
@@ -251,17 +257,23 @@ static void reload(struct run *r)
 	keep_str(&next.metrics_listen, &r->cfg.metrics_listen, "nanohook.metrics");
 
 	if (r->deliver) {
-		deliver_opts(r, &next, &o);
-		if (nh_deliver_reconfigure(r->deliver, &o, err, sizeof(err)) < 0) {
+		/* After --user, root-only files are out of reach: an error
+		 * here keeps the material read at start. */
+		if (nh_security_load(&next, &sec, err, sizeof(err), stderr) < 0 ||
+		    (deliver_opts(r, &next, &sec, &o),
+		     nh_deliver_reconfigure(r->deliver, &o, err, sizeof(err)) < 0)) {
 			nh_err("reload: %s; keeping the running configuration", err);
 			/* The kept strings go back. */
 			r->cfg.spool_dir = next.spool_dir, next.spool_dir = NULL;
 			r->cfg.dead_letter = next.dead_letter, next.dead_letter = NULL;
 			r->cfg.metrics_listen = next.metrics_listen, next.metrics_listen = NULL;
-			deliver_opts(r, &r->cfg, &o);
+			deliver_opts(r, &r->cfg, &r->sec, &o);
+			nh_security_free(&sec);
 			nh_config_free(&next);
 			return;
 		}
+		nh_security_free(&r->sec);
+		r->sec = sec;
 	}
 	/* Probes are attached for the events of the rules at start. */
 	if (nh_config_event_mask(&next) & ~nh_config_event_mask(&r->cfg))
@@ -274,8 +286,13 @@ static void reload(struct run *r)
 	/* In place: the dispatcher points at r->cfg. */
 	nh_config_free(&r->cfg);
 	r->cfg = next;
-	nh_info("reloaded %s: %zu rules, posting to %s", r->o->conf_path, r->cfg.n_rules,
-		r->cfg.url);
+	{
+		char *shown = nh_url_redact(r->cfg.url);
+
+		nh_info("reloaded %s: %zu rules, posting to %s", r->o->conf_path, r->cfg.n_rules,
+			shown ? shown : "the new url");
+		free(shown);
+	}
 }
 
 static void print_stats(struct run *r, const char *title)
@@ -425,7 +442,9 @@ static int open_delivery(struct run *r, char *err, size_t errlen)
 		r->dead_letter = nh_dead_letter_new(dl_path, r->cfg.spool_fsync == NH_FSYNC_ALWAYS);
 		free(dl_path);
 	}
-	deliver_opts(r, &r->cfg, &o);
+	if (nh_security_load(&r->cfg, &r->sec, err, errlen, stderr) < 0)
+		return -1;
+	deliver_opts(r, &r->cfg, &r->sec, &o);
 	r->deliver = nh_deliver_new(&o, err, errlen);
 	if (!r->deliver)
 		return -1;
@@ -519,6 +538,8 @@ int nh_cmd_run(const struct nh_run_opts *o)
 		nh_err("%s", err);
 		goto out;
 	}
+	if (o->user)
+		nh_info("running as user %s now, with no capabilities", o->user);
 	r.started = now_ms();
 	nh_dispatch_start(&r.disp);
 	if (o->pid)
@@ -581,6 +602,7 @@ out:
 	nh_extender_free(r.disp.extender);
 	nh_target_watch_free(r.watch);
 	nh_target_close(&r.t);
+	nh_security_free(&r.sec);
 	nh_config_free(&r.cfg);
 	return rc;
 }

@@ -11,14 +11,20 @@
  *  - A url without a path is sent to "/". NanoMQ puts an empty request
  *    target on the request line there ("POST  HTTP/1.1"), which servers
  *    reject; `check` says so.
- *  - Unknown keys, `tls`/`ssl` and a `topic` on an event that has none are
- *    warnings; wrong types and out-of-range values are errors.
+ *  - Unknown keys and a `topic` on an event that has none are warnings;
+ *    wrong types and out-of-range values are errors.
+ *  - `tls` (or NanoMQ's other spelling, `ssl`) is read as the block NanoMQ
+ *    announced; a tls block on an http:// url is an error, since the user
+ *    meant to encrypt. Relative paths are relative to the config file.
+ *  - Secrets are never taken from the file for signing (sign.secret is an
+ *    error); tls.key_password is, as NanoMQ's other ssl blocks do.
  *  - The brace-less `events = [ event = "x" topic = "y" ]` of NanoMQ's doc
  *    is refused by the HOCON reader (see hocon.h): NanoMQ would keep only
  *    its first event, silently.
  */
 #include "config.h"
 
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +99,7 @@ static bool event_has_topic(enum nh_event_type ev)
 
 struct loader {
 	const char *name;
+	const char *dir;  /* the config file's directory: relative paths start there; NULL: cwd */
 	FILE *err;
 	struct nh_config *cfg;
 };
@@ -504,6 +511,207 @@ static int load_events(struct loader *ld, const struct nh_hocon_node *n)
 	return 0;
 }
 
+/* ---- tls and signing ---------------------------------------------------------- */
+
+/* A path as written, or joined to the config file's directory when it is
+ * relative: a systemd unit runs in /, not where the file is. */
+static int get_file(struct loader *ld, const struct nh_hocon_node *k, const char *what,
+		    char **out)
+{
+	const char *s = NULL;
+	char *p;
+
+	if (get_string(ld, k, what, &s) < 0)
+		return -1;
+	if (!s[0])
+		return error_at(ld, AT_VALUE(k), "%s: empty", what);
+	if (s[0] == '/' || !ld->dir)
+		p = strdup(s);
+	else if (asprintf(&p, "%s/%s", ld->dir, s) < 0)
+		p = NULL;
+	if (!p)
+		return error_at(ld, AT_VALUE(k), "out of memory");
+	free(*out);
+	*out = p;
+	return 0;
+}
+
+static int get_bool(struct loader *ld, const struct nh_hocon_node *k, const char *what,
+		    bool *out)
+{
+	char buf[80];
+
+	if (nh_hocon_as_bool(k, out) < 0)
+		return error_at(ld, AT_VALUE(k), "%s: expected true or false, got %s", what,
+				describe(k, buf, sizeof(buf)));
+	return 0;
+}
+
+/* A DNS name: what SNI may carry (RFC 6066: no IP literals, no port). */
+static bool dns_name_ok(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			   (*p >= '0' && *p <= '9') || *p == '-') {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return label > 0 || n > 1;
+}
+
+static int load_tls(struct loader *ld, const struct nh_hocon_node *n)
+{
+	struct nh_tls_config *t = &ld->cfg->tls;
+	char buf[80];
+
+	if (n->type != NH_HOCON_OBJECT)
+		return error_at(ld, AT_VALUE(n), "webhook.%s: expected a block %s { ... }, got %s",
+				n->key, n->key, describe(n, buf, sizeof(buf)));
+	t->present = true;
+	t->line = n->key_line;
+	t->col = n->key_col;
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *k = n->kids[i];
+		int rc = 0;
+
+		if (strcmp(k->key, "enable") == 0) {
+			rc = get_bool(ld, k, "webhook.tls.enable", &t->enable);
+		} else if (strcmp(k->key, "verify") == 0 || strcmp(k->key, "verify_peer") == 0) {
+			rc = get_bool(ld, k, "webhook.tls.verify", &t->verify);
+		} else if (strcmp(k->key, "cacertfile") == 0) {
+			rc = get_file(ld, k, "webhook.tls.cacertfile", &t->cacertfile);
+		} else if (strcmp(k->key, "certfile") == 0) {
+			rc = get_file(ld, k, "webhook.tls.certfile", &t->certfile);
+		} else if (strcmp(k->key, "keyfile") == 0) {
+			rc = get_file(ld, k, "webhook.tls.keyfile", &t->keyfile);
+		} else if (strcmp(k->key, "key_password") == 0 || strcmp(k->key, "password") == 0) {
+			const char *s = NULL;
+
+			rc = get_string(ld, k, "webhook.tls.key_password", &s);
+			if (rc == 0) {
+				free(t->key_password);
+				if (!(t->key_password = strdup(s)))
+					rc = error_at(ld, AT_VALUE(k), "out of memory");
+			}
+		} else if (strcmp(k->key, "server_name") == 0) {
+			const char *s = NULL;
+
+			rc = get_string(ld, k, "webhook.tls.server_name", &s);
+			if (rc == 0 && !dns_name_ok(s))
+				rc = error_at(ld, AT_VALUE(k),
+					      "webhook.tls.server_name: %s is not a DNS name (letters, digits, '-' and '.'; no port)",
+					      describe(k, buf, sizeof(buf)));
+			if (rc == 0) {
+				free(t->server_name);
+				if (!(t->server_name = strdup(s)))
+					rc = error_at(ld, AT_VALUE(k), "out of memory");
+			}
+		} else {
+			warn_unknown(ld, k, "webhook.tls");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* What only makes sense once the whole webhook block is read. */
+static int check_tls(struct loader *ld, const struct nh_hocon_node *wh)
+{
+	struct nh_tls_config *t = &ld->cfg->tls;
+	bool https = strncasecmp(ld->cfg->url, "https://", 8) == 0;
+
+	if (!t->present || !t->enable)
+		return 0;
+	if (!https)
+		return error_at(ld, t->line, t->col,
+				"webhook.tls: the url is not https://, so nothing would be encrypted (use https://, or tls.enable = false)");
+	if (t->keyfile && !t->certfile)
+		return error_at(ld, t->line, t->col,
+				"webhook.tls: keyfile without certfile (a client certificate needs both)");
+	if (t->key_password && !t->certfile)
+		warn_at(ld, t->line, t->col, "webhook.tls.key_password: no certfile/keyfile, so it is not used");
+	if (!t->verify) {
+		warn_at(ld, t->line, t->col,
+			"webhook.tls.verify = false: the endpoint's certificate is not checked; anyone on the path can read and change the requests");
+		if (t->cacertfile)
+			warn_at(ld, t->line, t->col,
+				"webhook.tls.cacertfile: not used while verify = false");
+	}
+	(void)wh;
+	return 0;
+}
+
+static int check_block(struct loader *ld, const struct nh_hocon_node *n, const char *what);
+
+static bool env_name_ok(const char *s)
+{
+	if (!s[0] || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+static int load_sign(struct loader *ld, const struct nh_hocon_node *n)
+{
+	struct nh_sign_config *sc = &ld->cfg->sign;
+	char buf[80];
+
+	if (check_block(ld, n, "nanohook.sign") < 0)
+		return -1;
+	sc->line = n->key_line;
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *k = n->kids[i];
+		const char *s = NULL;
+		int rc = 0;
+
+		if (strcmp(k->key, "secret_file") == 0) {
+			rc = get_file(ld, k, "nanohook.sign.secret_file", &sc->secret_file);
+		} else if (strcmp(k->key, "secret_env") == 0) {
+			rc = get_string(ld, k, "nanohook.sign.secret_env", &s);
+			if (rc == 0 && !env_name_ok(s))
+				rc = error_at(ld, AT_VALUE(k),
+					      "nanohook.sign.secret_env: %s is not an environment variable name",
+					      describe(k, buf, sizeof(buf)));
+			if (rc == 0) {
+				free(sc->secret_env);
+				if (!(sc->secret_env = strdup(s)))
+					rc = error_at(ld, AT_VALUE(k), "out of memory");
+			}
+		} else if (strcmp(k->key, "secret") == 0) {
+			/* A secret in the file ends up in backups, diffs and
+			 * `ps`-visible tooling; refuse it rather than warn. */
+			rc = error_at(ld, AT_KEY(k),
+				      "nanohook.sign.secret: the secret is not written in the config; put it in a file (secret_file) or the environment (secret_env)");
+		} else {
+			warn_unknown(ld, k, "nanohook.sign");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (!sc->secret_file && !sc->secret_env)
+		return error_at(ld, AT_KEY(n),
+				"nanohook.sign: name the secret with secret_file = \"...\" or secret_env = \"...\"");
+	if (sc->secret_file && sc->secret_env)
+		return error_at(ld, AT_KEY(n),
+				"nanohook.sign: secret_file and secret_env both set; keep one");
+	return 0;
+}
+
 /* ---- blocks -------------------------------------------------------------------- */
 
 static int load_webhook(struct loader *ld, const struct nh_hocon_node *wh)
@@ -556,8 +764,7 @@ static int load_webhook(struct loader *ld, const struct nh_hocon_node *wh)
 			else
 				cfg->nanomq_enable = b;
 		} else if (strcmp(k->key, "tls") == 0 || strcmp(k->key, "ssl") == 0) {
-			warn_at(ld, AT_KEY(k), "webhook.%s: tls not supported yet (ignored)",
-				k->key);
+			rc = load_tls(ld, k);
 		} else {
 			warn_unknown(ld, k, "webhook");
 		}
@@ -569,7 +776,7 @@ static int load_webhook(struct loader *ld, const struct nh_hocon_node *wh)
 	if (!have_events)
 		return error_at(ld, AT_KEY(wh),
 				"webhook: no events, nothing would ever be sent (add events = [ { event = \"on_message_publish\" } ])");
-	return 0;
+	return check_tls(ld, wh);
 }
 
 static int load_capture(struct loader *ld, const struct nh_hocon_node *n)
@@ -772,6 +979,9 @@ static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
 		} else if (strcmp(k->key, "retry") == 0) {
 			if (load_retry(ld, k) < 0)
 				return -1;
+		} else if (strcmp(k->key, "sign") == 0) {
+			if (load_sign(ld, k) < 0)
+				return -1;
 		} else if (strcmp(k->key, "spool") == 0) {
 			if (load_spool(ld, k) < 0)
 				return -1;
@@ -850,6 +1060,8 @@ static void set_defaults(struct nh_config *cfg)
 	cfg->spool_fsync = NH_FSYNC_BATCH;
 	cfg->spool_failing_ms = 5000;
 	cfg->order_per_client = true;
+	cfg->tls.enable = true;
+	cfg->tls.verify = true;
 }
 
 int nh_config_load_buf(const char *name, const char *buf, size_t len,
@@ -877,17 +1089,25 @@ int nh_config_load(const char *path, struct nh_config *cfg, FILE *err)
 {
 	struct loader ld = { .name = path, .err = err, .cfg = cfg };
 	struct nh_hocon_doc *doc;
-	char msg[1024];
+	char msg[1024], *dir_buf = NULL, *abs_dir = NULL;
 	int rc;
 
 	set_defaults(cfg);
+	/* The directory as an absolute path: the run may chdir later. */
+	if (path && (dir_buf = strdup(path)) != NULL) {
+		abs_dir = realpath(dirname(dir_buf), NULL);
+		ld.dir = abs_dir;
+	}
+	free(dir_buf);
 	if (nh_hocon_parse_file(path, err, &doc, msg, sizeof(msg)) < 0) {
 		if (err)
 			fprintf(err, "%s\n", msg);
+		free(abs_dir);
 		return -1;
 	}
 	rc = load_doc(&ld, doc);
 	nh_hocon_free(doc);
+	free(abs_dir);
 	if (rc < 0)
 		nh_config_free(cfg);
 	return rc;
@@ -910,6 +1130,16 @@ void nh_config_free(struct nh_config *cfg)
 	free(cfg->dead_letter);
 	free(cfg->metrics_listen);
 	free(cfg->node);
+	free(cfg->tls.cacertfile);
+	free(cfg->tls.certfile);
+	free(cfg->tls.keyfile);
+	if (cfg->tls.key_password) {
+		explicit_bzero(cfg->tls.key_password, strlen(cfg->tls.key_password));
+		free(cfg->tls.key_password);
+	}
+	free(cfg->tls.server_name);
+	free(cfg->sign.secret_file);
+	free(cfg->sign.secret_env);
 	set_defaults(cfg);
 }
 
@@ -975,27 +1205,42 @@ static bool header_is_secret(const char *name)
 	return false;
 }
 
-/* The url with the password of any user:password@ replaced by ****. */
-static void print_url_masked(const char *url, FILE *out)
+char *nh_url_redact(const char *url)
 {
-	const char *auth = strstr(url, "://");
-	const char *at = NULL, *colon = NULL;
+	const char *auth = strstr(url, "://"), *at = NULL, *colon = NULL, *query;
+	char *out;
+	size_t n;
 
 	if (auth) {
 		auth += 3;
-		size_t n = strcspn(auth, "/?#");
-
+		n = strcspn(auth, "/?#");
 		for (const char *p = auth; p < auth + n; p++)
 			if (*p == '@')
 				at = p;
 		if (at)
 			colon = memchr(auth, ':', (size_t)(at - auth));
 	}
-	if (!colon) {
-		fputs(url, out);
-		return;
-	}
-	fprintf(out, "%.*s****%s", (int)(colon + 1 - url), url, at);
+	query = strchr(auth ? auth : url, '?');
+	/* at most: the url, "****" for the password and for the query */
+	out = malloc(strlen(url) + 9);
+	if (!out)
+		return NULL;
+	if (colon)
+		n = (size_t)sprintf(out, "%.*s****%.*s", (int)(colon + 1 - url), url,
+				    (int)((query ? query : url + strlen(url)) - at), at);
+	else
+		n = (size_t)sprintf(out, "%.*s", (int)((query ? query : url + strlen(url)) - url), url);
+	if (query)
+		strcpy(out + n, "?****");
+	return out;
+}
+
+static void print_url_masked(const char *url, FILE *out)
+{
+	char *shown = nh_url_redact(url);
+
+	fputs(shown ? shown : "(out of memory)", out);
+	free(shown);
 }
 
 /* The delivery settings, each only when it is not the default (the
@@ -1043,6 +1288,35 @@ static void print_delivery(const struct nh_config *cfg, FILE *out)
 		fprintf(out, "nanohook.metrics = \"%s\"\n", cfg->metrics_listen);
 }
 
+/* Paths and names, never the secrets themselves. */
+static void print_security(const struct nh_config *cfg, FILE *out)
+{
+	const struct nh_tls_config *t = &cfg->tls;
+
+	if (t->present && !t->enable)
+		fputs("tls.enable = false (the tls block is ignored)\n", out);
+	if (t->present && t->enable) {
+		if (t->cacertfile)
+			fprintf(out, "tls.cacertfile = %s\n", t->cacertfile);
+		if (t->certfile)
+			fprintf(out, "tls.certfile = %s\n", t->certfile);
+		if (t->keyfile)
+			fprintf(out, "tls.keyfile = %s\n", t->keyfile);
+		if (t->key_password)
+			fputs("tls.key_password = ****\n", out);
+		if (!t->verify)
+			fputs("tls.verify = false (the endpoint's certificate is not checked)\n", out);
+		if (t->server_name)
+			fprintf(out, "tls.server_name = %s\n", t->server_name);
+	}
+	if (cfg->sign.secret_file)
+		fprintf(out, "nanohook.sign: Standard Webhooks signatures, secret in the file %s\n",
+			cfg->sign.secret_file);
+	else if (cfg->sign.secret_env)
+		fprintf(out, "nanohook.sign: Standard Webhooks signatures, secret in $%s\n",
+			cfg->sign.secret_env);
+}
+
 void nh_config_print(const struct nh_config *cfg, FILE *out)
 {
 	static const char *const enc[] = { "plain", "base64", "base62" };
@@ -1065,6 +1339,7 @@ void nh_config_print(const struct nh_config *cfg, FILE *out)
 	fprintf(out, "nanohook.ringbuf_size = %zu\n", cfg->ringbuf_bytes);
 	fprintf(out, "nanohook.queue_max = %zu\n", cfg->queue_max);
 	print_delivery(cfg, out);
+	print_security(cfg, out);
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		const struct nh_rule *r = &cfg->rules[i];
 

@@ -23,6 +23,28 @@ struct nh_header {
 	char *value;
 };
 
+/* webhook.tls {}: the block NanoMQ announced. Paths are as given, or made
+ * absolute against the config file's directory; tls.c reads the files. */
+struct nh_tls_config {
+	bool present;        /* the block was written */
+	bool enable;         /* tls.enable, default true; false: the block is ignored */
+	bool verify;         /* tls.verify (or verify_peer), default true */
+	char *cacertfile;    /* NULL: the system's CA store */
+	char *certfile;      /* client certificate for mutual TLS; NULL: none */
+	char *keyfile;       /* its private key; NULL: in certfile */
+	char *key_password;  /* a secret: never printed */
+	char *server_name;   /* SNI, Host and the name checked; NULL: the url's host */
+	int line, col;       /* of the block's key, for messages */
+};
+
+/* nanohook.sign {}: Standard Webhooks signatures, off unless a secret is
+ * named. The secret is never in the file itself (sign.c reads it). */
+struct nh_sign_config {
+	char *secret_file;   /* made absolute like the tls paths */
+	char *secret_env;    /* an environment variable's name */
+	int line;
+};
+
 struct nh_rule {
 	enum nh_event_type event;
 	char *topic;  /* MQTT filter, NULL = every topic */
@@ -39,6 +61,7 @@ struct nh_config {
 	unsigned cancel_timeout_ms;/* default 5000 */
 	struct nh_rule *rules;
 	size_t n_rules;
+	struct nh_tls_config tls;
 
 	/* nanohook's own settings (block `nanohook {}`) */
 	unsigned payload_max;      /* capture.payload_max, bytes, default 4096, <= NH_PAYLOAD_LARGE */
@@ -62,6 +85,7 @@ struct nh_config {
 	uint64_t drain_timeout_ms;    /* at SIGTERM; 0 (default): cancel_timeout + 1 s */
 	char *metrics_listen;         /* metrics = "ADDR:PORT"; NULL: off */
 	char *node;                   /* node name in extended bodies; NULL: host name */
+	struct nh_sign_config sign;
 
 	/* For `check` notes only. */
 	int nanomq_enable;         /* webhook.enable: -1 absent, else 0/1; NanoMQ's own switch, ignored */
@@ -70,10 +94,12 @@ struct nh_config {
 
 /* Reads `path`. On error writes one "file:line:col: message" line to `err`
  * and returns -1, leaving `cfg` empty (nothing to free); warnings (unknown
- * keys, skipped includes, tls) also go to `err`, one line each. `err` may
- * be NULL. */
+ * keys, skipped includes, tls.verify = false) also go to `err`, one line
+ * each. `err` may be NULL. Only the config file itself is read: the TLS
+ * files and the signing secret are read by tls.c and sign.c. */
 int nh_config_load(const char *path, struct nh_config *cfg, FILE *err);
-/* The same from memory; `name` stands for the file in messages. */
+/* The same from memory; `name` stands for the file in messages, and
+ * relative paths stay relative (to the working directory). */
 int nh_config_load_buf(const char *name, const char *buf, size_t len,
 		       struct nh_config *cfg, FILE *err);
 void nh_config_free(struct nh_config *cfg);
@@ -93,6 +119,11 @@ char *nh_config_dead_letter_path(const struct nh_config *cfg);
 
 /* Bit (1 << event) for every event some rule names: the probes to attach. */
 uint32_t nh_config_event_mask(const struct nh_config *cfg);
+
+/* The url as it may be shown in logs and messages: a password in it and
+ * the query (where webhook tokens often sit) become ****. malloc'd; NULL
+ * when out of memory. */
+char *nh_url_redact(const char *url);
 
 /* `nanohook check`: the effective settings and rules, human-readable. */
 void nh_config_print(const struct nh_config *cfg, FILE *out);

@@ -20,6 +20,8 @@
 #include <time.h>
 
 #include "deliver.h"
+#include "sign.h"
+#include "tls.h"
 
 /* stderr reports, at most one line per kind per this many ms. */
 #define NH_REPORT_EVERY_MS 5000
@@ -29,6 +31,7 @@ enum nh_fail_kind { NH_FAIL_HTTP, NH_FAIL_TRANSPORT, NH_FAIL_TIMEOUT, NH_FAIL_KI
 struct nh_xfer {
 	CURL *easy;
 	unsigned gen; /* the configuration the handle was set up with */
+	struct curl_slist *signed_headers; /* this request's, when signing; freed at the next */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -48,18 +51,23 @@ struct nh_report_limit {
 	bool printed;
 };
 
-/* Headers of earlier configurations: a running request may still point
- * at them, so they live as long as the engine. Reloads are rare. */
-struct old_headers {
+/* Header and connect-to lists of earlier configurations: a running
+ * request may still point at them (curl does not copy lists), so they live
+ * as long as the engine. Reloads are rare. */
+struct old_lists {
 	struct curl_slist *list;
-	struct old_headers *next;
+	struct old_lists *next;
 };
 
 struct nh_deliver {
 	CURLM *multi;
-	char *url;
+	char *url;                     /* as requested: with tls.server_name as its host */
+	char *url_shown;               /* for messages: no password, no query */
 	struct curl_slist *headers;
-	struct old_headers *old_headers;
+	struct curl_slist *connect_to; /* tls.server_name: where to connect instead */
+	struct nh_tls *tls;            /* NULL: curl's defaults (verify on) */
+	struct nh_signer *signer;      /* NULL: requests are not signed */
+	struct old_lists *old_lists;
 	unsigned timeout_ms;
 	unsigned gen;
 	struct nh_retry_policy retry;
@@ -133,9 +141,9 @@ static void report(struct nh_deliver *d, enum nh_fail_kind kind, const char *fmt
 	va_end(ap);
 	if (r->quiet)
 		fprintf(stderr, "nanohook: webhook %s: %s (%llu more like it since the last report)\n",
-			d->url, msg, (unsigned long long)r->quiet);
+			d->url_shown, msg, (unsigned long long)r->quiet);
 	else
-		fprintf(stderr, "nanohook: webhook %s: %s\n", d->url, msg);
+		fprintf(stderr, "nanohook: webhook %s: %s\n", d->url_shown, msg);
 	r->printed = true;
 	r->last_ms = t;
 	r->quiet = 0;
@@ -228,12 +236,52 @@ static void finish(struct nh_deliver *d, struct lane *l, enum nh_deliver_outcome
 	free(it.body);
 }
 
-static void apply_config(struct nh_deliver *d, struct nh_xfer *x)
+/* The options that a reload may change. */
+static int apply_config(struct nh_deliver *d, struct nh_xfer *x)
 {
-	curl_easy_setopt(x->easy, CURLOPT_URL, d->url);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, d->headers);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)d->timeout_ms);
+	CURL *e = x->easy;
+
+	if (curl_easy_setopt(e, CURLOPT_URL, d->url) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->headers) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CONNECT_TO, d->connect_to) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->timeout_ms) != CURLE_OK ||
+	    nh_tls_apply(d->tls, e) < 0)
+		return -1;
 	x->gen = d->gen;
+	return 0;
+}
+
+/* The configured headers plus the Standard Webhooks ones for this attempt
+ * (a fresh timestamp each time: receivers refuse old ones). */
+static struct curl_slist *signed_headers(struct nh_deliver *d, const struct nh_deliver_item *it)
+{
+	char id[NH_WEBHOOK_ID_LEN + 1], sig[NH_SIGNATURE_LEN + 1], line[128];
+	struct curl_slist *list = NULL, *l;
+	int64_t ts = (int64_t)(wall_ms() / 1000);
+
+	nh_webhook_id(it->captured_ms, it->seq, it->body, it->len, id);
+	if (nh_sign(d->signer, id, ts, it->body, it->len, sig) < 0)
+		return NULL;
+	for (const struct curl_slist *h = d->headers; h; h = h->next) {
+		if (!(l = curl_slist_append(list, h->data)))
+			goto oom;
+		list = l;
+	}
+	snprintf(line, sizeof(line), "webhook-id: %s", id);
+	if (!(l = curl_slist_append(list, line)))
+		goto oom;
+	list = l;
+	snprintf(line, sizeof(line), "webhook-timestamp: %lld", (long long)ts);
+	if (!(l = curl_slist_append(list, line)))
+		goto oom;
+	list = l;
+	snprintf(line, sizeof(line), "webhook-signature: %s", sig);
+	if (!(l = curl_slist_append(list, line)))
+		goto oom;
+	return l;
+oom:
+	curl_slist_free_all(list);
+	return NULL;
 }
 
 /* Sends lane l's next item: its cur (a retry) or the first in its FIFO.
@@ -250,9 +298,25 @@ static void start(struct nh_deliver *d, struct lane *l)
 		d->queued--;
 		d->held++;
 	}
-	if (x->gen != d->gen)
-		apply_config(d, x);
 	x->errbuf[0] = '\0';
+	if (x->gen != d->gen && apply_config(d, x) < 0) {
+		count(d, 0, CURLE_OUT_OF_MEMORY, "cannot set up the request");
+		finish(d, l, NH_OUT_GAVE_UP_ATTEMPTS, 0, CURLE_OUT_OF_MEMORY,
+		       "cannot set up the request");
+		return;
+	}
+	if (d->signer) {
+		/* The last request of this handle is over: its list can go. */
+		curl_slist_free_all(x->signed_headers);
+		x->signed_headers = signed_headers(d, &l->cur);
+		if (!x->signed_headers) {
+			count(d, 0, CURLE_OUT_OF_MEMORY, "cannot sign the request");
+			finish(d, l, NH_OUT_GAVE_UP_ATTEMPTS, 0, CURLE_OUT_OF_MEMORY,
+			       "cannot sign the request");
+			return;
+		}
+		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->signed_headers);
+	}
 	/* Points at our buffer, no copy: it lives until the request is
 	 * finished. The size is set after the pointer so that binary bodies
 	 * are never strlen'd. */
@@ -724,17 +788,95 @@ static int setup_easy(struct nh_deliver *d, struct nh_xfer *x)
 	if (!e)
 		return -1;
 	x->easy = e;
-	if (curl_easy_setopt(e, CURLOPT_URL, d->url) != CURLE_OK ||
+	if (apply_config(d, x) < 0 ||
 	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->headers) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->timeout_ms) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_reply) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)(void *)x) != CURLE_OK)
 		return -1;
-	x->gen = d->gen;
+	return 0;
+}
+
+/* What a configuration says about where and how to send. */
+struct endpoint {
+	char *url, *url_shown;
+	struct curl_slist *headers, *connect_to;
+	struct nh_tls *tls;
+	struct nh_signer *signer;
+};
+
+static void endpoint_free(struct endpoint *ep)
+{
+	free(ep->url);
+	free(ep->url_shown);
+	curl_slist_free_all(ep->headers);
+	curl_slist_free_all(ep->connect_to);
+	nh_tls_free(ep->tls);
+	nh_signer_free(ep->signer);
+	memset(ep, 0, sizeof(*ep));
+}
+
+static int endpoint_build(const struct nh_deliver_opts *o, struct endpoint *ep, char *err,
+			  size_t errlen)
+{
+	memset(ep, 0, sizeof(*ep));
+	if (check_url(o->url, err, errlen) < 0)
+		return -1;
+	if (nh_tls_route(o->url, nh_tls_server_name(o->tls), &ep->url, &ep->connect_to, err,
+			 errlen) < 0)
+		goto fail;
+	ep->headers = build_headers(o, err, errlen);
+	if (!ep->headers)
+		goto fail;
+	ep->url_shown = nh_url_redact(o->url);
+	if (!ep->url_shown || (o->tls && !(ep->tls = nh_tls_dup(o->tls))) ||
+	    (o->signer && !(ep->signer = nh_signer_dup(o->signer)))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	endpoint_free(ep);
+	return -1;
+}
+
+static void retire_list(struct nh_deliver *d, struct old_lists *node, struct curl_slist *list)
+{
+	if (!list) {
+		free(node);
+		return;
+	}
+	node->list = list;
+	node->next = d->old_lists;
+	d->old_lists = node;
+}
+
+/* Moves ep into d; the lists it replaces stay until the engine goes.
+ * Fails (d and ep unchanged) only when out of memory. */
+static int endpoint_install(struct nh_deliver *d, struct endpoint *ep)
+{
+	struct old_lists *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return -1;
+	}
+	retire_list(d, a, d->headers);
+	retire_list(d, b, d->connect_to);
+	free(d->url);
+	free(d->url_shown);
+	nh_tls_free(d->tls);
+	nh_signer_free(d->signer);
+	d->url = ep->url;
+	d->url_shown = ep->url_shown;
+	d->headers = ep->headers;
+	d->connect_to = ep->connect_to;
+	d->tls = ep->tls;
+	d->signer = ep->signer;
+	memset(ep, 0, sizeof(*ep));
 	return 0;
 }
 
@@ -747,6 +889,7 @@ static void set_retry(struct nh_deliver *d, const struct nh_retry_policy *p)
 
 struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o, char *err, size_t errlen)
 {
+	struct endpoint ep;
 	struct nh_deliver *d;
 	long pool;
 
@@ -772,8 +915,6 @@ struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o, char *err, si
 		goto fail;
 	}
 	d->curl_initialised = true;
-	if (check_url(o->url, err, errlen) < 0)
-		goto fail;
 
 	d->timeout_ms = o->timeout_ms;
 	d->on_result = o->on_result;
@@ -783,17 +924,20 @@ struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o, char *err, si
 	d->pool_size = o->pool_size;
 	d->rng = nh_retry_seed();
 	set_retry(d, o->retry);
-	d->url = strdup(o->url);
-	d->xfers = calloc(o->pool_size, sizeof(*d->xfers));
-	d->lanes = calloc(o->pool_size, sizeof(*d->lanes));
-	d->multi = curl_multi_init();
-	if (!d->url || !d->xfers || !d->lanes || !d->multi) {
+	if (endpoint_build(o, &ep, err, errlen) < 0)
+		goto fail;
+	if (endpoint_install(d, &ep) < 0) {
+		endpoint_free(&ep);
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	d->headers = build_headers(o, err, errlen);
-	if (!d->headers)
+	d->xfers = calloc(o->pool_size, sizeof(*d->xfers));
+	d->lanes = calloc(o->pool_size, sizeof(*d->lanes));
+	d->multi = curl_multi_init();
+	if (!d->xfers || !d->lanes || !d->multi) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
+	}
 
 	pool = (long)o->pool_size;
 	curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, pool);
@@ -815,35 +959,20 @@ fail:
 int nh_deliver_reconfigure(struct nh_deliver *d, const struct nh_deliver_opts *o,
 			   char *err, size_t errlen)
 {
-	struct curl_slist *headers;
-	struct old_headers *old;
-	char *url;
+	struct endpoint ep;
 
 	if (o->pool_size != d->pool_size) {
 		snprintf(err, errlen, "pool_size %u -> %u: takes effect at the next start",
 			 d->pool_size, o->pool_size);
 		return -1;
 	}
-	if (check_url(o->url, err, errlen) < 0)
+	if (endpoint_build(o, &ep, err, errlen) < 0)
 		return -1;
-	headers = build_headers(o, err, errlen);
-	if (!headers)
-		return -1;
-	url = strdup(o->url);
-	old = malloc(sizeof(*old));
-	if (!url || !old) {
-		free(url);
-		free(old);
-		curl_slist_free_all(headers);
+	if (endpoint_install(d, &ep) < 0) {
+		endpoint_free(&ep);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	old->list = d->headers;
-	old->next = d->old_headers;
-	d->old_headers = old;
-	d->headers = headers;
-	free(d->url);
-	d->url = url;
 	d->timeout_ms = o->timeout_ms;
 	d->queue_max = o->queue_max;
 	set_retry(d, o->retry);
@@ -876,22 +1005,28 @@ void nh_deliver_free(struct nh_deliver *d)
 			free(l->q[(l->head + j) % l->cap].body);
 		free(l->q);
 	}
-	for (unsigned i = 0; d->xfers && i < d->pool_size; i++)
+	for (unsigned i = 0; d->xfers && i < d->pool_size; i++) {
 		if (d->xfers[i].easy)
 			curl_easy_cleanup(d->xfers[i].easy);
+		curl_slist_free_all(d->xfers[i].signed_headers);
+	}
 	free(d->lanes);
 	free(d->xfers);
 	if (d->multi)
 		curl_multi_cleanup(d->multi);
 	curl_slist_free_all(d->headers);
-	while (d->old_headers) {
-		struct old_headers *o = d->old_headers;
+	curl_slist_free_all(d->connect_to);
+	while (d->old_lists) {
+		struct old_lists *o = d->old_lists;
 
-		d->old_headers = o->next;
+		d->old_lists = o->next;
 		curl_slist_free_all(o->list);
 		free(o);
 	}
 	free(d->url);
+	free(d->url_shown);
+	nh_tls_free(d->tls);
+	nh_signer_free(d->signer);
 	if (d->curl_initialised)
 		curl_global_cleanup();
 	free(d);

@@ -36,7 +36,9 @@
 
 #include "config.h"
 #include "retry.h"
+#include "sign.h"
 #include "stats.h"
+#include "tls.h"
 
 /*
  * Called once per finished body when no on_result is set (and without a
@@ -97,6 +99,8 @@ struct nh_deliver_opts {
 	unsigned timeout_ms;            /* whole request; 0 = no limit */
 	size_t queue_max;               /* items waiting in the lanes */
 	const struct nh_retry_policy *retry; /* copied; NULL: never retry */
+	const struct nh_tls *tls;       /* copied; NULL: curl's TLS defaults (verify on) */
+	const struct nh_signer *signer; /* copied; NULL: requests are not signed */
 	nh_deliver_result_fn on_result; /* optional; replaces on_done */
 	nh_deliver_done_fn on_done;     /* optional */
 	void *ctx;                      /* passed to on_result / on_done */

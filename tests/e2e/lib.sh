@@ -103,6 +103,17 @@ stop_nanohook() {
 		sleep 0.05
 	done
 	wait "$NH_PID"; NH_STATUS=$?
+	check_sanitizers "$NH_LOG"
+}
+
+# check_sanitizers LOG: a sanitizer report in a log is a failure of its
+# own, whatever the test checked (a leak only changes the exit status).
+check_sanitizers() {
+	if grep -Eq '(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:' "$1" 2>/dev/null; then
+		not_ok "sanitizers: $(basename "$1")" \
+			"$(grep -Em3 '(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:' "$1" | tr '\n' ';')"
+		grep -A12 -E '==ERROR|runtime error:' "$1" | head -40 | sed 's/^/#   /'
+	fi
 }
 
 # Bodies with ts zeroed, sorted: the comparable form of a body file.

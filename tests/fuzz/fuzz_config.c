@@ -16,7 +16,7 @@
 #include "config.h"
 #include "hocon.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#include "fuzz_check.h"
 
 /* Where check output and warnings go; opened once, as libFuzzer runs
  * millions of inputs in one process. */
@@ -47,6 +47,29 @@ static void walk(const struct nh_hocon_node *n, int depth)
 		}
 		walk(kid, depth + 1);
 	}
+}
+
+/* What logs show of a url: no query, no password. */
+static void check_redacted(const char *url)
+{
+	char *shown = nh_url_redact(url);
+	const char *q = strchr(url, '?');
+	const char *auth = strstr(url, "://");
+
+	if (!shown)
+		return;
+	if (q)
+		CHECK(strlen(shown) >= 5 && strcmp(shown + strlen(shown) - 5, "?****") == 0 &&
+		      strchr(shown, '?') == shown + strlen(shown) - 5);
+	if (auth) {
+		size_t n = strcspn(auth + 3, "/?#");
+		const char *at = memrchr(auth + 3, '@', n);
+		const char *colon = at ? memchr(auth + 3, ':', (size_t)(at - auth - 3)) : NULL;
+
+		if (colon)
+			CHECK(strncmp(shown + (colon + 1 - url), "****@", 5) == 0);
+	}
+	free(shown);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -83,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cfg.payload_max >= 1 && cfg.payload_max <= NH_PAYLOAD_LARGE);
 		CHECK((cfg.ringbuf_bytes & (cfg.ringbuf_bytes - 1)) == 0);
 		nh_config_print(&cfg, sink);
+		check_redacted(cfg.url);
 		for (int ev = NH_EV_NONE; ev <= NH_EV_MAX; ev++) {
 			(void)nh_config_wants(&cfg, (enum nh_event_type)ev, buf,
 					      size < 64 ? size : 64);

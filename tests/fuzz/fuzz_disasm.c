@@ -13,7 +13,7 @@
 
 #include "disasm.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#include "fuzz_check.h"
 
 #define BASE 0x401000ull
 

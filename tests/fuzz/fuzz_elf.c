@@ -19,7 +19,7 @@
 #include "disasm.h"
 #include "elf_file.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#include "fuzz_check.h"
 
 static const char *const names[] = {
 	"main", "_start", "conn_param_get_clientid", "conn_param_get_username",

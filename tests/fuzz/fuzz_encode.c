@@ -21,7 +21,7 @@
 #include "buf.h"
 #include "encode.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#include "fuzz_check.h"
 
 /* Bit-pattern decoder with code point range checks, unlike nh_utf8_valid
  * which works from byte ranges. */

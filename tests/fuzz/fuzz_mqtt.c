@@ -19,7 +19,7 @@
 
 #include "mqtt.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#include "fuzz_check.h"
 
 struct span {
 	const uint8_t *p;

@@ -16,7 +16,7 @@
 
 #include "capture.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#include "fuzz_check.h"
 
 static bool inside(const uint8_t *b, size_t n, const void *ptr, size_t len)
 {

@@ -23,7 +23,7 @@
 #include "log.h"
 #include "spool.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#include "fuzz_check.h"
 
 /* One scratch directory per fuzzing process, emptied after each input. */
 static char dir[64];

@@ -120,6 +120,7 @@ struct request {
 	bool counted; /* a body that was written out and answered --status */
 	bool close;   /* --close-first: no answer */
 	unsigned hold_ms;
+	unsigned status; /* the answer queued */
 };
 
 static int write_all(int fd, struct iovec *iov, int n)
@@ -283,17 +284,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->counted = false;
 		return MHD_NO;
 	}
-	if (r->counted && status >= 200 && status <= 299 && s->ok_fd >= 0) {
-		struct iovec iov[2] = {
-			{ .iov_base = r->buf ? r->buf : "", .iov_len = r->len },
-			{ .iov_base = "\n", .iov_len = 1 },
-		};
-
-		pthread_mutex_lock(&s->lock);
-		if (write_all(s->ok_fd, iov, 2) < 0)
-			fprintf(stderr, "nh-sink: %s: %s\n", s->o.ok_out, strerror(errno));
-		pthread_mutex_unlock(&s->lock);
-	}
+	r->status = status;
 	if (s->o.retry_after && (status < 200 || status > 299)) {
 		struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
 									    MHD_RESPMEM_PERSISTENT);
@@ -318,9 +309,22 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	struct request *r = *req_cls;
 
 	(void)c;
-	(void)toe;
 	if (!r)
 		return;
+	/* --ok-out lists only answers that were sent whole: a sink stopped
+	 * mid-answer must not claim a body the client saw fail (and sends again). */
+	if (r->counted && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && s->ok_fd >= 0 &&
+	    r->status >= 200 && r->status <= 299) {
+		struct iovec iov[2] = {
+			{ .iov_base = r->buf ? r->buf : "", .iov_len = r->len },
+			{ .iov_base = "\n", .iov_len = 1 },
+		};
+
+		pthread_mutex_lock(&s->lock);
+		if (write_all(s->ok_fd, iov, 2) < 0)
+			fprintf(stderr, "nh-sink: %s: %s\n", s->o.ok_out, strerror(errno));
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (r->counted) {
 		bool reached;
 

@@ -734,12 +734,13 @@ static void test_warnings(void **state)
 	assert_true(asprintf(&expect,
 		"%1$s:1:1: include \"nanomq_bridge.conf\" skipped: nanohook reads only this file\n"
 		"%1$s:4:2: unknown key 'retries' in webhook (ignored)\n"
-		"%1$s:6:2: webhook.tls: tls not supported yet (ignored)\n"
-		"%1$s:11:7: unknown key 'format' in webhook.body (ignored)\n"
-		"%1$s:13:34: webhook.events[0].topic: ignored, on_client_connack has no topic\n"
-		"%1$s:14:35: unknown key 'qos' in webhook.events[1] (ignored)\n"
-		"%1$s:19:10: unknown key 'headers' in nanohook.capture (ignored)\n"
-		"%1$s:20:2: unknown key 'ring_size' in nanohook (ignored)\n",
+		"%1$s:12:7: unknown key 'format' in webhook.body (ignored)\n"
+		"%1$s:14:34: webhook.events[0].topic: ignored, on_client_connack has no topic\n"
+		"%1$s:15:35: unknown key 'qos' in webhook.events[1] (ignored)\n"
+		"%1$s:6:2: webhook.tls.verify = false: the endpoint's certificate is not checked; anyone on the path can read and change the requests\n"
+		"%1$s:6:2: webhook.tls.cacertfile: not used while verify = false\n"
+		"%1$s:20:10: unknown key 'headers' in nanohook.capture (ignored)\n"
+		"%1$s:21:2: unknown key 'ring_size' in nanohook (ignored)\n",
 		DATA "warnings.conf") > 0);
 	assert_string_equal(msgs, expect);
 	assert_int_equal(cfg.nanomq_enable, 1);
@@ -886,7 +887,28 @@ static const struct error_case value_errors[] = {
 	{ NH("nanohook { capture.payload_max = 0 }"), "t.conf:5:34: nanohook.capture.payload_max: 0 is out of range 1..16384\n" },
 	{ NH("nanohook { capture = 5 }"), "t.conf:5:22: nanohook.capture: expected capture.payload_max = ..., got '5'\n" },
 	{ NH("nanohook { queue_max = 0 }"), "t.conf:5:24: nanohook.queue_max: 0 is out of range 1..10000000\n" },
-	{ NH("nanohook = [1]"), "t.conf:5:12: nanohook: expected a block nanohook { ... }, got an array\n" },
+	{ NH("nanohook = [1]"), "t.conf:5:12: nanohook: expected a block nanohook { ... }, got an array\n" },	{ WH(" tls { cacertfile = \"a\" }"),
+	  "t.conf:4:2: webhook.tls: the url is not https://, so nothing would be encrypted (use https://, or tls.enable = false)\n" },
+	{ WH(" tls = yes"),
+	  "t.conf:4:8: webhook.tls: expected a block tls { ... }, got 'yes'\n" },
+	{ WH(" url = \"https://h/\"\n tls { keyfile = \"k\" }"),
+	  "t.conf:5:2: webhook.tls: keyfile without certfile (a client certificate needs both)\n" },
+	{ WH(" url = \"https://h/\"\n tls { server_name = \"h:443\" }"),
+	  "t.conf:5:22: webhook.tls.server_name: 'h:443' is not a DNS name (letters, digits, '-' and '.'; no port)\n" },
+	{ WH(" url = \"https://h/\"\n tls { verify = sometimes }"),
+	  "t.conf:5:17: webhook.tls.verify: expected true or false, got 'sometimes'\n" },
+	{ WH(" url = \"https://h/\"\n tls { certfile = \"\" }"),
+	  "t.conf:5:19: webhook.tls.certfile: empty\n" },
+	{ NH("nanohook { sign { } }"),
+	  "t.conf:5:12: nanohook.sign: name the secret with secret_file = \"...\" or secret_env = \"...\"\n" },
+	{ NH("nanohook { sign { secret = \"whsec_abc\" } }"),
+	  "t.conf:5:19: nanohook.sign.secret: the secret is not written in the config; put it in a file (secret_file) or the environment (secret_env)\n" },
+	{ NH("nanohook { sign { secret_env = \"1BAD\" } }"),
+	  "t.conf:5:32: nanohook.sign.secret_env: '1BAD' is not an environment variable name\n" },
+	{ NH("nanohook { sign { secret_env = A, secret_file = b } }"),
+	  "t.conf:5:12: nanohook.sign: secret_file and secret_env both set; keep one\n" },
+	{ NH("nanohook { sign = on }"),
+	  "t.conf:5:19: nanohook.sign: expected a block nanohook.sign { ... }, got 'on'\n" },
 };
 
 static void test_bad_values(void **state)
@@ -930,6 +952,66 @@ static void test_good_values(void **state)
 	assert_int_equal(cfg.queue_max, 10000000);
 	free(msgs);
 	nh_config_free(&cfg);
+}
+
+static void test_tls_and_sign(void **state)
+{
+	struct nh_config cfg;
+	char *msgs, *printed = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(load_text(
+		"webhook {\n url = \"https://h:8443/x\"\n events = [ { event = on_client_connack } ]\n"
+		" ssl { cacertfile = ca.pem, certfile = \"/etc/c.pem\", keyfile = k.pem,\n"
+		"   key_password = \"pa55\", server_name = hooks.example, enable = true }\n}\n"
+		"nanohook.sign.secret_file = \"/run/secrets/hook\"\n", &cfg, &msgs), 0);
+	assert_string_equal(msgs, "");
+	assert_true(cfg.tls.present && cfg.tls.enable && cfg.tls.verify);
+	assert_string_equal(cfg.tls.cacertfile, "ca.pem"); /* from memory: stays relative */
+	assert_string_equal(cfg.tls.certfile, "/etc/c.pem");
+	assert_string_equal(cfg.tls.keyfile, "k.pem");
+	assert_string_equal(cfg.tls.server_name, "hooks.example");
+	assert_string_equal(cfg.sign.secret_file, "/run/secrets/hook");
+	assert_null(cfg.sign.secret_env);
+	f = open_memstream(&printed, &len);
+	nh_config_print(&cfg, f);
+	fclose(f);
+	assert_non_null(strstr(printed, "tls.key_password = ****\n"));
+	assert_null(strstr(printed, "pa55"));
+	assert_non_null(strstr(printed, "tls.server_name = hooks.example\n"));
+	assert_non_null(strstr(printed, "secret in the file /run/secrets/hook\n"));
+	free(printed);
+	free(msgs);
+	nh_config_free(&cfg);
+
+	/* enable = false: the block is ignored, even on http:// */
+	assert_int_equal(load_text(WH(" tls { enable = false, keyfile = k }"), &cfg, &msgs), 0);
+	assert_string_equal(msgs, "");
+	assert_false(cfg.tls.enable);
+	free(msgs);
+	nh_config_free(&cfg);
+}
+
+static void test_url_redact(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "http://h/x", "http://h/x" },
+		{ "https://u:secret@h:1/x?token=abc", "https://u:****@h:1/x?****" },
+		{ "https://user@h/x", "https://user@h/x" },
+		{ "http://h/x?a=1&b=2", "http://h/x?****" },
+		{ "http://u:p@h", "http://u:****@h" },
+		{ "http://[::1]:80/?", "http://[::1]:80/?****" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = nh_url_redact(cases[i].in);
+
+		assert_string_equal(got, cases[i].out);
+		free(got);
+	}
 }
 
 static void test_event_names(void **state)
@@ -987,6 +1069,8 @@ int main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_good_values),
 		cmocka_unit_test(test_event_names),
+		cmocka_unit_test(test_tls_and_sign),
+		cmocka_unit_test(test_url_redact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

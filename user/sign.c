@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Standard Webhooks signatures: see sign.h.
+ *
+ * The secret is read once (before privileges are dropped) and kept only
+ * as the decoded key, which is wiped when the signer goes. No message
+ * built here ever holds any of it.
+ */
+#include "sign.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+
+#include "file_read.h"
+
+struct nh_signer {
+	uint8_t key[NH_SIGN_KEY_MAX];
+	size_t key_len;
+};
+
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Strict RFC 4648 base64 (padding optional). Returns the decoded length,
+ * or -1 on a bad character or when it would not fit in max bytes. */
+static long b64_decode(const char *in, size_t n, uint8_t *out, size_t max)
+{
+	uint32_t acc = 0;
+	size_t len = 0;
+	int bits = 0;
+
+	while (n && in[n - 1] == '=')
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		int v = b64_value((unsigned char)in[i]);
+
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (len >= max)
+				return -1;
+			out[len++] = (uint8_t)(acc >> bits);
+		}
+	}
+	explicit_bzero(&acc, sizeof(acc));
+	return (long)len;
+}
+
+static void b64_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i = 0;
+
+	for (; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		*out++ = tab[v >> 18];
+		*out++ = tab[(v >> 12) & 63];
+		*out++ = tab[(v >> 6) & 63];
+		*out++ = tab[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
+
+		*out++ = tab[v >> 18];
+		*out++ = tab[(v >> 12) & 63];
+		*out++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		*out++ = '=';
+	}
+	*out = '\0';
+}
+
+int nh_signer_from_secret(const char *secret, size_t len, struct nh_signer **out, char *err,
+			  size_t errlen)
+{
+	struct nh_signer *s;
+	long n;
+
+	*out = NULL;
+	while (len && isspace((unsigned char)*secret)) {
+		secret++;
+		len--;
+	}
+	while (len && isspace((unsigned char)secret[len - 1]))
+		len--;
+	if (len >= 6 && memcmp(secret, "whsec_", 6) == 0) {
+		secret += 6;
+		len -= 6;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	n = b64_decode(secret, len, s->key, sizeof(s->key));
+	if (n < NH_SIGN_KEY_MIN) {
+		snprintf(err, errlen,
+			 "the secret must be base64 of %d to %d random bytes, optionally prefixed whsec_ "
+			 "(make one with: echo \"whsec_$(head -c 32 /dev/urandom | base64)\")",
+			 NH_SIGN_KEY_MIN, NH_SIGN_KEY_MAX);
+		nh_signer_free(s);
+		return -1;
+	}
+	s->key_len = (size_t)n;
+	*out = s;
+	return 0;
+}
+
+int nh_signer_load(const struct nh_sign_config *sc, struct nh_signer **out, char *err,
+		   size_t errlen, FILE *warn)
+{
+	char why[200], *buf = NULL;
+	size_t len = 0;
+	bool shared = false;
+	int rc;
+
+	*out = NULL;
+	if (!sc || (!sc->secret_file && !sc->secret_env))
+		return 0;
+	if (sc->secret_env) {
+		const char *v = getenv(sc->secret_env);
+
+		if (!v || !v[0]) {
+			snprintf(err, errlen, "nanohook.sign.secret_env: $%s is not set", sc->secret_env);
+			return -1;
+		}
+		rc = nh_signer_from_secret(v, strlen(v), out, why, sizeof(why));
+		if (rc < 0)
+			snprintf(err, errlen, "nanohook.sign.secret_env: $%s: %s", sc->secret_env, why);
+		return rc;
+	}
+	if (nh_file_read(sc->secret_file, &buf, &len, &shared, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "nanohook.sign.secret_file %s: %s", sc->secret_file, why);
+		return -1;
+	}
+	if (shared && warn)
+		fprintf(warn, "nanohook: warning: nanohook.sign.secret_file %s is readable by group or others (chmod 600 it)\n",
+			sc->secret_file);
+	rc = nh_signer_from_secret(buf, len, out, why, sizeof(why));
+	nh_secret_free(buf, len);
+	if (rc < 0)
+		snprintf(err, errlen, "nanohook.sign.secret_file %s: %s", sc->secret_file, why);
+	return rc;
+}
+
+struct nh_signer *nh_signer_dup(const struct nh_signer *s)
+{
+	struct nh_signer *c;
+
+	if (!s || !(c = malloc(sizeof(*c))))
+		return NULL;
+	*c = *s;
+	return c;
+}
+
+void nh_signer_free(struct nh_signer *s)
+{
+	nh_secret_free(s, s ? sizeof(*s) : 0);
+}
+
+int nh_sign(const struct nh_signer *s, const char *id, int64_t timestamp, const void *body,
+	    size_t len, char sig[NH_SIGNATURE_LEN + 1])
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *c = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	uint8_t mac[32];
+	size_t mac_len = 0;
+	char ts[24];
+	int ok;
+
+	snprintf(ts, sizeof(ts), "%lld", (long long)timestamp);
+	ok = c && EVP_MAC_init(c, s->key, s->key_len, params) == 1 &&
+	     EVP_MAC_update(c, (const uint8_t *)id, strlen(id)) == 1 &&
+	     EVP_MAC_update(c, (const uint8_t *)".", 1) == 1 &&
+	     EVP_MAC_update(c, (const uint8_t *)ts, strlen(ts)) == 1 &&
+	     EVP_MAC_update(c, (const uint8_t *)".", 1) == 1 &&
+	     (len == 0 || EVP_MAC_update(c, body, len) == 1) &&
+	     EVP_MAC_final(c, mac, &mac_len, sizeof(mac)) == 1 && mac_len == sizeof(mac);
+	EVP_MAC_CTX_free(c);
+	EVP_MAC_free(hmac);
+	if (!ok)
+		return -1;
+	memcpy(sig, "v1,", 3);
+	b64_encode(mac, sizeof(mac), sig + 3);
+	return 0;
+}
+
+void nh_webhook_id(uint64_t captured_ms, uint64_t seq, const void *body, size_t len,
+		   char id[NH_WEBHOOK_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t head[16], md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	for (int i = 0; i < 8; i++) {
+		head[i] = (uint8_t)(captured_ms >> (8 * i));
+		head[8 + i] = (uint8_t)(seq >> (8 * i));
+	}
+	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, head, sizeof(head)) != 1 ||
+	    (len && EVP_DigestUpdate(c, body, len) != 1) ||
+	    EVP_DigestFinal_ex(c, md, &md_len) != 1 || md_len < 16) {
+		/* Only out of memory gets here: still unique per event. */
+		memset(md, 0, sizeof(md));
+		memcpy(md, head, sizeof(head));
+	}
+	EVP_MD_CTX_free(c);
+	memcpy(id, "msg_", 4);
+	for (int i = 0; i < 16; i++) {
+		id[4 + 2 * i] = hex[md[i] >> 4];
+		id[5 + 2 * i] = hex[md[i] & 15];
+	}
+	id[NH_WEBHOOK_ID_LEN] = '\0';
+}
