@@ -7,11 +7,11 @@ packages=(
 	# build
 	make gcc clang llvm pkg-config bpftool
 	libbpf-dev libelf-dev zlib1g-dev libdw-dev
-	libcurl4-openssl-dev libcjson-dev libcapstone-dev libgmp-dev libcap-dev
+	libcurl4-openssl-dev libssl-dev libcjson-dev libcapstone-dev libgmp-dev libcap-dev
 	# tests, demo, benchmarks
 	libcmocka-dev libmicrohttpd-dev libmosquitto-dev libclang-rt-14-dev
 	mosquitto mosquitto-clients procps psmisc iproute2 curl
-	python3-yaml yamllint man-db systemd
+	python3 python3-yaml yamllint man-db systemd openssl
 )
 
 if [ "$(id -u)" -ne 0 ]; then
