@@ -283,6 +283,10 @@ static void reload(struct run *r)
 		nh_extender_free(r->disp.extender); /* made again from the new settings */
 		r->disp.extender = NULL;
 	}
+	/* Open batches go out before the batch settings can change. */
+	nh_dispatch_flush(&r->disp);
+	if (next.batch > 1 || r->cfg.batch > 1)
+		nh_dispatch_free(&r->disp); /* made again for the new settings */
 	/* In place: the dispatcher points at r->cfg. */
 	nh_config_free(&r->cfg);
 	r->cfg = next;
@@ -598,6 +602,7 @@ out:
 	nh_dead_letter_free(r.dead_letter);
 	if (r.epfd >= 0)
 		close(r.epfd);
+	nh_dispatch_free(&r.disp);
 	nh_buf_free(&r.disp.body);
 	nh_extender_free(r.disp.extender);
 	nh_target_watch_free(r.watch);

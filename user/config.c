@@ -43,6 +43,8 @@
 #define AGE_MAX_MS (365ull * 24 * 3600 * 1000)
 #define SPOOL_MIN (64ull << 10)
 #define SPOOL_MAX (1ull << 40)
+#define BATCH_MAX 10000ull
+#define BATCH_WAIT_MAX_MS 60000ull
 
 struct event_info {
 	const char *name;
@@ -365,6 +367,9 @@ static int load_headers(struct loader *ld, const struct nh_hocon_node *n)
 
 /* ---- body, events ------------------------------------------------------------ */
 
+static int get_duration(struct loader *ld, const struct nh_hocon_node *k, const char *what,
+			uint64_t min_ms, uint64_t max_ms, uint64_t *out);
+
 static int load_body(struct loader *ld, const struct nh_hocon_node *n)
 {
 	static const struct {
@@ -394,6 +399,20 @@ static int load_body(struct loader *ld, const struct nh_hocon_node *n)
 						"webhook.body.extended: expected true or false, got %s",
 						describe(k, buf, sizeof(buf)));
 			ld->cfg->extended = b;
+			continue;
+		}
+		if (strcmp(k->key, "batch") == 0) {
+			unsigned long long v;
+
+			if (get_uint(ld, k, "webhook.body.batch", 1, BATCH_MAX, &v) < 0)
+				return -1;
+			ld->cfg->batch = (unsigned)v;
+			continue;
+		}
+		if (strcmp(k->key, "batch_wait") == 0) {
+			if (get_duration(ld, k, "webhook.body.batch_wait", 1, BATCH_WAIT_MAX_MS,
+					 &ld->cfg->batch_wait_ms) < 0)
+				return -1;
 			continue;
 		}
 		if (strcmp(k->key, "encoding") != 0) {
@@ -1062,6 +1081,8 @@ static void set_defaults(struct nh_config *cfg)
 	cfg->order_per_client = true;
 	cfg->tls.enable = true;
 	cfg->tls.verify = true;
+	cfg->batch = 1;
+	cfg->batch_wait_ms = 50;
 }
 
 int nh_config_load_buf(const char *name, const char *buf, size_t len,
@@ -1333,6 +1354,9 @@ void nh_config_print(const struct nh_config *cfg, FILE *out)
 	/* Printed only when on, so `check` output of NanoMQ files is NanoMQ's. */
 	if (cfg->extended)
 		fprintf(out, "body.extended = true (node %s)\n", cfg->node ? cfg->node : "= host name");
+	if (cfg->batch > 1)
+		fprintf(out, "body.batch = %u (a JSON array of up to %u bodies per request, after at most %llums)\n",
+			cfg->batch, cfg->batch, (unsigned long long)cfg->batch_wait_ms);
 	fprintf(out, "pool_size = %u\n", cfg->pool_size);
 	fprintf(out, "cancel_timeout = %ums\n", cfg->cancel_timeout_ms);
 	fprintf(out, "nanohook.capture.payload_max = %u\n", cfg->payload_max);

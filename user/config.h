@@ -57,6 +57,8 @@ struct nh_config {
 	size_t n_headers;
 	enum nh_encoding encoding;
 	bool extended;             /* body.extended: node, event_id, seq ... (off) */
+	unsigned batch;            /* body.batch: bodies per request, as a JSON array; 1 = off (default) */
+	uint64_t batch_wait_ms;    /* body.batch_wait: an open batch goes out after this, default 50 ms */
 	unsigned pool_size;        /* default 32 */
 	unsigned cancel_timeout_ms;/* default 5000 */
 	struct nh_rule *rules;

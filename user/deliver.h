@@ -63,6 +63,7 @@ struct nh_deliver_item {
 	uint64_t key;         /* lane = key % pool_size */
 	uint64_t captured_ms; /* wall clock, ms since the epoch: for max_age, latency */
 	uint32_t attempts;    /* failed attempts so far */
+	uint32_t events;      /* events in the body: 0 or 1 = one; more with body.batch */
 	uint64_t tag;         /* the owner's; the engine never looks at it */
 };
 

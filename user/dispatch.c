@@ -15,6 +15,21 @@
 #define REPLAY_MIN 256
 #define SPOOL_WARN_EVERY_MS 5000
 
+/* Bodies waiting to go out together as one JSON array (body.batch). */
+struct nh_batch {
+	struct nh_buf buf;   /* "[" body "," body ... without the "]" */
+	uint32_t events;     /* 0: not open */
+	uint64_t key;        /* the first event's: the lane of every one in it */
+	uint64_t first_ms;   /* wall clock of the first event: its age, max_age */
+	int64_t opened_ms;   /* monotonic: when batch_wait is up */
+};
+
+/* How many events an item stands for (batches carry several). */
+static uint64_t events_of(const struct nh_deliver_item *it)
+{
+	return it->events > 1 ? it->events : 1;
+}
+
 static bool event_has_topic(enum nh_event_type t)
 {
 	switch (t) {
@@ -84,17 +99,19 @@ static uint64_t spool_item(struct nh_dispatch *d, struct nh_deliver_item *it, bo
 			   bool copy)
 {
 	struct nh_spool_meta m = { .seq = it->seq, .key = it->key,
-				   .first_ms = it->captured_ms, .attempts = it->attempts };
+				   .first_ms = it->captured_ms, .attempts = it->attempts,
+				   .events = it->events };
 	uint64_t pos = 0, tag = 0;
 
 	if (nh_spool_append(d->spool, &m, it->body, it->len, &pos) == 0) {
-		d->st.spooled++;
+		d->st.spooled += events_of(it);
 		tag = pos + 1;
 	} else {
 		int e = errno;
 
 		if (!copy)
-			d->st.udrop[e == ENOSPC ? NH_UDROP_SPOOL_FULL : NH_UDROP_SPOOL_ERROR]++;
+			d->st.udrop[e == ENOSPC ? NH_UDROP_SPOOL_FULL : NH_UDROP_SPOOL_ERROR] +=
+				events_of(it);
 		spool_warn(d, "cannot write an event", e);
 	}
 	if (free_body) {
@@ -119,16 +136,16 @@ static void dead_letter(struct nh_dispatch *d, const struct nh_deliver_item *it,
 	};
 
 	if (!d->dead_letter) {
-		d->st.udrop[NH_UDROP_DEAD_LETTER]++;
+		d->st.udrop[NH_UDROP_DEAD_LETTER] += events_of(it);
 		return;
 	}
 	if (nh_dead_letter_write(d->dead_letter, &e) < 0) {
 		nh_warn("dead-letter file %s: %s; the event is counted as dropped",
 			nh_dead_letter_path(d->dead_letter), strerror(errno));
-		d->st.udrop[NH_UDROP_DEAD_LETTER]++;
+		d->st.udrop[NH_UDROP_DEAD_LETTER] += events_of(it);
 		return;
 	}
-	d->st.dead[why]++;
+	d->st.dead[why] += events_of(it);
 }
 
 void nh_dispatch_on_result(void *ctx, struct nh_deliver_item *it,
@@ -138,7 +155,7 @@ void nh_dispatch_on_result(void *ctx, struct nh_deliver_item *it,
 
 	switch (r->outcome) {
 	case NH_OUT_DELIVERED:
-		d->st.delivered++;
+		d->st.delivered += events_of(it);
 		break;
 	case NH_OUT_REJECTED:
 		dead_letter(d, it, NH_DEAD_REJECTED, r);
@@ -156,7 +173,7 @@ void nh_dispatch_on_result(void *ctx, struct nh_deliver_item *it,
 		if (!it->tag && d->spool)
 			spool_item(d, it, false, false);
 		else if (!it->tag)
-			d->st.udrop[NH_UDROP_SHUTDOWN]++;
+			d->st.udrop[NH_UDROP_SHUTDOWN] += events_of(it);
 		free(it->body);
 		return;
 	}
@@ -205,7 +222,7 @@ static void submit(struct nh_dispatch *d, struct nh_deliver_item *it)
 		if (nh_deliver_submit_item(d->deliver, it) == 0)
 			return;
 		if (!d->spool) {
-			d->st.udrop[NH_UDROP_QUEUE_FULL]++;
+			d->st.udrop[NH_UDROP_QUEUE_FULL] += events_of(it);
 			free(it->body);
 			return;
 		}
@@ -214,10 +231,93 @@ static void submit(struct nh_dispatch *d, struct nh_deliver_item *it)
 	spool_item(d, it, true, false);
 }
 
+/* The batch goes to the engine (or the spool) as one item. */
+static void batch_send(struct nh_dispatch *d, struct nh_batch *b)
+{
+	struct nh_deliver_item it = { 0 };
+
+	if (!b->events)
+		return;
+	it.events = b->events;
+	b->events = 0;
+	if (nh_buf_append_byte(&b->buf, ']') < 0 || !(it.body = nh_buf_detach(&b->buf, &it.len))) {
+		d->st.udrop[NH_UDROP_NO_BODY] += it.events;
+		nh_buf_reset(&b->buf);
+		return;
+	}
+	it.seq = d->next_seq++;
+	it.key = d->cfg->order_per_client ? b->key : it.seq;
+	it.captured_ms = b->first_ms;
+	submit(d, &it);
+}
+
+/* Adds the body in d->body to the batch of its lane; 0, or -1 when the
+ * batches cannot be had (the caller sends the body on its own). */
+static int batch_add(struct nh_dispatch *d, uint64_t key)
+{
+	struct nh_batch *b;
+	size_t before;
+
+	if (!d->batches) {
+		d->n_batches = d->cfg->order_per_client ? d->cfg->pool_size : 1;
+		d->batches = calloc(d->n_batches, sizeof(*d->batches));
+		if (!d->batches)
+			return -1;
+	}
+	b = &d->batches[d->cfg->order_per_client ? key % d->n_batches : 0];
+	if (b->events == 0) {
+		nh_buf_reset(&b->buf);
+		b->key = key;
+		b->first_ms = wall_ms();
+		b->opened_ms = mono_ms();
+	}
+	before = b->buf.len;
+	if (nh_buf_append_byte(&b->buf, b->events ? ',' : '[') < 0 ||
+	    nh_buf_append(&b->buf, d->body.data, d->body.len) < 0) {
+		nh_buf_truncate(&b->buf, before); /* the batch as it was */
+		return -1;
+	}
+	if (++b->events >= d->cfg->batch)
+		batch_send(d, b);
+	return 0;
+}
+
+/* The batches whose batch_wait is up. */
+static void batch_send_due(struct nh_dispatch *d)
+{
+	int64_t now;
+
+	if (!d->batches)
+		return;
+	now = mono_ms();
+	for (size_t i = 0; i < d->n_batches; i++)
+		if (d->batches[i].events &&
+		    now - d->batches[i].opened_ms >= (int64_t)d->cfg->batch_wait_ms)
+			batch_send(d, &d->batches[i]);
+}
+
+void nh_dispatch_flush(struct nh_dispatch *d)
+{
+	for (size_t i = 0; d->batches && i < d->n_batches; i++)
+		batch_send(d, &d->batches[i]);
+}
+
+void nh_dispatch_free(struct nh_dispatch *d)
+{
+	for (size_t i = 0; d->batches && i < d->n_batches; i++) {
+		d->st.udrop[NH_UDROP_SHUTDOWN] += d->batches[i].events;
+		nh_buf_free(&d->batches[i].buf);
+	}
+	free(d->batches);
+	d->batches = NULL;
+	d->n_batches = 0;
+}
+
 void nh_dispatch_event(void *ctx, const struct nh_event *ev)
 {
 	struct nh_dispatch *d = ctx;
 	struct nh_deliver_item it = { 0 };
+	uint64_t key;
 
 	d->st.seen++;
 	if (!nh_config_wants(d->cfg, ev->type,
@@ -249,17 +349,19 @@ void nh_dispatch_event(void *ctx, const struct nh_event *ev)
 		d->st.by_event[ev->type]++;
 		return;
 	}
+	key = nh_dispatch_key(ev->clientid.ptr, ev->clientid.len);
+	d->st.handed_over++;
+	d->st.by_event[ev->type]++;
+	if (d->cfg->batch > 1 && batch_add(d, key) == 0)
+		return;
 	it.body = nh_buf_detach(&d->body, &it.len);
 	if (!it.body) {
 		d->st.udrop[NH_UDROP_NO_BODY]++;
 		return;
 	}
 	it.seq = d->next_seq++;
-	it.key = d->cfg->order_per_client ? nh_dispatch_key(ev->clientid.ptr, ev->clientid.len)
-					  : it.seq;
+	it.key = d->cfg->order_per_client ? key : it.seq;
 	it.captured_ms = wall_ms();
-	d->st.handed_over++;
-	d->st.by_event[ev->type]++;
 	submit(d, &it);
 }
 
@@ -315,6 +417,7 @@ static void replay(struct nh_dispatch *d)
 		it.key = m.key;
 		it.captured_ms = m.first_ms;
 		it.attempts = m.attempts;
+		it.events = m.events;
 		it.tag = pos + 1;
 		if (d->cfg->spool_max_age_ms && now > m.first_ms + d->cfg->spool_max_age_ms) {
 			dead_letter(d, &it, NH_DEAD_SPOOL_MAX_AGE, NULL);
@@ -335,6 +438,8 @@ void nh_dispatch_pump(struct nh_dispatch *d)
 {
 	int64_t failing;
 
+	if (d->deliver)
+		batch_send_due(d);
 	if (!d->spool || !d->deliver)
 		return;
 	failing = nh_deliver_failing_ms(d->deliver);
@@ -358,6 +463,7 @@ uint64_t nh_dispatch_shutdown(struct nh_dispatch *d, int deadline_ms)
 
 	if (!d->deliver)
 		return 0;
+	nh_dispatch_flush(d);
 	nh_deliver_drain(d->deliver, deadline_ms);
 	if (!d->spool) {
 		d->st.udrop[NH_UDROP_SHUTDOWN] += nh_deliver_in_flight(d->deliver);

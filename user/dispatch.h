@@ -47,6 +47,7 @@ struct nh_dispatch_stats {
 };
 
 struct nh_extender;
+struct nh_batch;
 
 struct nh_dispatch {
 	const struct nh_config *cfg;
@@ -59,6 +60,11 @@ struct nh_dispatch {
 	struct nh_dispatch_stats st;
 
 	/* set by the dispatcher */
+	/* body.batch: the open batches, one per lane of the engine (the
+	 * client's key picks it, as it picks the lane), or a single one with
+	 * order = none; NULL until the first event. */
+	struct nh_batch *batches;
+	size_t n_batches;
 	uint64_t next_seq;
 	bool spooling;                /* new events go to the spool */
 	int64_t spool_warned_ms;      /* rate limit of spool error messages */
@@ -84,6 +90,14 @@ void nh_dispatch_pump(struct nh_dispatch *d);
  * left into the spool (or counts it as dropped at shutdown, without one).
  * Returns the number of events put into the spool. */
 uint64_t nh_dispatch_shutdown(struct nh_dispatch *d, int deadline_ms);
+
+/* body.batch: sends every open batch now (before a reload changes the
+ * settings, and at shutdown). */
+void nh_dispatch_flush(struct nh_dispatch *d);
+
+/* Frees what the dispatcher holds of its own (the open batches, which
+ * nh_dispatch_shutdown has sent). */
+void nh_dispatch_free(struct nh_dispatch *d);
 
 /* The ordering key of a client id (FNV-1a, 64 bits). */
 uint64_t nh_dispatch_key(const char *clientid, size_t len);

@@ -30,7 +30,7 @@
 #define SEG_VERSION 1u
 #define SEG_HDR 16u
 #define REC_HDR 8u   /* len, crc */
-#define REC_META 32u /* seq, key, first_ms, attempts, reserved */
+#define REC_META 32u /* seq, key, first_ms, attempts, events */
 #define ACK_MAGIC "NHACK001"
 #define ACK_NAME "ack"
 #define ACK_TMP "ack.tmp"
@@ -948,7 +948,7 @@ int nh_spool_append(struct nh_spool *s, const struct nh_spool_meta *m, const voi
 	put64(p + 16, m->key);
 	put64(p + 24, m->first_ms);
 	put32(p + 32, m->attempts);
-	put32(p + 36, 0);
+	put32(p + 36, m->events);
 	if (len)
 		memcpy(p + 40, body, len);
 	put32(p + 4, nh_crc32c(0, p + REC_HDR, REC_META + len));
@@ -1147,6 +1147,7 @@ int nh_spool_read(struct nh_spool *s, struct nh_spool_meta *m, char **body, size
 		m->key = get64(hdr + 16);
 		m->first_ms = get64(hdr + 24);
 		m->attempts = get32(hdr + 32);
+		m->events = get32(hdr + 36);
 		*body = b;
 		*len = rlen - REC_META;
 		*pos = p;

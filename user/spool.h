@@ -6,7 +6,7 @@
  *
  * On disk: append-only segment files "<16 hex digits>.seg", each a 16-byte
  * header ("NHSPOOL1", version) and then records
- *     u32 len | u32 crc32c | u64 seq | u64 key | u64 first_ms | u32 attempts | u32 0 | body
+ *     u32 len | u32 crc32c | u64 seq | u64 key | u64 first_ms | u32 attempts | u32 events | body
  * (little-endian; len counts from seq to the end of the body; the CRC covers
  * the same bytes), and an "ack" file that says how far the records have
  * been acknowledged. A segment is deleted once every record in it is.
@@ -58,6 +58,7 @@ struct nh_spool_meta {
 	uint64_t key;      /* the ordering key (a hash of the client id) */
 	uint64_t first_ms; /* wall clock, ms since the epoch: when it was captured */
 	uint32_t attempts; /* failed attempts before it was spooled */
+	uint32_t events;   /* events in the body (body.batch); 0 (older spools) means 1 */
 };
 
 struct nh_spool_stats {

@@ -70,7 +70,9 @@ static const char usage[] =
 "                       (connections = distinct TCP connections accepted)\n"
 "  --help               this text\n"
 "\n"
-"Non-POST methods are answered 405. Stops on SIGINT or SIGTERM (exit 0).\n"
+"Non-POST methods are answered 405. Stops on SIGINT or SIGTERM (exit 0): it\n"
+"answers nothing more and waits (up to 3 s) for the answers it has begun to\n"
+"be sent, so that --ok-out lists only answers the client got.\n"
 "\n"
 "Examples:\n"
 "  nh-sink --listen 127.0.0.1:0 --out bodies.jsonl --expect 1000 --timeout 30 --count\n"
@@ -105,7 +107,8 @@ struct sink {
 	int ok_fd;
 	FILE *headers_out;
 	uint64_t faults_used;    /* counted POSTs that went through the fault options */
-	atomic_bool stopping;    /* ends --hang-first holds early */
+	atomic_bool stopping;    /* ends --hang-first holds early; no new answers */
+	atomic_int unsent;       /* answers begun and not yet sent whole */
 	int done_fd;             /* eventfd: --expect reached */
 	uint64_t requests, bodies, bytes, answered;
 	atomic_uint_fast64_t connections;
@@ -120,7 +123,7 @@ struct request {
 	bool counted; /* a body that was written out and answered --status */
 	bool close;   /* --close-first: no answer */
 	unsigned hold_ms;
-	unsigned status; /* the answer queued */
+	bool begun;   /* counted in unsent until on_completed */
 };
 
 static int write_all(int fd, struct iovec *iov, int n)
@@ -284,7 +287,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->counted = false;
 		return MHD_NO;
 	}
-	r->status = status;
+	/* A stopping sink waits for the answers begun (so that --ok-out never
+	 * lists one the client did not get) and begins no more: counted
+	 * before the check, so that the two cannot cross. */
+	atomic_fetch_add(&s->unsent, 1);
+	r->begun = true;
+	if (atomic_load(&s->stopping)) {
+		r->counted = false;
+		return MHD_NO;
+	}
+	if (r->counted && status >= 200 && status <= 299 && s->ok_fd >= 0) {
+		struct iovec iov[2] = {
+			{ .iov_base = r->buf ? r->buf : "", .iov_len = r->len },
+			{ .iov_base = "\n", .iov_len = 1 },
+		};
+
+		pthread_mutex_lock(&s->lock);
+		if (write_all(s->ok_fd, iov, 2) < 0)
+			fprintf(stderr, "nh-sink: %s: %s\n", s->o.ok_out, strerror(errno));
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (s->o.retry_after && (status < 200 || status > 299)) {
 		struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
 									    MHD_RESPMEM_PERSISTENT);
@@ -309,22 +331,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	struct request *r = *req_cls;
 
 	(void)c;
+	(void)toe;
 	if (!r)
 		return;
-	/* --ok-out lists only answers that were sent whole: a sink stopped
-	 * mid-answer must not claim a body the client saw fail (and sends again). */
-	if (r->counted && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && s->ok_fd >= 0 &&
-	    r->status >= 200 && r->status <= 299) {
-		struct iovec iov[2] = {
-			{ .iov_base = r->buf ? r->buf : "", .iov_len = r->len },
-			{ .iov_base = "\n", .iov_len = 1 },
-		};
-
-		pthread_mutex_lock(&s->lock);
-		if (write_all(s->ok_fd, iov, 2) < 0)
-			fprintf(stderr, "nh-sink: %s: %s\n", s->o.ok_out, strerror(errno));
-		pthread_mutex_unlock(&s->lock);
-	}
+	if (r->begun)
+		atomic_fetch_sub(&s->unsent, 1);
 	if (r->counted) {
 		bool reached;
 
@@ -694,6 +705,8 @@ int main(int argc, char **argv)
 
 	rc = wait_for_end(&s, sig_fd);
 	atomic_store(&s.stopping, true);
+	for (int i = 0; i < 300 && atomic_load(&s.unsent) > 0; i++)
+		usleep(10 * 1000);
 	MHD_stop_daemon(daemon);
 	if (s.o.count)
 		fprintf(stderr, "nh-sink: requests=%llu bodies=%llu bytes=%llu connections=%llu "

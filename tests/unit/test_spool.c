@@ -63,7 +63,7 @@ static void append_n(struct nh_spool *s, unsigned from, unsigned n, uint64_t *po
 {
 	for (unsigned i = from; i < from + n; i++) {
 		struct nh_spool_meta m = { .seq = i, .key = i % 7, .first_ms = 1000 + i,
-					   .attempts = i % 3 };
+					   .attempts = i % 3, .events = i % 5 };
 		char body[64];
 		int len = snprintf(body, sizeof(body), "{\"seq\":%u}", i);
 
@@ -87,6 +87,7 @@ static uint64_t read_expect(struct nh_spool *s, unsigned want)
 	assert_int_equal(m.key, want % 7);
 	assert_int_equal(m.first_ms, 1000 + want);
 	assert_int_equal(m.attempts, want % 3);
+	assert_int_equal(m.events, want % 5); /* body.batch: events per record */
 	free(body);
 	return pos;
 }
