@@ -9,7 +9,8 @@
 # Environment: NANOMQ_BIN=/path/to/nanomq adds NanoMQ (bare, nanohook, and
 # its own webhook); BENCH_RUNS (5) runs per throughput row; BENCH_MESSAGES
 # (50000) publishes per burst; BENCH_RATE (1000) and BENCH_STEADY_S (10)
-# for the latency runs; BENCH_CALLS (200000) calls per capture-cost run.
+# for the latency runs; BENCH_CALLS (200000) calls per capture-cost run;
+# BENCH_BATCH (100): body.batch of the batch-mode rows.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export NH_BUILD=${1:-build}
@@ -24,6 +25,7 @@ PAYLOAD=64
 RATE=${BENCH_RATE:-1000}
 STEADY_S=${BENCH_STEADY_S:-10}
 CALLS=${BENCH_CALLS:-200000}
+BATCH=${BENCH_BATCH:-100}
 # Calls timed while nanohook is stopped: their records must all fit in
 # the ring buffer (64 MiB in that run's configuration).
 CALLS_PAUSED=20000
@@ -150,14 +152,15 @@ finish_endpoint() {
 	EP_LINE=$(grep '^requests=' "$EP_OUT" | tail -1)
 }
 
-# hook_block URL: the one webhook block every run uses, NanoMQ's own
-# webhook and nanohook alike.
+# hook_block URL [LINE]: the one webhook block every run uses, NanoMQ's own
+# webhook and nanohook alike (LINE: the batch mode's setting).
 hook_block() {
 	cat <<CONF
 webhook {
   url = "$1"
   headers.content-type = "application/json"
   body.encoding = plain
+  ${2:-}
   pool_size = 4
   events = [
     { event = "on_message_publish", topic = "nhbench/#" }
@@ -249,17 +252,19 @@ abort_run() {
 
 # burst KIND MODE I: one fresh broker, one burst of MSGS publishes through it
 # to a subscriber. MODE: bare | stdout (nanohook capturing, printing to
-# /dev/null, no HTTP) | nanohook | webhook (NanoMQ's own). Appends to
-# $WORK/results: KIND MODE key=value...
+# /dev/null, no HTTP) | nanohook | batch (nanohook, body.batch = BATCH) |
+# webhook (NanoMQ's own). Appends to $WORK/results: KIND MODE key=value...
 burst() {
 	local kind=$1 mode=$2 i=$3 name="$1-$2-$3" conf line ep="" extra=""
-	local hwm="" nh_cpu="" broker_cpu seen="" posted="" dropped=""
+	local hwm="" nh_cpu="" broker_cpu seen="" posted="" dropped="" posts=false
 
 	EP_PID= NH_PID= BROKER_PID=
-	if [ "$mode" = nanohook ] || [ "$mode" = webhook ]; then
+	case "$mode" in nanohook | batch | webhook) posts=true ;; esac
+	if $posts; then
 		start_endpoint "$name" --expect "$MSGS" --idle 3 --timeout 300 || abort_run || return 1
 		conf=$WORK/$name.hook.conf
-		hook_block "http://127.0.0.1:$EP_PORT/hook" >"$conf"
+		hook_block "http://127.0.0.1:$EP_PORT/hook" \
+			"$([ "$mode" = batch ] && echo "body.batch = $BATCH")" >"$conf"
 	elif [ "$mode" = stdout ]; then
 		conf=$WORK/$name.hook.conf
 		hook_block "http://127.0.0.1:9/unused" >"$conf"
@@ -267,18 +272,18 @@ burst() {
 	[ "$mode" = webhook ] && extra=$conf
 	start_broker "$kind" "$name" "$extra" || abort_run || return 1
 	case "$mode" in
-	nanohook) attach "$name" "$BROKER_PID" "$conf" || abort_run || return 1 ;;
+	nanohook | batch) attach "$name" "$BROKER_PID" "$conf" || abort_run || return 1 ;;
 	stdout) attach "$name" "$BROKER_PID" "$conf" --stdout || abort_run || return 1 ;;
 	esac
 
 	line=$("$LOAD" --port "$BROKER_PORT" --publishers "$PUBS" --messages "$MSGS" \
 		--payload-size "$PAYLOAD" --subscribe --stamp --timeout 120 2>>"$WORK/$name.load.err")
-	if [ "$mode" = nanohook ] || [ "$mode" = webhook ]; then
+	if $posts; then
 		finish_endpoint 60
 		ep=$EP_LINE
 	fi
 	broker_cpu=$(ms_of "$BROKER_PID")
-	if [ "$mode" = nanohook ] || [ "$mode" = stdout ]; then
+	if [ "$mode" != bare ] && [ "$mode" != webhook ]; then
 		# read while it runs: /proc forgets a process that exited
 		hwm=$(hwm_kb "$NH_PID"); nh_cpu=$(ms_of "$NH_PID")
 		detach
@@ -404,7 +409,7 @@ log "bench: $RUNS interleaved runs of $MSGS publishes per row; load average now 
 log "== broker throughput and burst delivery"
 for i in $(seq 1 "$RUNS"); do
 	for kind in $kinds; do
-		modes="bare stdout nanohook"
+		modes="bare stdout nanohook batch"
 		[ "$kind" = nanomq ] && modes="$modes webhook"
 		for mode in $modes; do
 			burst "$kind" "$mode" "$i" || log "  $kind $mode run $i failed"
@@ -444,6 +449,7 @@ mode_name() {
 	bare) echo "none (bare broker)" ;;
 	stdout) echo "nanohook, bodies to /dev/null (capture, no HTTP)" ;;
 	nanohook) echo "nanohook, POST to the endpoint" ;;
+	batch) echo "nanohook, body.batch = $BATCH (JSON arrays), POST" ;;
 	webhook) echo "the broker's own webhook, POST to the endpoint" ;;
 	esac
 }
@@ -470,7 +476,7 @@ mode_name() {
 	echo "|---|---|---:|---:|---|"
 	for kind in $kinds; do
 		bare=$(med "$kind" bare rate)
-		modes="bare stdout nanohook"
+		modes="bare stdout nanohook batch"
 		[ "$kind" = nanomq ] && modes="$modes webhook"
 		for mode in $modes; do
 			m=$(med "$kind" "$mode" rate)
@@ -490,11 +496,11 @@ mode_name() {
 	echo "| broker | webhook | bodies / published | seen / posted / dropped | bodies/s | latency p50 / p99 |"
 	echo "|---|---|---:|---:|---:|---:|"
 	for kind in $kinds; do
-		modes=nanohook
-		[ "$kind" = nanomq ] && modes="nanohook webhook"
+		modes="nanohook batch"
+		[ "$kind" = nanomq ] && modes="nanohook batch webhook"
 		for mode in $modes; do
 			b=$(med "$kind" "$mode" bodies); s=$(med "$kind" "$mode" sent)
-			if [ "$mode" = nanohook ]; then
+			if [ "$mode" != webhook ]; then
 				nh="$(fmt_int "$(med "$kind" "$mode" seen)") / $(fmt_int "$(med "$kind" "$mode" posted)") / $(fmt_int "$(med "$kind" "$mode" dropped)")"
 			else
 				nh="-"
@@ -551,7 +557,7 @@ mode_name() {
 	echo "| broker | webhook | broker CPU ms | nanohook CPU ms | endpoint CPU ms | nh-load CPU ms | nanohook peak RSS |"
 	echo "|---|---|---:|---:|---:|---:|---:|"
 	for kind in $kinds; do
-		modes="bare stdout nanohook"
+		modes="bare stdout nanohook batch"
 		[ "$kind" = nanomq ] && modes="$modes webhook"
 		for mode in $modes; do
 			hwm=$(col "$kind" "$mode" hwm | sort -n | tail -1)
