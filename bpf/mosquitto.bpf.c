@@ -84,9 +84,6 @@ static __always_inline void fill_client(struct nh_record *rec, const void *mctx,
 		rec->flags |= NH_F_HAS_USERNAME;
 	if (NH_COPY_CSTR(rec, username, NH_USERNAME_MAX, s, NH_F_TRUNC_USERNAME))
 		*fault = true;
-	rec->topic[0] = 0;
-	rec->topic_got = 0;
-	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
 }
 
 static __always_inline void read_addr(struct nh_record *rec, const void *mctx,
@@ -95,7 +92,6 @@ static __always_inline void read_addr(struct nh_record *rec, const void *mctx,
 	const char *a = NH_READ(const char *, mctx, off.ctx_address, fault);
 	long r = 0;
 
-	rec->addr[0] = 0;
 	if (a && off.ctx_address >= 0)
 		r = bpf_probe_read_user_str(rec->addr, NH_ADDR_MAX, a);
 	rec->addr_got = r > 0 ? r - 1 : 0;
@@ -125,8 +121,6 @@ int BPF_KPROBE(mosq_connect, void *mctx)
 		rec->flags |= NH_F_TRUNC_PAYLOAD;
 	rec->conn_ref = (__u64)mctx;
 	rec->flags |= NH_F_RAW_PACKET;
-	rec->clientid[0] = rec->username[0] = rec->topic[0] = 0;
-	rec->from_clientid[0] = rec->from_username[0] = 0;
 	read_addr(rec, mctx, &fault);
 	nh_finish(rec, fault);
 	return 0;

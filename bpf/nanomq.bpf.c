@@ -75,7 +75,6 @@ static __always_inline void fill_client(struct nh_record *rec, const void *cp,
 			*fault = true;
 	} else {
 		rec->username_got = 0;
-		rec->username[0] = 0;
 	}
 }
 
@@ -84,7 +83,6 @@ static __always_inline void read_addr(struct nh_record *rec, const void *cp, boo
 {
 	long r = 0;
 
-	rec->addr[0] = 0;
 	if (off.cp_ip_addr >= 0)
 		r = bpf_probe_read_user_str(rec->addr, 16, (const char *)cp + off.cp_ip_addr);
 	if (r < 0)
@@ -107,9 +105,6 @@ static __always_inline int emit_notify(const void *cp, __u8 code, bool online,
 	if (bridge)
 		rec->flags |= NH_F_BRIDGE;
 	fill_client(rec, cp, &fault);
-	rec->topic_got = 0;
-	rec->topic[0] = 0;
-	rec->from_clientid[0] = rec->from_username[0] = 0;
 	read_addr(rec, cp, &fault);
 	nh_finish(rec, fault);
 	return 0;
@@ -193,13 +188,9 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 	if (cp) {
 		fill_client(rec, cp, &fault);
 	} else {
-		rec->clientid[0] = rec->username[0] = 0;
 		rec->clientid_got = rec->username_got = 0;
 	}
 
-	rec->topic[0] = 0;
-	rec->topic_got = 0;
-	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
 	if (pp) {
 		hdr = NH_READ(__u8, pp, off.pp_fixed_header, &fault);
 		rec->qos = (hdr >> 1) & 3;
@@ -232,8 +223,6 @@ static __always_inline struct nh_record *reserve_raw(__u16 type, const void *pkt
 	if (len > want)
 		rec->flags |= NH_F_TRUNC_PAYLOAD;
 	rec->flags |= NH_F_RAW_PACKET;
-	rec->clientid[0] = rec->username[0] = rec->topic[0] = 0;
-	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
 	return rec;
 }
 
@@ -270,7 +259,6 @@ int BPF_KPROBE(nmq_pipe_set_pid, void *pipe, __u64 id)
 		return 0;
 	rec->pipe_id = (__u32)id;
 	fill_client(rec, cp, &fault);
-	rec->topic[0] = rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
 	nh_finish(rec, fault);
 	return 0;
 }
@@ -323,8 +311,6 @@ static __always_inline int emit_pipe_topic(__u32 pipe_id, const char *topic, __u
 		return 0;
 	rec->pipe_id = pipe_id;
 	rec->sub_opts = qos;
-	rec->clientid[0] = rec->username[0] = 0;
-	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
 	if (!topic || NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, topic, NH_F_TRUNC_TOPIC))
 		fault = true;
 	nh_finish(rec, fault);
@@ -363,8 +349,6 @@ static __always_inline void fill_from(struct nh_record *rec, const void *cp, boo
 		rec->from_username_len = len;
 		if (NH_COPY_STR(rec, from_username, NH_USERNAME_MAX, body, len, NH_F_TRUNC_FROM))
 			*fault = true;
-	} else {
-		rec->from_username[0] = 0;
 	}
 }
 
@@ -416,8 +400,6 @@ int BPF_KPROBE(nmq_qos_remove, __u64 is_sqlite, void *db, __u64 pipe_id, __u64 p
 		return 0;
 	rec->pipe_id = (__u32)pipe_id;
 	rec->packet_id = (__u16)packet_id;
-	rec->clientid[0] = rec->username[0] = rec->topic[0] = 0;
-	rec->from_clientid[0] = rec->from_username[0] = rec->addr[0] = 0;
 	nh_finish(rec, fault);
 	return 0;
 }

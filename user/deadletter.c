@@ -67,57 +67,21 @@ oom:
 
 /* ---- reading ------------------------------------------------------------------ */
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648 with padding; returns a malloc'd, NUL-terminated copy. */
+/* A malloc'd, NUL-terminated copy of the body. */
 static char *b64_decode(const char *s, size_t n, size_t *out_len)
 {
-	char *out;
-	size_t o = 0;
+	char *out = malloc(n / 4 * 3 + 1);
+	long len;
 
-	if (n % 4)
-		return NULL;
-	out = malloc(n / 4 * 3 + 1);
 	if (!out)
 		return NULL;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		int pad = 0;
-
-		for (int k = 0; k < 4; k++) {
-			unsigned char c = (unsigned char)s[i + k];
-
-			if (c == '=' && i + 4 == n && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			if (pad || (v[k] = b64_value(c)) < 0) {
-				free(out);
-				return NULL;
-			}
-		}
-		out[o++] = (char)(v[0] << 2 | v[1] >> 4);
-		if (pad < 2)
-			out[o++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
-		if (pad < 1)
-			out[o++] = (char)((v[2] & 3) << 6 | v[3]);
+	len = nh_base64_decode(s, n, (uint8_t *)out, n / 4 * 3);
+	if (len < 0) {
+		free(out);
+		return NULL;
 	}
-	out[o] = '\0';
-	*out_len = o;
+	out[len] = '\0';
+	*out_len = (size_t)len;
 	return out;
 }
 

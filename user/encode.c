@@ -45,6 +45,52 @@ int nh_base64_append(struct nh_buf *out, const uint8_t *p, size_t n)
 	return 0;
 }
 
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+long nh_base64_decode(const char *in, size_t n, uint8_t *out, size_t max)
+{
+	size_t o = 0;
+
+	if (n % 4)
+		return -1;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4], pad = 0;
+
+		for (int k = 0; k < 4; k++) {
+			unsigned char c = (unsigned char)in[i + k];
+
+			if (c == '=' && i + 4 == n && k >= 2) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			if (pad || (v[k] = b64_value(c)) < 0)
+				return -1;
+		}
+		if (o + 3 - (size_t)pad > max)
+			return -1;
+		out[o++] = (uint8_t)(v[0] << 2 | v[1] >> 4);
+		if (pad < 2)
+			out[o++] = (uint8_t)((v[1] & 15) << 4 | v[2] >> 2);
+		if (pad < 1)
+			out[o++] = (uint8_t)((v[2] & 3) << 6 | v[3]);
+	}
+	return (long)o;
+}
+
 /*
  * NanoMQ 0.25 divides the payload by 62 over and over (quadratic); the
  * same number written by GMP's mpz_get_str is subquadratic, and GMP's

@@ -20,6 +20,13 @@
  * out. */
 int nh_base64_append(struct nh_buf *out, const uint8_t *p, size_t n);
 
+/* The reverse, strict: only the standard alphabet, length a multiple of
+ * 4, '=' only as the last one or two. Writes at most `max` bytes to out;
+ * returns how many, or -1 for anything else (bad input, more than max).
+ * Unlike the rest of this file it does not append to an nh_buf: its
+ * callers decode into fixed or exactly sized buffers (keys, bodies). */
+long nh_base64_decode(const char *in, size_t n, uint8_t *out, size_t max);
+
 /* NanoMQ's base62: the bytes read as one big-endian unsigned integer,
  * written with the digits 0-9A-Za-z, preceded by one '0' per leading 0x00
  * byte. Empty in, empty out. Subquadratic (GMP). */

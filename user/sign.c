@@ -17,80 +17,13 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
+#include "encode.h"
 #include "file_read.h"
 
 struct nh_signer {
 	uint8_t key[NH_SIGN_KEY_MAX];
 	size_t key_len;
 };
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648 base64 (padding optional). Returns the decoded length,
- * or -1 on a bad character or when it would not fit in max bytes. */
-static long b64_decode(const char *in, size_t n, uint8_t *out, size_t max)
-{
-	uint32_t acc = 0;
-	size_t len = 0;
-	int bits = 0;
-
-	while (n && in[n - 1] == '=')
-		n--;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_value((unsigned char)in[i]);
-
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (len >= max)
-				return -1;
-			out[len++] = (uint8_t)(acc >> bits);
-		}
-	}
-	explicit_bzero(&acc, sizeof(acc));
-	return (long)len;
-}
-
-static void b64_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i = 0;
-
-	for (; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-
-		*out++ = tab[v >> 18];
-		*out++ = tab[(v >> 12) & 63];
-		*out++ = tab[(v >> 6) & 63];
-		*out++ = tab[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-
-		*out++ = tab[v >> 18];
-		*out++ = tab[(v >> 12) & 63];
-		*out++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		*out++ = '=';
-	}
-	*out = '\0';
-}
 
 int nh_signer_from_secret(const char *secret, size_t len, struct nh_signer **out, char *err,
 			  size_t errlen)
@@ -114,7 +47,7 @@ int nh_signer_from_secret(const char *secret, size_t len, struct nh_signer **out
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	n = b64_decode(secret, len, s->key, sizeof(s->key));
+	n = nh_base64_decode(secret, len, s->key, sizeof(s->key));
 	if (n < NH_SIGN_KEY_MIN) {
 		snprintf(err, errlen,
 			 "the secret must be base64 of %d to %d random bytes, optionally prefixed whsec_ "
@@ -191,6 +124,7 @@ int nh_sign(const struct nh_signer *s, const char *id, int64_t timestamp, const 
 	EVP_MAC_CTX *c = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
 	uint8_t mac[32];
 	size_t mac_len = 0;
+	struct nh_buf b64;
 	char ts[24];
 	int ok;
 
@@ -206,8 +140,15 @@ int nh_sign(const struct nh_signer *s, const char *id, int64_t timestamp, const 
 	EVP_MAC_free(hmac);
 	if (!ok)
 		return -1;
+	nh_buf_init(&b64);
+	if (nh_base64_append(&b64, mac, sizeof(mac)) < 0 || b64.len != NH_SIGNATURE_LEN - 3) {
+		nh_buf_free(&b64);
+		return -1;
+	}
 	memcpy(sig, "v1,", 3);
-	b64_encode(mac, sizeof(mac), sig + 3);
+	memcpy(sig + 3, b64.data, b64.len);
+	sig[NH_SIGNATURE_LEN] = '\0';
+	nh_buf_free(&b64);
 	return 0;
 }
 

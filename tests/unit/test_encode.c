@@ -652,11 +652,37 @@ static void test_json_random_bytes_always_valid(void **state)
 	nh_buf_free(&b);
 }
 
+/* Decoding undoes nh_base64_append for every length, and refuses what is
+ * not strict RFC 4648 or does not fit. */
+static void test_base64_decode(void **state)
+{
+	static const char *const bad[] = { "A", "AB=", "AB=C", "A===", "AB\nC", "ABC*", "=AAA", "AA==AAAA" };
+	uint8_t in[64], out[64];
+	struct nh_buf b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 37 + 11);
+	nh_buf_init(&b);
+	for (size_t n = 0; n <= sizeof(in); n++) {
+		nh_buf_reset(&b);
+		assert_int_equal(nh_base64_append(&b, in, n), 0);
+		assert_int_equal(nh_base64_decode(b.data, b.len, out, sizeof(out)), (long)n);
+		assert_memory_equal(out, in, n);
+		if (n > 0) /* one byte short of room */
+			assert_int_equal(nh_base64_decode(b.data, b.len, out, n - 1), -1);
+	}
+	nh_buf_free(&b);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(nh_base64_decode(bad[i], strlen(bad[i]), out, sizeof(out)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_append_grows_and_stays_terminated),
 		cmocka_unit_test(test_buf_append_fmt),
+		cmocka_unit_test(test_base64_decode),
 		cmocka_unit_test(test_buf_truncate_reset_detach),
 		cmocka_unit_test(test_buf_reserve_overflow_fails_cleanly),
 		cmocka_unit_test(test_base64_rfc4648_vectors),
