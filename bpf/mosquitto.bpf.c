@@ -70,16 +70,22 @@ static __always_inline void fill_client(struct nh_record *rec, const void *mctx,
 {
 	const char *s;
 
+	struct nh_span sp;
+	const char *user;
+
+	nh_span_read(&sp, mctx, nh_span_lo(off.ctx_protocol, off.ctx_keepalive, off.ctx_state,
+					   off.ctx_id, off.ctx_username));
 	rec->conn_ref = (__u64)mctx;
 	/* The protocol enum travels raw; userspace maps it to 3/4/5. */
-	rec->proto_ver = (__u8)NH_READ(__u32, mctx, off.ctx_protocol, fault);
-	rec->keepalive = NH_READ(__u16, mctx, off.ctx_keepalive, fault);
-	rec->broker_state = NH_READ(__u32, mctx, off.ctx_state, fault);
+	rec->proto_ver = (__u8)NH_SPAN_GET(__u32, &sp, off.ctx_protocol, fault);
+	rec->keepalive = NH_SPAN_GET(__u16, &sp, off.ctx_keepalive, fault);
+	rec->broker_state = NH_SPAN_GET(__u32, &sp, off.ctx_state, fault);
+	s = NH_SPAN_GET(const char *, &sp, off.ctx_id, fault);
+	user = NH_SPAN_GET(const char *, &sp, off.ctx_username, fault);
 
-	s = NH_READ(const char *, mctx, off.ctx_id, fault);
 	if (NH_COPY_CSTR(rec, clientid, NH_CLIENTID_MAX, s, NH_F_TRUNC_CLIENTID))
 		*fault = true;
-	s = NH_READ(const char *, mctx, off.ctx_username, fault);
+	s = user;
 	if (s)
 		rec->flags |= NH_F_HAS_USERNAME;
 	if (NH_COPY_CSTR(rec, username, NH_USERNAME_MAX, s, NH_F_TRUNC_USERNAME))
@@ -186,8 +192,10 @@ int BPF_KPROBE(mosq_store, void *src, void *stored, __u64 expiry, __u64 store_id
 	struct nh_record *rec;
 	const void *payload;
 	const char *topic;
+	struct nh_span sp;
 	bool fault = false;
 	__u32 len, want;
+	__u8 qos, retain;
 
 	/* Client messages only: $SYS updates and plugin publishes have no
 	 * source and origin broker; persistence restore has a store id. */
@@ -195,8 +203,13 @@ int BPF_KPROBE(mosq_store, void *src, void *stored, __u64 expiry, __u64 store_id
 		return 0;
 	if (!nh_target_hit())
 		return 0;
-	payload = NH_READ(const void *, stored, off.st_payload, &fault);
-	len = NH_READ(__u32, stored, off.st_payloadlen, &fault);
+	nh_span_read(&sp, stored, nh_span_lo(off.st_payload, off.st_payloadlen, off.st_qos,
+					     off.st_retain, off.st_topic));
+	payload = NH_SPAN_GET(const void *, &sp, off.st_payload, &fault);
+	len = NH_SPAN_GET(__u32, &sp, off.st_payloadlen, &fault);
+	qos = NH_SPAN_GET(__u8, &sp, off.st_qos, &fault);
+	retain = NH_SPAN_GET(__u8, &sp, off.st_retain, &fault);
+	topic = NH_SPAN_GET(const char *, &sp, off.st_topic, &fault);
 	want = len < payload_max ? len : payload_max;
 	rec = nh_reserve(NH_EV_PUBLISH, payload, want, &fault);
 	if (!rec)
@@ -205,10 +218,9 @@ int BPF_KPROBE(mosq_store, void *src, void *stored, __u64 expiry, __u64 store_id
 	if (len > want)
 		rec->flags |= NH_F_TRUNC_PAYLOAD;
 	fill_client(rec, src, &fault);
-	rec->qos = NH_READ(__u8, stored, off.st_qos, &fault);
-	if (NH_READ(__u8, stored, off.st_retain, &fault))
+	rec->qos = qos;
+	if (retain)
 		rec->flags |= NH_F_RETAIN;
-	topic = NH_READ(const char *, stored, off.st_topic, &fault);
 	if (!topic || NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, topic, NH_F_TRUNC_TOPIC))
 		fault = true;
 	nh_finish(rec, fault);

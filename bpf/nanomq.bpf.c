@@ -48,27 +48,30 @@ static __always_inline void fill_client(struct nh_record *rec, const void *cp,
 					bool *fault)
 {
 	const char *body;
+	struct nh_span sp;
 	__u32 len;
 	__u8 flag;
 
+	nh_span_read(&sp, cp, nh_span_lo(off.cp_proto_ver, off.cp_keepalive, off.cp_con_flag,
+					 off.cp_clientid_body, off.cp_username_body));
 	rec->conn_ref = (__u64)cp;
-	rec->proto_ver = NH_READ(__u8, cp, off.cp_proto_ver, fault);
-	rec->keepalive = NH_READ(__u16, cp, off.cp_keepalive, fault);
+	rec->proto_ver = NH_SPAN_GET(__u8, &sp, off.cp_proto_ver, fault);
+	rec->keepalive = NH_SPAN_GET(__u16, &sp, off.cp_keepalive, fault);
 
-	body = NH_READ(const char *, cp, off.cp_clientid_body, fault);
-	len = NH_READ(__u32, cp, off.cp_clientid_len, fault);
+	body = NH_SPAN_GET(const char *, &sp, off.cp_clientid_body, fault);
+	len = NH_SPAN_GET(__u32, &sp, off.cp_clientid_len, fault);
 	rec->clientid_len = len;
 	if (NH_COPY_STR(rec, clientid, NH_CLIENTID_MAX, body, len,
 			NH_F_TRUNC_CLIENTID))
 		*fault = true;
 
-	flag = NH_READ(__u8, cp, off.cp_con_flag, fault);
+	flag = NH_SPAN_GET(__u8, &sp, off.cp_con_flag, fault);
 	/* bit 1: clean start; userspace derives session_terminated from it */
 	rec->broker_state = flag;
 	if (flag & 0x80) {
 		rec->flags |= NH_F_HAS_USERNAME;
-		body = NH_READ(const char *, cp, off.cp_username_body, fault);
-		len = NH_READ(__u32, cp, off.cp_username_len, fault);
+		body = NH_SPAN_GET(const char *, &sp, off.cp_username_body, fault);
+		len = NH_SPAN_GET(__u32, &sp, off.cp_username_len, fault);
 		rec->username_len = len;
 		if (NH_COPY_STR(rec, username, NH_USERNAME_MAX, body, len,
 				NH_F_TRUNC_USERNAME))
@@ -151,11 +154,12 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct nmq_pub_call *call;
 	struct nh_record *rec;
-	const void *work, *pp, *cp, *payload;
-	const char *topic;
+	const void *work, *pp, *cp, *payload = NULL;
+	const char *topic = NULL;
 	bool fault = false;
-	__u32 len, want, payload_len;
-	__u8 is_event, hdr;
+	__u32 len = 0, want, payload_len = 0;
+	__u16 packet_id = 0;
+	__u8 is_event, hdr = 0;
 
 	call = bpf_map_lookup_elem(&pub_calls, &id);
 	if (!call)
@@ -172,8 +176,18 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 	cp = NH_READ(const void *, work, off.work_cparam, &fault);
 	if (!pp || !cp)
 		fault = true;
-	payload = pp ? NH_READ(const void *, pp, off.pp_payload_body, &fault) : NULL;
-	payload_len = pp ? NH_READ(__u32, pp, off.pp_payload_len, &fault) : 0;
+	if (pp) {
+		struct nh_span sp;
+
+		nh_span_read(&sp, pp, nh_span_lo(off.pp_fixed_header, off.pp_packet_id,
+						 off.pp_topic_body, off.pp_payload_body, -1));
+		payload = NH_SPAN_GET(const void *, &sp, off.pp_payload_body, &fault);
+		payload_len = NH_SPAN_GET(__u32, &sp, off.pp_payload_len, &fault);
+		hdr = NH_SPAN_GET(__u8, &sp, off.pp_fixed_header, &fault);
+		packet_id = NH_SPAN_GET(__u16, &sp, off.pp_packet_id, &fault);
+		topic = NH_SPAN_GET(const char *, &sp, off.pp_topic_body, &fault);
+		len = NH_SPAN_GET(__u32, &sp, off.pp_topic_len, &fault);
+	}
 	want = payload_len < payload_max ? payload_len : payload_max;
 
 	rec = nh_reserve(NH_EV_PUBLISH, payload, want, &fault);
@@ -192,13 +206,10 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 	}
 
 	if (pp) {
-		hdr = NH_READ(__u8, pp, off.pp_fixed_header, &fault);
 		rec->qos = (hdr >> 1) & 3;
 		if (hdr & 1)
 			rec->flags |= NH_F_RETAIN;
-		rec->packet_id = NH_READ(__u16, pp, off.pp_packet_id, &fault);
-		topic = NH_READ(const char *, pp, off.pp_topic_body, &fault);
-		len = NH_READ(__u32, pp, off.pp_topic_len, &fault);
+		rec->packet_id = packet_id;
 		rec->topic_len = len;
 		if (NH_COPY_STR(rec, topic, NH_TOPIC_MAX, topic, len, NH_F_TRUNC_TOPIC))
 			fault = true;
