@@ -172,8 +172,18 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 	if ((__u32)ret != 0 || !nh_target_hit())
 		return 0;
 
-	pp = NH_READ(const void *, work, off.work_pub_packet, &fault);
-	cp = NH_READ(const void *, work, off.work_cparam, &fault);
+	/* Adjacent in every release: one read for the two (see nh_span). */
+	if (off.work_cparam == off.work_pub_packet - 8) {
+		__u64 two[2] = {};
+
+		if (bpf_probe_read_user(two, sizeof(two), (const char *)work + off.work_cparam))
+			fault = true;
+		cp = (const void *)two[0];
+		pp = (const void *)two[1];
+	} else {
+		pp = NH_READ(const void *, work, off.work_pub_packet, &fault);
+		cp = NH_READ(const void *, work, off.work_cparam, &fault);
+	}
 	if (!pp || !cp)
 		fault = true;
 	if (pp) {
