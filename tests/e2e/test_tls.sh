@@ -180,7 +180,7 @@ name=mtls-no-cert
 start_https $name --cert "$PKI/server.pem" --key "$PKI/server.key" --client-ca "$PKI/ca.pem"
 conf "$WORK/$name.conf" "https://127.0.0.1:$HS_PORT/hook" "tls { cacertfile = \"$PKI/ca.pem\" }"
 start_nanohook $name "$MOSQ_PID" "$WORK/$name.conf" && publish $name 2 &&
-	refused_case $name 2 "(SSL|TLS|alert|certificate required|Connection reset|Recv failure)[^(]*"
+	refused_case $name 2 "webhook https://127.0.0.1:[0-9]+/hook: [^(]*"   # curl's words vary with timing
 if grep -q "handshake failed: peer did not return a certificate" "$HS_LOG"; then
 	ok "$name: the server saw no client certificate"
 else
