@@ -106,6 +106,12 @@ stop_nanohook() {
 	check_sanitizers "$NH_LOG"
 }
 
+# summary_value NAME: the number on the line starting with NAME in the
+# summary nanohook printed at exit (posted, dropped, dead, spooled ...).
+summary_value() {
+	awk -v k="$1" '/^nanohook: summary after/ { s = 1 } s && $1 == k { print $2; exit }' "$NH_LOG"
+}
+
 # check_sanitizers LOG: a sanitizer report in a log is a failure of its
 # own, whatever the test checked (a leak only changes the exit status).
 check_sanitizers() {

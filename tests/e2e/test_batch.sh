@@ -65,7 +65,7 @@ else
 	not_ok "$name: arrays" "$report"
 fi
 requests=$(wc -l <"$SINK_OUT")
-if [ "$(awk '/^nanohook: summary after/ { s = 1 } s && $1 == "posted" { print $2; exit }' "$NH_LOG")" = 120 ] &&
+if [ "$(summary_value posted)" = 120 ] &&
 	[ "$requests" -lt 120 ]; then
 	ok "$name: the summary counts 120 events posted, in $requests requests"
 else

@@ -170,8 +170,6 @@ wait_stable() {
 
 plus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
 
-# summary_value NAME: the number on the summary line starting with NAME.
-summary_value() { awk -v k="$1" '/^nanohook: summary after/ { in_sum = 1 } in_sum && $1 == k { print $2; exit }' "$NH_LOG"; }
 
 # check_summary NAME WANT_POSTED: posted matches the endpoint's 2xx count,
 # nothing dropped or dead-lettered unless allowed (DROPPED_OK=1).

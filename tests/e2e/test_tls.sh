@@ -63,10 +63,6 @@ publish() {
 	done
 }
 
-summary_value() {
-	awk -v k="$1" '/^nanohook: summary after/ { s = 1 } s && $1 == k { print $2; exit }' "$NH_LOG"
-}
-
 # posts_where FILE PYTHON_EXPR: how many --out lines satisfy the expression
 # (of `p`, one parsed line).
 posts_where() {
