@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "encode.h"
+
 static const char usage[] =
 "nh-load: MQTT load generator and webhook endpoint for nanohook's benchmark.\n"
 "\n"
@@ -1040,40 +1042,17 @@ static bool parse_hex16(const char *p, size_t avail, uint64_t *out)
 	return true;
 }
 
-static int b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* The stamp at the start of a payload string, plain or base64. */
 static bool payload_stamp(const char *p, size_t avail, uint64_t *out)
 {
-	char dec[18];
+	uint8_t dec[18];
 
 	if (parse_hex16(p, avail, out))
 		return true;
-	if (avail < 24)
+	/* 24 base64 characters (a prefix of the payload's) are 18 bytes */
+	if (avail < 24 || nh_base64_decode(p, 24, dec, sizeof(dec)) != 18)
 		return false;
-	for (int i = 0; i < 6; i++) {	/* 24 base64 chars -> 18 bytes */
-		int v[4];
-		for (int k = 0; k < 4; k++)
-			if ((v[k] = b64val((unsigned char)p[4 * i + k])) < 0)
-				return false;
-		dec[3 * i] = (char)(v[0] << 2 | v[1] >> 4);
-		dec[3 * i + 1] = (char)((v[1] & 15) << 4 | v[2] >> 2);
-		dec[3 * i + 2] = (char)((v[2] & 3) << 6 | v[3]);
-	}
-	return parse_hex16(dec, sizeof(dec), out);
+	return parse_hex16((const char *)dec, sizeof(dec), out);
 }
 
 static void add_latency(struct endpoint *e, int64_t ns)
