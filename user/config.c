@@ -193,6 +193,17 @@ static int get_string(struct loader *ld, const struct nh_hocon_node *n,
 	return 0;
 }
 
+static int get_bool(struct loader *ld, const struct nh_hocon_node *k, const char *what,
+		    bool *out)
+{
+	char buf[80];
+
+	if (nh_hocon_as_bool(k, out) < 0)
+		return error_at(ld, AT_VALUE(k), "%s: expected true or false, got %s", what,
+				describe(k, buf, sizeof(buf)));
+	return 0;
+}
+
 /* ---- url ----------------------------------------------------------------- */
 
 /* http(s)://[user[:pass]@]host[:port][/path][?query]. Returns NULL and
@@ -392,13 +403,8 @@ static int load_body(struct loader *ld, const struct nh_hocon_node *n)
 		size_t e;
 
 		if (strcmp(k->key, "extended") == 0) {
-			bool b;
-
-			if (nh_hocon_as_bool(k, &b) < 0)
-				return error_at(ld, AT_VALUE(k),
-						"webhook.body.extended: expected true or false, got %s",
-						describe(k, buf, sizeof(buf)));
-			ld->cfg->extended = b;
+			if (get_bool(ld, k, "webhook.body.extended", &ld->cfg->extended) < 0)
+				return -1;
 			continue;
 		}
 		if (strcmp(k->key, "batch") == 0) {
@@ -555,17 +561,6 @@ static int get_file(struct loader *ld, const struct nh_hocon_node *k, const char
 	return 0;
 }
 
-static int get_bool(struct loader *ld, const struct nh_hocon_node *k, const char *what,
-		    bool *out)
-{
-	char buf[80];
-
-	if (nh_hocon_as_bool(k, out) < 0)
-		return error_at(ld, AT_VALUE(k), "%s: expected true or false, got %s", what,
-				describe(k, buf, sizeof(buf)));
-	return 0;
-}
-
 /* A DNS name: what SNI may carry (RFC 6066: no IP literals, no port). */
 static bool dns_name_ok(const char *s)
 {
@@ -646,7 +641,7 @@ static int load_tls(struct loader *ld, const struct nh_hocon_node *n)
 }
 
 /* What only makes sense once the whole webhook block is read. */
-static int check_tls(struct loader *ld, const struct nh_hocon_node *wh)
+static int check_tls(struct loader *ld)
 {
 	struct nh_tls_config *t = &ld->cfg->tls;
 	bool https = strncasecmp(ld->cfg->url, "https://", 8) == 0;
@@ -668,7 +663,6 @@ static int check_tls(struct loader *ld, const struct nh_hocon_node *wh)
 			warn_at(ld, t->line, t->col,
 				"webhook.tls.cacertfile: not used while verify = false");
 	}
-	(void)wh;
 	return 0;
 }
 
@@ -776,11 +770,8 @@ static int load_webhook(struct loader *ld, const struct nh_hocon_node *wh)
 			rc = load_events(ld, k);
 			have_events = true;
 		} else if (strcmp(k->key, "enable") == 0) {
-			if (nh_hocon_as_bool(k, &b) < 0)
-				rc = error_at(ld, AT_VALUE(k),
-					      "webhook.enable: expected true or false, got %s",
-					      describe(k, buf, sizeof(buf)));
-			else
+			rc = get_bool(ld, k, "webhook.enable", &b);
+			if (rc == 0)
 				cfg->nanomq_enable = b;
 		} else if (strcmp(k->key, "tls") == 0 || strcmp(k->key, "ssl") == 0) {
 			rc = load_tls(ld, k);
@@ -795,7 +786,7 @@ static int load_webhook(struct loader *ld, const struct nh_hocon_node *wh)
 	if (!have_events)
 		return error_at(ld, AT_KEY(wh),
 				"webhook: no events, nothing would ever be sent (add events = [ { event = \"on_message_publish\" } ])");
-	return check_tls(ld, wh);
+	return check_tls(ld);
 }
 
 static int load_capture(struct loader *ld, const struct nh_hocon_node *n)
