@@ -23,6 +23,7 @@
 struct nh_signer {
 	uint8_t key[NH_SIGN_KEY_MAX];
 	size_t key_len;
+	EVP_MAC *hmac; /* fetched once: a fetch per request would look it up each time */
 };
 
 int nh_signer_from_secret(const char *secret, size_t len, struct nh_signer **out, char *err,
@@ -57,6 +58,12 @@ int nh_signer_from_secret(const char *secret, size_t len, struct nh_signer **out
 		return -1;
 	}
 	s->key_len = (size_t)n;
+	s->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (!s->hmac) {
+		snprintf(err, errlen, "OpenSSL has no HMAC");
+		nh_signer_free(s);
+		return -1;
+	}
 	*out = s;
 	return 0;
 }
@@ -105,12 +112,19 @@ struct nh_signer *nh_signer_dup(const struct nh_signer *s)
 	if (!s || !(c = malloc(sizeof(*c))))
 		return NULL;
 	*c = *s;
+	if (EVP_MAC_up_ref(c->hmac) != 1) {
+		nh_secret_free(c, sizeof(*c));
+		return NULL;
+	}
 	return c;
 }
 
 void nh_signer_free(struct nh_signer *s)
 {
-	nh_secret_free(s, s ? sizeof(*s) : 0);
+	if (!s)
+		return;
+	EVP_MAC_free(s->hmac);
+	nh_secret_free(s, sizeof(*s));
 }
 
 int nh_sign(const struct nh_signer *s, const char *id, int64_t timestamp, const void *body,
@@ -120,8 +134,7 @@ int nh_sign(const struct nh_signer *s, const char *id, int64_t timestamp, const 
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
 		OSSL_PARAM_construct_end(),
 	};
-	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *c = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	EVP_MAC_CTX *c = EVP_MAC_CTX_new(s->hmac);
 	uint8_t mac[32];
 	size_t mac_len = 0;
 	struct nh_buf b64;
@@ -137,7 +150,6 @@ int nh_sign(const struct nh_signer *s, const char *id, int64_t timestamp, const 
 	     (len == 0 || EVP_MAC_update(c, body, len) == 1) &&
 	     EVP_MAC_final(c, mac, &mac_len, sizeof(mac)) == 1 && mac_len == sizeof(mac);
 	EVP_MAC_CTX_free(c);
-	EVP_MAC_free(hmac);
 	if (!ok)
 		return -1;
 	nh_buf_init(&b64);
