@@ -283,10 +283,9 @@ static void reload(struct run *r)
 		nh_extender_free(r->disp.extender); /* made again from the new settings */
 		r->disp.extender = NULL;
 	}
-	/* Open batches go out before the batch settings can change. */
+	/* Open batches go out before the batch settings can change (there
+	 * are as many as pool_size and order say, and a reload keeps those). */
 	nh_dispatch_flush(&r->disp);
-	if (next.batch > 1 || r->cfg.batch > 1)
-		nh_dispatch_free(&r->disp); /* made again for the new settings */
 	/* In place: the dispatcher points at r->cfg. */
 	nh_config_free(&r->cfg);
 	r->cfg = next;
