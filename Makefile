@@ -6,7 +6,8 @@
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make bench      the benchmark table
 #
-# BUILD selects the output folder; SAN=1 builds with ASan and UBSan.
+# BUILD selects the output folder; SAN=1 builds with ASan and UBSan; V=1
+# shows every command.
 
 BUILD   ?= build
 SAN     ?=
@@ -15,15 +16,44 @@ CLANG   ?= clang
 BPFTOOL ?= bpftool
 FUZZ_SECONDS ?= 60
 
+# A failed recipe leaves no half-written target behind to be taken as built.
+.DELETE_ON_ERROR:
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+# The probes read the broker's arguments by the x86-64 calling convention
+# (one through pt_regs->r9) and vmlinux/ holds x86's types only: an arm64
+# build would compile and read the wrong registers, so it does not build.
+NEEDS_BUILD := $(filter-out clean deps,$(or $(MAKECMDGOALS),all))
+ifneq ($(NEEDS_BUILD),)
+ifneq ($(ARCH),x86)
+$(error nanohook builds for x86-64 only: the probes and vmlinux/vmlinux.h are x86-64's, and this is $(shell uname -m))
+endif
+endif
 
 PKGS := libbpf libelf zlib libcurl libcjson capstone libdw gmp libcap libmicrohttpd openssl
+# Asked once, quietly; a missing package is named where it matters (below).
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ifneq ($(NEEDS_BUILD),)
+ifeq ($(filter deps test demo bench,$(MAKECMDGOALS)),)
+PKG_MISSING := $(shell pkg-config --exists $(PKGS) 2>/dev/null || pkg-config --print-errors --exists $(PKGS) 2>&1 | head -3)
+ifneq ($(PKG_MISSING),)
+$(error missing build dependencies ($(PKG_MISSING)); run `sudo make deps` or scripts/install-deps.sh)
+endif
+endif
+endif
 
 WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuser -I$(BUILD) $(PKG_CFLAGS)
+# Each object's own header dependencies, written beside it by the compiler.
+DEPFLAGS = -MMD -MP
 LDLIBS += $(PKG_LIBS) -lpthread
 
 ifneq ($(SAN),)
@@ -62,7 +92,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all test unit e2e test-san fuzz fuzz-build fuzz-smoke demo bench clean deps install
+.PHONY: all test unit e2e test-san fuzz fuzz-build fuzz-smoke demo bench clean deps install root
 all: $(BUILD)/nanohook $(TOOL_BINS) $(FIXTURES)
 
 # Installs the Debian packages (fast when they are all there already).
@@ -74,60 +104,73 @@ $(BUILD)/bpf $(BUILD)/user $(BUILD)/tests $(BUILD)/fixture $(BUILD)/fuzz:
 
 # --- BPF side -----------------------------------------------------------
 # Compiled without the sanitizer flags whatever SAN says: BPF is its own target.
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/nh_record.h vmlinux/vmlinux.h | $(BUILD)/bpf
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h | $(BUILD)/bpf
 	@echo "  BPF     $@"
-	@$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
-		-Ivmlinux -Iinclude -Ibpf -c $< -o $@.tmp
-	@$(BPFTOOL) gen object $@ $@.tmp
-	@rm -f $@.tmp
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror $(DEPFLAGS) \
+		-MT $@ -MF $(@:.o=.d) -Ivmlinux -Iinclude -Ibpf -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	@echo "  SKEL    $@"
-	@$(BPFTOOL) gen skeleton $< > $@
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 # --- userspace ----------------------------------------------------------
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/nh_record.h $(BPF_SKELS) | $(BUILD)/user
+# The skeletons are generated headers: every object waits for them (the
+# dependency files only know about them after a first build).
+$(BUILD)/user/%.o: user/%.c $(BPF_SKELS) | $(BUILD)/user
 	@echo "  CC      $@"
-	@$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(USER_OBJS)
-	@rm -f $@
-	@ar rcs $@ $^
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/nanohook: $(BUILD)/user/main.o $(LIB)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
 	@echo "  TEST    $@"
-	@$(CC) $(CFLAGS) -DNH_SOURCE_DIR='"$(CURDIR)"' $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -DNH_SOURCE_DIR='"$(CURDIR)"' $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
 $(BUILD)/%: tests/tools/%.c $(LIB)
 	@echo "  TOOL    $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lmicrohttpd -lmosquitto
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lmicrohttpd -lmosquitto
 
 # The fixture is never sanitized: it is the probed process and must look
 # like a broker build, not an instrumented one.
 FIXTURE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -rdynamic -pthread
 $(BUILD)/fixture/nmq_fixture-O0: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
-	$(CC) $(FIXTURE_CFLAGS) -O0 -o $@ $<
+	@echo "  FIXTURE $@"
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -O0 -o $@ $<
 $(BUILD)/fixture/nmq_fixture-O2: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
-	$(CC) $(FIXTURE_CFLAGS) -O2 -o $@ $<
+	@echo "  FIXTURE $@"
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -O2 -o $@ $<
 $(BUILD)/fixture/nmq_fixture-O3: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
-	$(CC) $(FIXTURE_CFLAGS) -O3 -fno-omit-frame-pointer -o $@ $<
+	@echo "  FIXTURE $@"
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -O3 -fno-omit-frame-pointer -o $@ $<
 $(BUILD)/fixture/nmq_fixture-O2g: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
-	$(CC) $(FIXTURE_CFLAGS) -O2 -g -o $@ $<
+	@echo "  FIXTURE $@"
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -O2 -g -o $@ $<
 $(BUILD)/fixture/nmq_fixture-O0s.sym: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
-	$(CC) $(filter-out -rdynamic,$(FIXTURE_CFLAGS)) -O0 -o $@ $<
+	@echo "  FIXTURE $@"
+	$(Q)$(CC) $(filter-out -rdynamic,$(FIXTURE_CFLAGS)) -O0 -o $@ $<
 $(BUILD)/fixture/nmq_fixture-O2s.sym: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
-	$(CC) $(filter-out -rdynamic,$(FIXTURE_CFLAGS)) -O2 -o $@ $<
+	@echo "  FIXTURE $@"
+	$(Q)$(CC) $(filter-out -rdynamic,$(FIXTURE_CFLAGS)) -O2 -o $@ $<
 $(BUILD)/fixture/nmq_fixture-O3s.sym: tests/fixture/nmq_fixture.c tests/fixture/*.h | $(BUILD)/fixture
-	$(CC) $(filter-out -rdynamic,$(FIXTURE_CFLAGS)) -O3 -fno-omit-frame-pointer -o $@ $<
+	@echo "  FIXTURE $@"
+	$(Q)$(CC) $(filter-out -rdynamic,$(FIXTURE_CFLAGS)) -O3 -fno-omit-frame-pointer -o $@ $<
 $(BUILD)/fixture/nmq_fixture-%s: $(BUILD)/fixture/nmq_fixture-%s.sym
-	$(STRIP) -p -o $@ $<
+	@echo "  STRIP   $@"
+	$(Q)$(STRIP) -p -o $@ $<
+
+-include $(wildcard $(BUILD)/user/*.d $(BUILD)/bpf/*.d $(BUILD)/tests/*.d $(BUILD)/*.d)
 
 # --- tests ----------------------------------------------------------------
-$(UNIT_BINS): $(FIXTURES)
+# Unit tests read the fixtures and start the test sink.
+$(UNIT_BINS): $(FIXTURES) $(TOOL_BINS)
 unit: $(UNIT_BINS)
 	@scripts/run-tests.sh unit $(UNIT_BINS)
 
@@ -141,7 +184,7 @@ fuzz-build: $(BPF_SKELS) $(FUZZ_BINS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_check.h $(USER_SRCS) $(wildcard user/*.h) include/nh_record.h \
 		$(BPF_SKELS) | $(BUILD)/fuzz
 	@echo "  FUZZ    $@"
-	@$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined \
 		-Iinclude -Iuser -I$(BUILD) $(PKG_CFLAGS) -o $@ $< $(USER_SRCS) $(LDLIBS)
 
@@ -151,23 +194,34 @@ fuzz: fuzz-build
 	@scripts/run-fuzz.sh $(FUZZ_SECONDS) $(BUILD)
 
 # The whole suite: plain build, then sanitized build, then a short fuzz run.
-test: deps
+# It installs packages and attaches BPF probes, so it needs root.
+test: root deps
 	@scripts/run-tests.sh reset
 	$(MAKE) unit e2e
 	$(MAKE) BUILD=build-san SAN=1 unit e2e
 	$(MAKE) fuzz-smoke
 	@scripts/run-tests.sh summary
 
-demo: deps
+demo: root deps
 	$(MAKE) all
 	scripts/demo.sh $(BUILD)
 
-bench: deps
+bench: root deps
 	$(MAKE) all
 	scripts/bench.sh $(BUILD)
 
+root:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make $(or $(MAKECMDGOALS),test) needs root: it installs Debian packages and attaches BPF probes (sudo make $(or $(MAKECMDGOALS),test))" >&2; \
+		exit 1; fi
+
+# BUILD=dir cleans that folder only; the default cleans both stock ones.
 clean:
+ifeq ($(origin BUILD),command line)
+	rm -rf $(BUILD)
+else
 	rm -rf build build-san
+endif
 
 # --- install ----------------------------------------------------------------
 # `sudo make install` puts nanohook where a locally built system daemon goes;

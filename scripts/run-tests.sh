@@ -6,14 +6,44 @@
 #
 #   run-tests.sh unit BIN...      cmocka binaries
 #   run-tests.sh e2e BUILD_DIR    tests/e2e/test_*.sh (TAP-style lines)
-#   run-tests.sh record KIND NAME pass|fail|skip
+#   run-tests.sh record KIND NAME pass|fail|skip [REASON]
 #   run-tests.sh summary
+#
+# Skips. Every skip is counted and listed with its reason above the closing
+# line. A reason starts with its class in brackets:
+#   [nanomq]       the test needs a real NanoMQ and NANOMQ_BIN is not set
+#   [absent TOOL]  the tool the test drives is not installed here
+#   anything else  (not root, an opt-in variable, a missing kernel feature)
+# In CI (CI=true) and whenever the suite runs as root, only the first two may
+# skip: the machine can run everything else, so such a skip is a failure.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 results=${NH_RESULTS:-$top/build/test-results.txt}
 mkdir -p "$(dirname "$results")"
 
-record() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$results"; }
+# One line per check, tab-separated (names hold blanks): KIND NAME STATUS REASON
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$results"; }
+
+strict() { [ "${CI:-}" = true ] || [ "$(id -u)" -eq 0 ]; }
+
+# allowed_skip REASON: may this skip stand on this machine?
+allowed_skip() {
+	case "$1" in
+	"[nanomq]"*) [ -z "${NANOMQ_BIN:-}" ] ;;
+	"[absent "*) true ;;
+	*) ! strict ;;
+	esac
+}
+
+# skip KIND NAME REASON: a skip, or a failure where the machine could run it.
+skip_or_fail() {
+	if allowed_skip "$3"; then
+		record "$1" "$2" skip "$3"
+	else
+		echo "not ok - $2: skipped, but this machine can run it (${CI:+CI, }root): $3"
+		record "$1" "$2" fail "skipped: $3"
+	fi
+}
 
 case "${1:-}" in
 unit)
@@ -23,10 +53,18 @@ unit)
 		out=$("$bin" 2>&1); rc=$?
 		printf '%s\n' "$out"
 		passed=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
-		failed=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
 		for _ in $(seq 1 "${passed:-0}"); do record unit "$name" pass; done
-		for _ in $(seq 1 "${failed:-0}"); do record unit "$name" fail; done
-		if [ "$rc" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then
+		# cmocka names each failed or skipped test twice (as it runs, and
+		# in the closing list): count names, not lines.
+		failed=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([A-Za-z_][A-Za-z0-9_]*\)$/\1/p' | sort -u)
+		for t in $failed; do record unit "$name.$t" fail; done
+		skipped=$(printf '%s\n' "$out" | sed -n 's/^\[  SKIPPED \] \([A-Za-z_][A-Za-z0-9_]*\)$/\1/p' | sort -u)
+		for t in $skipped; do
+			# tests/unit/nh_test.h: NH_SKIP prints "# skip TEST: [class] why"
+			why=$(printf '%s\n' "$out" | sed -n "s/^# skip $t: //p" | head -1)
+			skip_or_fail unit "$name.$t" "${why:-no reason given}"
+		done
+		if [ "$rc" -ne 0 ] && [ -z "$failed" ]; then
 			echo "FAIL: $name exited $rc"
 			record unit "$name" fail
 		fi
@@ -38,38 +76,52 @@ e2e)
 	for t in "$top"/tests/e2e/test_*.sh; do
 		name=$(basename "$t" .sh)
 		echo "== $name ($build)"
+		started=$SECONDS
 		out=$(timeout 600 bash "$t" 2>&1); rc=$?
 		printf '%s\n' "$out"
-		printf '%s\n' "$out" | grep -E '^(ok|not ok|skip) ' | while read -r status rest; do
-			case "$status" in
-			ok) record e2e "$name" pass ;;
-			not) record e2e "$name" fail ;;
-			skip) record e2e "$name" skip ;;
+		echo "# $name: $((SECONDS - started)) s"
+		lines=$(printf '%s\n' "$out" | grep -cE '^(ok|not ok|skip) ')
+		while IFS= read -r line; do
+			case "$line" in
+			"ok "*) record e2e "$name" pass ;;
+			"not ok "*) record e2e "$name" fail ;;
+			"skip - "*)
+				rest=${line#skip - }
+				skip_or_fail e2e "$name: ${rest%%: *}" "${rest#*: }"
+				;;
 			esac
-		done
+		done < <(printf '%s\n' "$out" | grep -E '^(ok|not ok|skip) ')
 		if [ "$rc" -ne 0 ] && ! printf '%s\n' "$out" | grep -q '^not ok '; then
 			echo "not ok - $name exited $rc"
+			record e2e "$name" fail
+		elif [ "$lines" -eq 0 ]; then
+			echo "not ok - $name reported nothing: no ok, not ok or skip line"
 			record e2e "$name" fail
 		fi
 	done
 	;;
 record)
-	record "$2" "$3" "$4"
+	if [ "$4" = skip ]; then skip_or_fail "$2" "$3" "${5:-no reason given}"; else record "$2" "$3" "$4"; fi
 	;;
 reset)
 	rm -f "$results"
 	;;
 summary)
-	p=$(grep -c ' pass$' "$results" 2>/dev/null); f=$(grep -c ' fail$' "$results" 2>/dev/null)
-	s=$(grep -c ' skip$' "$results" 2>/dev/null)
-	if [ "${f:-0}" -gt 0 ]; then
-		echo "failed:"; grep ' fail$' "$results" | sort | uniq -c
+	count() { awk -F'\t' -v st="$1" '$3 == st { n++ } END { print n + 0 }' "$results" 2>/dev/null || echo 0; }
+	p=$(count pass); f=$(count fail); s=$(count skip)
+	if [ "$s" -gt 0 ]; then
+		echo "skipped:"
+		awk -F'\t' '$3 == "skip" { print "  " $2 ": " $4 }' "$results" | sort | uniq -c
 	fi
-	echo "tests: ${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
-	[ "${f:-0}" -eq 0 ] && [ "${p:-0}" -gt 0 ]
+	if [ "$f" -gt 0 ]; then
+		echo "failed:"
+		awk -F'\t' '$3 == "fail" { print "  " $2 ($4 != "" ? ": " $4 : "") }' "$results" | sort | uniq -c
+	fi
+	echo "tests: $p passed, $f failed, $s skipped"
+	[ "$f" -eq 0 ] && [ "$p" -gt 0 ]
 	;;
 *)
-	echo "usage: $0 unit BIN... | e2e BUILD | record KIND NAME STATUS | reset | summary" >&2
+	echo "usage: $0 unit BIN... | e2e BUILD | record KIND NAME STATUS [REASON] | reset | summary" >&2
 	exit 2
 	;;
 esac

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "capture.h"
 #include "log.h"
 
@@ -44,14 +45,6 @@ const char *nh_rec_reject_name(enum nh_rec_reject r)
 		[NH_REJ_UNMATCHED] = "unmatched",
 	};
 	return r < NH_REJ_MAX ? names[r] : "?";
-}
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static struct nh_str rec_str(const char *p, uint16_t got)
@@ -181,7 +174,7 @@ struct nh_capture *nh_capture_new(nh_event_fn fn, void *ctx)
 		return NULL;
 	c->fn = fn;
 	c->ctx = ctx;
-	c->boot_to_wall_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	c->boot_to_wall_ns = nh_clock_ns(CLOCK_REALTIME) - nh_clock_ns(CLOCK_BOOTTIME);
 	return c;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "buf.h"
 #include "commands.h"
 #include "config.h"
@@ -26,14 +27,6 @@ struct replay {
 	uint64_t delivered, failed;
 	struct nh_buf line;
 };
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void on_result(void *ctx, struct nh_deliver_item *it, const struct nh_deliver_result *r)
 {
@@ -135,7 +128,7 @@ int nh_cmd_replay(const char *file, const char *conf_path)
 		}
 		/* Its age starts now: max_age is about this replay. */
 		it = (struct nh_deliver_item){ .body = (char *)e.body, .len = e.len, .seq = lineno,
-					       .key = e.key, .captured_ms = wall_ms() };
+					       .key = e.key, .captured_ms = nh_wall_ms() };
 		while (nh_deliver_submit_item(d, &it) < 0) {
 			if (nh_deliver_poll(d, -1, POLL_MS) < 0) {
 				nh_err("replay: %s", nh_deliver_last_error(d));

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "capture.h"
 #include "commands.h"
 #include "config.h"
@@ -72,14 +73,6 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Everything one run holds, so that the counters can be gathered from
  * anywhere (SIGUSR1, /metrics, the summary). */
 struct run {
@@ -108,7 +101,7 @@ static void collect(struct run *r, struct nh_stats *s)
 	const struct nh_dispatch_stats *d = &r->disp.st;
 
 	memset(s, 0, sizeof(*s));
-	s->uptime_s = (double)(now_ms() - r->started) / 1000.0;
+	s->uptime_s = (double)((uint64_t)nh_mono_ms() - r->started) / 1000.0;
 	s->to_stdout = r->o->to_stdout;
 	if (!r->bpf_final && r->att.counters_fd >= 0)
 		nh_bpf_counters_read(r->att.counters_fd, r->bpf);
@@ -317,7 +310,7 @@ static int epoll_add(int epfd, int fd)
 /* The loop proper; returns when a signal arrives or the target exits. */
 static void run_loop(struct run *r)
 {
-	uint64_t next_watch = now_ms() + WATCH_MS;
+	uint64_t next_watch = (uint64_t)nh_mono_ms() + WATCH_MS;
 
 	while (!stop_signal) {
 		if (r->deliver) {
@@ -345,8 +338,8 @@ static void run_loop(struct run *r)
 			stats_signal = 0;
 			print_stats(r, "stats");
 		}
-		if (r->watch && now_ms() >= next_watch) {
-			next_watch = now_ms() + WATCH_MS;
+		if (r->watch && (uint64_t)nh_mono_ms() >= next_watch) {
+			next_watch = (uint64_t)nh_mono_ms() + WATCH_MS;
 			if (!nh_target_watch_alive(r->watch)) {
 				nh_info("pid %d exited; stopping", nh_target_watch_pid(r->watch));
 				break;
@@ -543,7 +536,7 @@ int nh_cmd_run(const struct nh_run_opts *o)
 	}
 	if (o->user)
 		nh_info("running as user %s now, with no capabilities", o->user);
-	r.started = now_ms();
+	r.started = (uint64_t)nh_mono_ms();
 	nh_dispatch_start(&r.disp);
 	if (o->pid)
 		nh_info("attached to %s pid %d (%zu probes); %s", r.t.broker->name, (int)o->pid,

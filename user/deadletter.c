@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "clock.h"
 #include "deadletter.h"
 
 #include <errno.h>
@@ -27,14 +28,6 @@ const char *nh_dead_reason_name(enum nh_dead_reason r)
 	return (unsigned)r < NH_DEAD_MAX ? reason_names[r] : "unknown";
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int nh_dead_letter_format(struct nh_buf *out, const struct nh_dead_entry *e)
 {
 	size_t mark = out->len;
@@ -47,7 +40,7 @@ int nh_dead_letter_format(struct nh_buf *out, const struct nh_dead_entry *e)
 	    nh_json_append_str(out, err, strlen(err)) < 0 ||
 	    nh_buf_append_fmt(out, ",\"captured_ms\":%" PRIu64 ",\"dead_ms\":%" PRIu64
 			      ",\"key\":\"%" PRIu64 "\",\"%s\":",
-			      e->captured_ms, wall_ms(), e->key, as_text ? "body" : "body_base64") < 0)
+			      e->captured_ms, nh_wall_ms(), e->key, as_text ? "body" : "body_base64") < 0)
 		goto oom;
 	if (as_text) {
 		if (nh_json_append_str(out, e->body, e->len) < 0)

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "deliver.h"
 #include "sign.h"
 #include "tls.h"
@@ -88,27 +89,19 @@ struct nh_deliver {
 	uint64_t next_key;
 	uint64_t rng;
 
-	int64_t failing_since;  /* monotonic ms of the first failure since the last success; 0 */
+	/* Retries fall due by this clock (tests step their own); deadlines
+	 * given by the caller, and report rate limits, are real time. */
+	const struct nh_clock *clock;
+	int64_t failing_since;  /* engine_now() of the first failure since the last success; 0 */
 	struct nh_deliver_stats stats;
 	struct nh_report_limit reports[NH_FAIL_KINDS];
 	char error[256];        /* why nh_deliver_poll() last returned -1 */
 	bool curl_initialised;
 };
 
-static int64_t now_ms(void)
+static int64_t engine_now(const struct nh_deliver *d)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return nh_clock_now_ms(d->clock);
 }
 
 /* The reply body is of no use to us, and leaving it unread would make curl
@@ -128,7 +121,7 @@ static void report(struct nh_deliver *d, enum nh_fail_kind kind, const char *fmt
 static void report(struct nh_deliver *d, enum nh_fail_kind kind, const char *fmt, ...)
 {
 	struct nh_report_limit *r = &d->reports[kind];
-	int64_t t = now_ms();
+	int64_t t = nh_mono_ms();
 	char msg[512];
 	va_list ap;
 
@@ -257,7 +250,7 @@ static struct curl_slist *signed_headers(struct nh_deliver *d, const struct nh_d
 {
 	char id[NH_WEBHOOK_ID_LEN + 1], sig[NH_SIGNATURE_LEN + 1], line[128];
 	struct curl_slist *list = NULL, *l;
-	int64_t ts = (int64_t)(wall_ms() / 1000);
+	int64_t ts = (int64_t)(nh_wall_ms() / 1000);
 
 	nh_webhook_id(it->captured_ms, it->seq, it->body, it->len, id);
 	if (nh_sign(d->signer, id, ts, it->body, it->len, sig) < 0)
@@ -359,7 +352,7 @@ int nh_deliver_submit_item(struct nh_deliver *d, const struct nh_deliver_item *i
 		return -1;
 	}
 	d->queued++;
-	kick(d, l, now_ms());
+	kick(d, l, engine_now(d));
 	return 0;
 }
 
@@ -370,7 +363,7 @@ int nh_deliver_submit(struct nh_deliver *d, char *body, size_t len)
 		.len = len,
 		.seq = d->next_seq,
 		.key = d->next_key,
-		.captured_ms = wall_ms(),
+		.captured_ms = nh_wall_ms(),
 	};
 
 	if (nh_deliver_submit_item(d, &it) < 0)
@@ -390,7 +383,7 @@ static bool retry_after(struct nh_xfer *x, uint64_t *ms)
 
 	if (curl_easy_header(x->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
 		return false;
-	return nh_retry_after_parse(h->value, strlen(h->value), (int64_t)(wall_ms() / 1000),
+	return nh_retry_after_parse(h->value, strlen(h->value), (int64_t)(nh_wall_ms() / 1000),
 				    ms) == 0;
 }
 
@@ -400,11 +393,11 @@ static void settle(struct nh_deliver *d, struct lane *l, struct nh_xfer *x, long
 {
 	enum nh_attempt_class cls = nh_retry_classify(rc == CURLE_OK, (int)status);
 	const char *error = rc == CURLE_OK ? "" : x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-	int64_t now = now_ms();
+	int64_t t = engine_now(d);
 	uint64_t delay;
 
 	if (cls == NH_ATTEMPT_OK) {
-		uint64_t w = wall_ms();
+		uint64_t w = nh_wall_ms();
 
 		d->failing_since = 0;
 		if (w >= l->cur.captured_ms)
@@ -413,7 +406,7 @@ static void settle(struct nh_deliver *d, struct lane *l, struct nh_xfer *x, long
 		return;
 	}
 	if (!d->failing_since)
-		d->failing_since = now ? now : 1;
+		d->failing_since = t ? t : 1;
 	l->cur.attempts++;
 	if (cls == NH_ATTEMPT_PERMANENT) {
 		finish(d, l, NH_OUT_REJECTED, status, rc, error);
@@ -427,7 +420,7 @@ static void settle(struct nh_deliver *d, struct lane *l, struct nh_xfer *x, long
 		finish(d, l, NH_OUT_GAVE_UP_ATTEMPTS, status, rc, error);
 		return;
 	}
-	if (d->retry.max_age_ms && wall_ms() >= l->cur.captured_ms + d->retry.max_age_ms) {
+	if (d->retry.max_age_ms && nh_wall_ms() >= l->cur.captured_ms + d->retry.max_age_ms) {
 		finish(d, l, NH_OUT_GAVE_UP_AGE, status, rc, error);
 		return;
 	}
@@ -437,7 +430,7 @@ static void settle(struct nh_deliver *d, struct lane *l, struct nh_xfer *x, long
 	} else {
 		delay = nh_retry_backoff_ms(&d->retry, l->cur.attempts, nh_retry_random(&d->rng));
 	}
-	l->due_ms = now + (int64_t)delay;
+	l->due_ms = t + (int64_t)delay;
 	d->stats.retried++;
 }
 
@@ -476,7 +469,7 @@ static unsigned harvest(struct nh_deliver *d)
 		nh_hist_observe(&d->stats.request_s, (double)took / 1e6);
 		count(d, status, rc, x->errbuf);
 		settle(d, l, x, status, rc);
-		kick(d, l, now_ms());
+		kick(d, l, engine_now(d));
 	}
 	/* Requests started here (the lanes' next items) are new work. */
 	return (unsigned)(d->running + finished - before);
@@ -489,7 +482,7 @@ static void start_due(struct nh_deliver *d)
 
 	if (d->held == d->running)
 		return;
-	now = now_ms();
+	now = engine_now(d);
 	for (unsigned i = 0; i < d->pool_size; i++) {
 		struct lane *l = &d->lanes[i];
 
@@ -498,14 +491,13 @@ static void start_due(struct nh_deliver *d)
 	}
 }
 
-/* ms until the first retry falls due (0: one is due), or -1 if none waits. */
-static int64_t next_due(const struct nh_deliver *d)
+int64_t nh_deliver_next_retry_ms(const struct nh_deliver *d)
 {
 	int64_t now, best = -1;
 
 	if (d->held == d->running)
 		return -1;
-	now = now_ms();
+	now = engine_now(d);
 	for (unsigned i = 0; i < d->pool_size; i++) {
 		const struct lane *l = &d->lanes[i];
 
@@ -541,7 +533,7 @@ static int step(struct nh_deliver *d)
 int nh_deliver_poll(struct nh_deliver *d, int extra_fd, int timeout_ms)
 {
 	struct curl_waitfd wfd = { .fd = extra_fd, .events = CURL_WAIT_POLLIN };
-	int64_t due = next_due(d);
+	int64_t due = nh_deliver_next_retry_ms(d);
 	CURLMcode mc;
 
 	if (timeout_ms < 0)
@@ -586,16 +578,16 @@ size_t nh_deliver_handed_over(const struct nh_deliver *d)
 
 int64_t nh_deliver_failing_ms(const struct nh_deliver *d)
 {
-	return d->failing_since ? now_ms() - d->failing_since : 0;
+	return d->failing_since ? engine_now(d) - d->failing_since : 0;
 }
 
 size_t nh_deliver_drain(struct nh_deliver *d, int deadline_ms)
 {
-	int64_t end = now_ms() + (deadline_ms > 0 ? deadline_ms : 0);
+	int64_t end = nh_mono_ms() + (deadline_ms > 0 ? deadline_ms : 0);
 
 	while (nh_deliver_in_flight(d) > 0) {
-		int64_t left = end - now_ms();
-		int64_t due = next_due(d);
+		int64_t left = end - nh_mono_ms();
+		int64_t due = nh_deliver_next_retry_ms(d);
 
 		if (left <= 0)
 			break;
@@ -920,6 +912,7 @@ struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o, char *err, si
 	d->on_result = o->on_result;
 	d->on_done = o->on_done;
 	d->ctx = o->ctx;
+	d->clock = o->clock;
 	d->queue_max = o->queue_max;
 	d->pool_size = o->pool_size;
 	d->rng = nh_retry_seed();

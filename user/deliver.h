@@ -34,6 +34,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "config.h"
 #include "retry.h"
 #include "sign.h"
@@ -102,6 +103,8 @@ struct nh_deliver_opts {
 	const struct nh_retry_policy *retry; /* copied; NULL: never retry */
 	const struct nh_tls *tls;       /* copied; NULL: curl's TLS defaults (verify on) */
 	const struct nh_signer *signer; /* copied; NULL: requests are not signed */
+	const struct nh_clock *clock;   /* when retries fall due; NULL: the real
+					 * monotonic clock. Kept, not copied. */
 	nh_deliver_result_fn on_result; /* optional; replaces on_done */
 	nh_deliver_done_fn on_done;     /* optional */
 	void *ctx;                      /* passed to on_result / on_done */
@@ -160,6 +163,10 @@ size_t nh_deliver_queued(const struct nh_deliver *d);
 size_t nh_deliver_running(const struct nh_deliver *d);
 /* Items handed over by nh_deliver_take() that are still being sent. */
 size_t nh_deliver_handed_over(const struct nh_deliver *d);
+
+/* ms until the first retry falls due by the engine's clock (0: one is
+ * due now), or -1 if no item waits for a retry. */
+int64_t nh_deliver_next_retry_ms(const struct nh_deliver *d);
 
 /* For how long every finished attempt has failed: ms since the first
  * failure after the last success; 0 if the last attempt succeeded or

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "body.h"
 #include "dispatch.h"
 #include "extended.h"
@@ -46,22 +47,6 @@ static bool event_has_topic(enum nh_event_type t)
 	}
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 uint64_t nh_dispatch_key(const char *clientid, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
@@ -80,7 +65,7 @@ uint64_t nh_dispatch_key(const char *clientid, size_t len)
  * spool refuses every event, and the counters carry the numbers. */
 static void spool_warn(struct nh_dispatch *d, const char *what, int err)
 {
-	int64_t now = mono_ms();
+	int64_t now = nh_mono_ms();
 
 	if (d->spool_warned_ms && now - d->spool_warned_ms < SPOOL_WARN_EVERY_MS)
 		return;
@@ -268,8 +253,8 @@ static int batch_add(struct nh_dispatch *d, uint64_t key)
 	if (b->events == 0) {
 		nh_buf_reset(&b->buf);
 		b->key = key;
-		b->first_ms = wall_ms();
-		b->opened_ms = mono_ms();
+		b->first_ms = nh_wall_ms();
+		b->opened_ms = nh_clock_now_ms(d->clock);
 	}
 	before = b->buf.len;
 	if (nh_buf_append_byte(&b->buf, b->events ? ',' : '[') < 0 ||
@@ -282,14 +267,13 @@ static int batch_add(struct nh_dispatch *d, uint64_t key)
 	return 0;
 }
 
-/* The batches whose batch_wait is up. */
-static void batch_send_due(struct nh_dispatch *d)
+void nh_dispatch_send_due(struct nh_dispatch *d)
 {
 	int64_t now;
 
 	if (!d->batches)
 		return;
-	now = mono_ms();
+	now = nh_clock_now_ms(d->clock);
 	for (size_t i = 0; i < d->n_batches; i++)
 		if (d->batches[i].events &&
 		    now - d->batches[i].opened_ms >= (int64_t)d->cfg->batch_wait_ms)
@@ -361,7 +345,7 @@ void nh_dispatch_event(void *ctx, const struct nh_event *ev)
 	}
 	it.seq = d->next_seq++;
 	it.key = d->cfg->order_per_client ? key : it.seq;
-	it.captured_ms = wall_ms();
+	it.captured_ms = nh_wall_ms();
 	submit(d, &it);
 }
 
@@ -384,7 +368,7 @@ static void replay(struct nh_dispatch *d)
 {
 	size_t window = (size_t)d->cfg->pool_size * REPLAY_PER_LANE;
 	bool failing = nh_deliver_failing_ms(d->deliver) > 0;
-	uint64_t now = wall_ms();
+	uint64_t now = nh_wall_ms();
 
 	if (window < REPLAY_MIN)
 		window = REPLAY_MIN;
@@ -439,7 +423,7 @@ void nh_dispatch_pump(struct nh_dispatch *d)
 	int64_t failing;
 
 	if (d->deliver)
-		batch_send_due(d);
+		nh_dispatch_send_due(d);
 	if (!d->spool || !d->deliver)
 		return;
 	failing = nh_deliver_failing_ms(d->deliver);

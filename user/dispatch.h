@@ -56,6 +56,7 @@ struct nh_dispatch {
 	struct nh_spool *spool;       /* NULL: no spool (memory only) */
 	struct nh_dead_letter *dead_letter; /* NULL: given-up events are only counted */
 	FILE *print_to;               /* bodies as JSON lines with --stdout */
+	const struct nh_clock *clock; /* batch_wait's clock; NULL: the real one */
 	struct nh_buf body;
 	struct nh_dispatch_stats st;
 
@@ -94,6 +95,10 @@ uint64_t nh_dispatch_shutdown(struct nh_dispatch *d, int deadline_ms);
 /* body.batch: sends every open batch now (before a reload changes the
  * settings, and at shutdown). */
 void nh_dispatch_flush(struct nh_dispatch *d);
+
+/* body.batch: sends the batches whose batch_wait is up (by d->clock). The
+ * pump does it every loop turn; tests call it after moving their clock. */
+void nh_dispatch_send_due(struct nh_dispatch *d);
 
 /* Frees what the dispatcher holds of its own (the open batches, which
  * nh_dispatch_shutdown has sent). */

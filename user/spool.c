@@ -9,6 +9,7 @@
  * to them ("ahead": after a rewind, or from the ack file) are skipped when
  * it does.
  */
+#include "clock.h"
 #include "spool.h"
 
 #include <dirent.h>
@@ -99,14 +100,6 @@ static uint32_t pos_id(uint64_t pos)
 static uint64_t pos_off(uint64_t pos)
 {
 	return pos & 0xffffffffull;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void put32(unsigned char *p, uint32_t v)
@@ -791,7 +784,7 @@ struct nh_spool *nh_spool_open(const struct nh_spool_opts *o, char *err, size_t 
 			s->n_ahead--;
 	}
 	drop_acked_segments(s);
-	s->synced_ms = s->ack_saved_ms = mono_ms();
+	s->synced_ms = s->ack_saved_ms = nh_mono_ms();
 	return s;
 fail:
 	nh_spool_close(s);
@@ -982,7 +975,7 @@ int nh_spool_append(struct nh_spool *s, const struct nh_spool_meta *m, const voi
 
 int nh_spool_sync(struct nh_spool *s, bool force)
 {
-	int64_t now = mono_ms();
+	int64_t now = nh_mono_ms();
 	int rc = 0;
 
 	if (flush_wbuf(s) < 0)

@@ -1,7 +1,10 @@
 # Shared by tests/e2e/test_*.sh: start real processes (a local HTTP sink,
 # the NanoMQ fixture, mosquitto, nanohook), wait for them, and report
 # TAP-style lines that scripts/run-tests.sh tallies:
-#   ok - NAME | not ok - NAME: why | skip - NAME: why
+#   ok - NAME | not ok - NAME: why | skip - NAME: [class] why
+# The skip classes scripts/run-tests.sh accepts in CI and as root are
+# [nanomq] (NANOMQ_BIN not set) and [absent TOOL]; see skip_nanomq and
+# skip_absent. Any other skip there is a failure.
 # Every wait is bounded; every process started is killed on exit.
 
 NH_TOP=${NH_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -26,6 +29,10 @@ trap "exit 130" INT TERM
 ok() { echo "ok - $1"; }
 not_ok() { echo "not ok - $1: $2"; _failed=$((_failed + 1)); }
 skip() { echo "skip - $1: $2"; }
+# skip_nanomq NAME: the test needs a real NanoMQ.
+skip_nanomq() { skip "$1" "[nanomq] set NANOMQ_BIN=/path/to/nanomq to run it"; }
+# skip_absent NAME TOOL HINT: TOOL, which the test drives, is not installed.
+skip_absent() { skip "$1" "[absent $2] $3"; }
 
 need_root() {
 	if [ "$(id -u)" -ne 0 ]; then
@@ -92,6 +99,40 @@ start_nanohook() {
 		echo "# nanohook did not attach:"; sed 's/^/#   /' "$NH_LOG"
 		return 1
 	fi
+}
+
+# metrics_address: where the running nanohook (NH_LOG) serves /metrics,
+# when it was started with --metrics 127.0.0.1:0.
+metrics_address() { sed -n 's|.*metrics on http://\(.*\)/metrics$|\1|p' "$NH_LOG" | tail -1; }
+
+# metric NAME: one value of the running nanohook's counters, as `nanohook
+# stats` prints them (NAME may carry its labels); empty if there is none.
+metric() {
+	"$NANOHOOK" stats --metrics "$(metrics_address)" 2>/dev/null |
+		awk -v k="$1" '$1 == k { print $2; exit }'
+}
+
+# metric_is NAME OP VALUE: NAME compares with VALUE (awk's -ge, -gt, -eq ...).
+metric_is() {
+	local v
+	v=$(metric "$1")
+	[ -n "$v" ] && awk -v v="$v" -v op="$2" -v w="$3" 'BEGIN {
+		exit !((op == "-ge" && v >= w) || (op == "-gt" && v > w) || (op == "-eq" && v == w) ||
+		       (op == "-le" && v <= w) || (op == "-lt" && v < w)) }'
+}
+
+# drained: nothing of what the running nanohook captured is still waiting
+# (memory queues, requests being sent, the disk spool).
+drained() {
+	metric_is spool_records -eq 0 && metric_is queue_depth -eq 0 &&
+		metric_is requests_in_flight -eq 0
+}
+
+# wait_drained SECONDS [CAPTURED]: until the running nanohook has captured at
+# least CAPTURED events (when given) and finished every one of them.
+wait_drained() {
+	[ -z "${2:-}" ] || wait_for "$1" metric_is events_captured_total -ge "$2" || return 1
+	wait_for "$1" drained
 }
 
 # stop_nanohook: SIGINT, then its exit status in NH_STATUS.
@@ -193,13 +234,33 @@ golden_clients() {
 	mosquitto_pub -p "$port" -i c-escape -t nmq/esc -m "$(printf 'quote " backslash \\ tab\t unicode é ✓')" -q 0
 	mosquitto_pub -p "$port" -i c-nomatch -t other/topic -m 'filtered out' -q 0
 	mosquitto_pub -p "$port" -i c-v31 -V mqttv31 -u bob -t nmq/v31 -m 'v3.1' -q 0
-	mosquitto_sub -p "$port" -i c-killed -t 'nmq/#' >/dev/null &
+	# Killed once its subscription is in place: the broker has accepted
+	# the session, so the kill is an abnormal end of a live session.
+	mosquitto_sub -d -p "$port" -i c-killed -t 'nmq/#' >"$WORK/c-killed.out" 2>&1 &
 	sub=$!
-	sleep 0.5
+	wait_for 10 grep -qs 'received SUBACK' "$WORK/c-killed.out"
 	kill -KILL "$sub"
 	wait "$sub" 2>/dev/null
 	return 0
 }
+
+# start_sub NAME MOSQUITTO_SUB_ARGS...: a mosquitto_sub in the background,
+# returning once the broker has acknowledged its subscription (so a test
+# that then stops or kills it ends a live session); sets SUB_PID.
+start_sub() {
+	local name=$1; shift
+	mosquitto_sub -d "$@" >"$WORK/$name.sub.out" 2>&1 &
+	SUB_PID=$!
+	_pids+=("$SUB_PID")
+	wait_for 15 grep -qs 'received SUBACK' "$WORK/$name.sub.out" ||
+		echo "# $name: no SUBACK within 15 s"
+}
+
+# extra_room: after the bodies a test waits for have all arrived, a moment
+# for one body too many to show up before the exact comparison. It cannot
+# fail a correct run (everything expected is already there); it only gives
+# a wrong extra body the chance to be seen.
+extra_room() { sleep 0.3; }
 
 # alive PID: true while PID runs (a dead child that is not yet reaped is
 # a zombie, which kill -0 still finds).

@@ -11,9 +11,12 @@
 # Steady traffic comes from four mosquitto_pub -l clients, each publishing
 # numbered payloads (A-000001, ...). Each test checks, from what the
 # endpoint answered 2xx, that every event was delivered exactly once, in
-# order per client, or is accounted for in nanohook's summary; and, from a
-# subscriber's timestamps, that the broker's message rate did not drop
-# while the endpoint was failing.
+# order per client, or is accounted for in nanohook's summary.
+#
+# Every step waits for something it can observe (the endpoint's files,
+# nanohook's counters through `nanohook stats`, its log), never for a fixed
+# time, so a loaded machine makes the test slower, not wrong. What the broker
+# keeps of its rate while the endpoint fails is measured by `make bench`.
 . "$(dirname "$0")/lib.sh"
 need_root "delivery" || exit 0
 if ! command -v mosquitto >/dev/null || ! command -v mosquitto_pub >/dev/null; then
@@ -23,43 +26,46 @@ fi
 PUBS="A B C D"
 RATE=${NH_DELIVERY_RATE:-100} # messages per second per publisher
 
-now() { date +%s.%N; }
-
-# gen LETTER N: LETTER-000001 ... LETTER-N at about RATE lines per second.
+# gen LETTER FIRST LAST: LETTER-FIRST ... LETTER-LAST at about RATE lines
+# per second.
 gen() {
 	local i
-	for ((i = 1; i <= $2; i++)); do
+	for ((i = $2; i <= $3; i++)); do
 		printf '%s-%06d\n' "$1" "$i"
 		if ((i % 10 == 0)); then sleep "$(awk -v r="$RATE" 'BEGIN { printf "%.4f", 10 / r }')"; fi
 	done
 }
 
-# traffic NAME SECONDS: the four publishers and a timestamping subscriber,
-# in the background; sets TRAFFIC_N (messages per publisher), SUB_OUT and
-# TRAFFIC_PIDS (the publishers).
+# traffic NAME SECONDS [FIRST]: the four publishers and a subscriber, in
+# the background, each publisher numbering from FIRST (1) to TRAFFIC_N;
+# sets TRAFFIC_N, TRAFFIC_SENT (messages in all), SUB_OUT and TRAFFIC_PIDS.
+# The subscriber is there so that traffic_wait knows when the broker has
+# routed everything: by then every publish has passed the probe.
 traffic() {
-	local name=$1 p
-	TRAFFIC_N=$((RATE * $2))
+	local name=$1 first=${3:-1} p
+	TRAFFIC_N=$((first - 1 + RATE * $2))
 	SUB_OUT=$WORK/$name.sub
-	mosquitto_sub -p "$MOSQ_PORT" -i "sub-$name" -t 'load/#' -F '%U %p' >"$SUB_OUT" 2>/dev/null &
+	mosquitto_sub -d -p "$MOSQ_PORT" -i "sub-$name" -t 'load/#' -F '%p' >"$SUB_OUT" 2>/dev/null &
 	SUB_PID=$!
 	_pids+=("$SUB_PID")
-	sleep 0.3
+	wait_for 10 grep -qs 'received SUBACK' "$SUB_OUT"
 	TRAFFIC_PIDS=()
-	TRAFFIC_NPUB=0
+	TRAFFIC_SENT=0
 	for p in $PUBS; do
-		TRAFFIC_NPUB=$((TRAFFIC_NPUB + 1))
-		gen "$p" "$TRAFFIC_N" | mosquitto_pub -p "$MOSQ_PORT" -i "pub$p" -t "load/$p" -l &
+		TRAFFIC_SENT=$((TRAFFIC_SENT + TRAFFIC_N - first + 1))
+		gen "$p" "$first" "$TRAFFIC_N" | mosquitto_pub -p "$MOSQ_PORT" -i "pub$p" -t "load/$p" -l &
 		TRAFFIC_PIDS+=($!)
 		_pids+=($!)
 	done
 }
 
+routed() { [ "$(grep -c '^[A-D]-[0-9]*$' "$SUB_OUT")" -ge "$TRAFFIC_SENT" ]; }
+
 # traffic_wait: until the publishers are done and the subscriber has all.
 traffic_wait() {
 	local p
 	for p in "${TRAFFIC_PIDS[@]}"; do wait "$p"; done
-	wait_for 10 lines_at_least "$SUB_OUT" $((TRAFFIC_N * TRAFFIC_NPUB))
+	wait_for 30 routed || echo "# the subscriber got $(grep -c '^[A-D]-' "$SUB_OUT") of $TRAFFIC_SENT"
 	kill "$SUB_PID" 2>/dev/null
 }
 
@@ -137,38 +143,6 @@ check_delivered() {
 	echo "$report" | sed 's/^/#   /'
 }
 
-# rate_in FILE T0 T1: messages per second the subscriber got in [T0, T1).
-rate_in() {
-	awk -v a="$2" -v b="$3" '$1 >= a && $1 < b { n++ } END { printf "%.1f\n", n / (b - a) }' "$1"
-}
-
-# check_broker_rate NAME FAULT0 FAULT1 [BASE0 BASE1]: the subscriber's
-# rate while the endpoint was failing is at least 80% of its rate in the
-# base window (before the fault), or of the publishers' nominal rate.
-check_broker_rate() {
-	local before during
-	if [ $# -ge 5 ]; then before=$(rate_in "$SUB_OUT" "$4" "$5"); else before=$((RATE * 4)); fi
-	during=$(rate_in "$SUB_OUT" "$2" "$3")
-	if awk -v b="$before" -v d="$during" 'BEGIN { exit !(b > 0 && d >= 0.8 * b) }'; then
-		ok "$1: broker kept its rate ($during/s during the fault, $before/s before or nominal)"
-	else
-		not_ok "$1: broker rate" "$during/s during the fault, $before/s before or nominal"
-	fi
-}
-
-# wait_stable FILE SECONDS: until FILE has stopped growing for 2 s.
-wait_stable() {
-	local deadline=$((SECONDS + $2)) last=-1 n since=$SECONDS
-	while [ $SECONDS -lt $deadline ]; do
-		n=$(grep -c . "$1" 2>/dev/null)
-		if [ "$n" != "$last" ]; then last=$n; since=$SECONDS; fi
-		[ $((SECONDS - since)) -ge 2 ] && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
-plus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
 
 
 # check_summary NAME WANT_POSTED: posted matches the endpoint's 2xx count,
@@ -189,7 +163,7 @@ check_summary() {
 # wait_ok_lines FILE N SECONDS
 wait_ok_lines() { wait_for "$3" lines_at_least "$1" "$2"; }
 
-# ---- 1. the endpoint refuses connections for 10 s ------------------------------
+# ---- 1. the endpoint refuses connections for a while -----------------------------
 t_refused() {
 	name=refused
 	port=$(pick_port)
@@ -197,15 +171,13 @@ t_refused() {
 	start_sink_at "$name" "$port"
 	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool" \
 		--metrics 127.0.0.1:0 || { not_ok "$name" "no attach"; return; }
-	metrics=$(sed -n 's|.*metrics on http://\(.*\)/metrics$|\1|p' "$NH_LOG")
-	t0=$(now)
 	traffic "$name" 16
-	sleep 3
-	t_down=$(now)
+	wait_ok_lines "$WORK/$name.ok" 200 30 # delivering
 	stop_pid "$SINK_PID" # nothing listens on the port: connections are refused
-	sleep 5
 	# While it lasts: the counters say so, on /metrics and on SIGUSR1.
-	"$NANOHOOK" stats --metrics "$metrics" >"$WORK/$name.stats" 2>&1
+	wait_for 30 eval 'metric_is spooling -eq 1 && metric_is spool_records -gt 0 &&
+		metric_is endpoint_failing_seconds -gt 3'
+	"$NANOHOOK" stats --metrics "$(metrics_address)" >"$WORK/$name.stats" 2>&1
 	kill -USR1 "$NH_PID"
 	if awk '$1 == "spooling" && $2 == 1 { s = 1 } $1 == "endpoint_failing_seconds" && $2 > 3 { f = 1 }
 		$1 == "spool_records" && $2 > 0 { r = 1 } END { exit !(s && f && r) }' "$WORK/$name.stats"; then
@@ -213,16 +185,16 @@ t_refused() {
 	else
 		not_ok "$name: nanohook stats" "$(grep -E '^(spooling|endpoint_failing|spool_records)' "$WORK/$name.stats" | tr '\n' ';')"
 	fi
-	if wait_for 3 grep -q '^nanohook: stats after' "$NH_LOG"; then
+	if wait_for 10 grep -q '^nanohook: stats after' "$NH_LOG"; then
 		ok "$name: SIGUSR1 prints the counters"
 	else
 		not_ok "$name: SIGUSR1" "no stats on stderr"
 	fi
-	sleep 5
-	t_up=$(now)
+	# An outage of some length: retries back off, the spool keeps filling.
+	wait_for 30 metric_is endpoint_failing_seconds -gt 8
 	start_sink_at "$name" "$port"
 	traffic_wait
-	wait_ok_lines "$WORK/$name.ok" $((TRAFFIC_N * 4)) 30
+	wait_ok_lines "$WORK/$name.ok" "$TRAFFIC_SENT" 60
 	stop_nanohook
 	check_delivered "$name" "$WORK/$name.ok" "$TRAFFIC_N"
 	check_summary "$name" "$(wc -l <"$WORK/$name.ok")"
@@ -231,7 +203,6 @@ t_refused() {
 	else
 		not_ok "$name: spool" "nothing spooled, or never read back"
 	fi
-	check_broker_rate "$name" "$(plus "$t_down" 1)" "$t_up" "$(plus "$t0" 0.5)" "$t_down"
 }
 
 # ---- 2. 503 with Retry-After, then 200 ------------------------------------------
@@ -241,17 +212,14 @@ t_503_then_200() {
 	write_delivery_conf "$WORK/$name.conf" "$port" "retry { max_delay = 2s }" "spool { failing_after = 30s }"
 	start_sink_at "$name" "$port"
 	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool"
-	t0=$(now)
 	traffic "$name" 4
-	sleep 1.5
-	t_fault=$(now)
+	wait_ok_lines "$WORK/$name.ok" 100 30
 	# The next 8 requests get 503 and "Retry-After: 1": the endpoint back
 	# from a restart. The sink is switched, the port stays.
 	stop_pid "$SINK_PID"
 	start_sink_at "$name" "$port" --fail-first 8 --retry-after 1
 	traffic_wait
-	t_end=$(now)
-	wait_ok_lines "$WORK/$name.ok" $((TRAFFIC_N * 4)) 30
+	wait_ok_lines "$WORK/$name.ok" "$TRAFFIC_SENT" 60
 	stop_nanohook
 	check_delivered "$name" "$WORK/$name.ok" "$TRAFFIC_N"
 	check_summary "$name" "$(wc -l <"$WORK/$name.ok")"
@@ -261,7 +229,6 @@ t_503_then_200() {
 	else
 		not_ok "$name: retries" "want 8 non-2xx attempts retried"; sed 's/^/#   /' "$NH_LOG"
 	fi
-	check_broker_rate "$name" "$t_fault" "$t_end" "$(plus "$t0" 0.5)" "$t_fault"
 }
 
 # ---- 3. the endpoint hangs past cancel_timeout ----------------------------------
@@ -271,18 +238,15 @@ t_hang() {
 	write_delivery_conf "$WORK/$name.conf" "$port"
 	start_sink_at "$name" "$port"
 	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool"
-	t0=$(now)
 	traffic "$name" 4
-	sleep 1
-	t_fault=$(now)
+	wait_ok_lines "$WORK/$name.ok" 100 30
 	# Three requests are held 30 s, far past cancel_timeout (1 s): the endpoint
 	# got them but nanohook cannot know, so it sends them again. They are the
 	# only duplicates the endpoint may see; it answers each event 2xx once.
 	stop_pid "$SINK_PID"
 	start_sink_at "$name" "$port" --hang-first 3 --hang-ms 30000
 	traffic_wait
-	t_end=$(now)
-	wait_ok_lines "$WORK/$name.ok" $((TRAFFIC_N * 4)) 30
+	wait_ok_lines "$WORK/$name.ok" "$TRAFFIC_SENT" 60
 	stop_nanohook
 	stop_pid "$SINK_PID"
 	check_delivered "$name" "$WORK/$name.ok" "$TRAFFIC_N"
@@ -293,7 +257,6 @@ t_hang() {
 	else
 		not_ok "$name: timeouts" "want 3 timeouts, got $(grep -o 'timeout [0-9]*)' "$NH_LOG"); $received received twice"
 	fi
-	check_broker_rate "$name" "$t_fault" "$t_end" "$(plus "$t0" 0.5)" "$t_fault"
 }
 
 # ---- 4. a very slow endpoint: the memory queue overflows into the spool ----------
@@ -303,11 +266,9 @@ t_slow() {
 	write_delivery_conf "$WORK/$name.conf" "$port" "queue_max = 100"
 	start_sink_at "$name" "$port" --delay-ms 40
 	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool"
-	t0=$(now)
 	traffic "$name" 2
 	traffic_wait
-	t_end=$(now)
-	wait_ok_lines "$WORK/$name.ok" $((TRAFFIC_N * 4)) 60
+	wait_ok_lines "$WORK/$name.ok" "$TRAFFIC_SENT" 120
 	stop_nanohook
 	check_delivered "$name" "$WORK/$name.ok" "$TRAFFIC_N"
 	check_summary "$name" "$(wc -l <"$WORK/$name.ok")"
@@ -316,7 +277,6 @@ t_slow() {
 	else
 		not_ok "$name: spool" "nothing went to the spool"
 	fi
-	check_broker_rate "$name" "$(plus "$t0" 0.5)" "$t_end"
 }
 
 # ---- 5. the disk spool fills up ------------------------------------------------------
@@ -325,95 +285,98 @@ t_spool_full() {
 	port=$(pick_port)
 	write_delivery_conf "$WORK/$name.conf" "$port" "spool { max_size = 64KB }"
 	# Nothing listens yet: every event waits, the spool fills, the rest is dropped.
-	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool"
-	t0=$(now)
+	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool" \
+		--metrics 127.0.0.1:0
 	traffic "$name" 3
 	traffic_wait
-	t_end=$(now)
+	wait_for 30 metric_is events_captured_total -ge "$TRAFFIC_SENT"
 	start_sink_at "$name" "$port"
-	sleep 1
-	wait_stable "$WORK/$name.ok" 30
+	wait_drained 60 || echo "# not drained: $(metric spool_records) in the spool"
 	stop_nanohook
 	delivered=$(grep -c . "$WORK/$name.ok")
 	full=$(grep -o 'spool_full [0-9]*' "$NH_LOG" | awk '{ print $2 }')
 	# Captured and wanted by the rule (the subscriber's deliveries are not).
 	seen=$(($(summary_value seen) - $(summary_value filtered)))
 	DROPPED_OK=1 check_summary "$name" "$delivered"
-	if [ "${full:-0}" -gt 0 ] && [ "$((delivered + full))" -eq "$seen" ] && [ "$seen" -eq $((TRAFFIC_N * 4)) ]; then
+	if [ "${full:-0}" -gt 0 ] && [ "$((delivered + full))" -eq "$seen" ] && [ "$seen" -eq "$TRAFFIC_SENT" ]; then
 		ok "$name: $delivered delivered + $full dropped as spool_full = $seen captured"
 	else
-		not_ok "$name: accounting" "delivered $delivered + spool_full ${full:-?} != captured and wanted $seen ($((TRAFFIC_N * 4)) published)"
+		not_ok "$name: accounting" "delivered $delivered + spool_full ${full:-?} != captured and wanted $seen ($TRAFFIC_SENT published)"
 		sed 's/^/#   /' "$NH_LOG"
 	fi
 	# What was delivered is whole per client up to where the spool filled,
 	# then in order: no duplicates, nothing out of order.
 	MISSING_OK=$TRAFFIC_N check_delivered "$name" "$WORK/$name.ok" "$TRAFFIC_N"
-	check_broker_rate "$name" "$(plus "$t0" 0.5)" "$t_end"
 }
 
-# ---- 6. nanohook is SIGKILLed mid-stream and started again ---------------------------
+# spooled_all N: the running nanohook has captured N events and holds every
+# one of them in its spool (the endpoint being down).
+spooled_all() { metric_is events_captured_total -ge "$1" && metric_is spool_records -ge "$1"; }
+
+# ---- 6. nanohook is SIGKILLed and started again ------------------------------------
+# The first half of the traffic goes to the spool (the endpoint is down);
+# nanohook is killed once it holds all of it there, and started again with
+# the endpoint up; the second half follows. Nothing is published while no
+# nanohook is attached (such events are never captured: that is what --pin
+# is for), so every event must arrive, exactly once, in order per client.
 t_sigkill() {
 	name=sigkill
 	port=$(pick_port)
 	write_delivery_conf "$WORK/$name.conf" "$port"
-	# The endpoint is down: events go to the spool, which must survive.
-	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool"
-	t0=$(now)
-	traffic "$name" 7
-	sleep 3
-	t_kill=$(now)
+	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool" \
+		--metrics 127.0.0.1:0
+	traffic "$name" 3
+	traffic_wait
+	half=$TRAFFIC_N
+	wait_for 30 spooled_all "$TRAFFIC_SENT" || echo "# spool holds $(metric spool_records) of $TRAFFIC_SENT"
 	kill -KILL "$NH_PID"; wait "$NH_PID" 2>/dev/null
 	start_sink_at "$name" "$port"
 	start_nanohook "$name-2" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool"
-	t_back=$(now)
+	traffic "$name-2" 3 $((half + 1))
 	traffic_wait
-	t_end=$(now)
-	wait_stable "$WORK/$name.ok" 30
+	wait_ok_lines "$WORK/$name.ok" $((TRAFFIC_N * 4)) 60
 	stop_nanohook
 	replayed=$(grep -o 'holds [0-9]* events from before' "$NH_LOG" | awk '{ print $2 }')
-	if [ "${replayed:-0}" -gt 0 ]; then
-		ok "$name: the restarted nanohook found $replayed events in the spool and sent them first"
+	if [ "${replayed:-0}" -eq $((half * 4)) ]; then
+		ok "$name: the restarted nanohook found all $replayed events in the spool and sent them first"
 	else
-		not_ok "$name: restart" "no events found in the spool"; sed 's/^/#   /' "$NH_LOG"
+		not_ok "$name: restart" "${replayed:-no} events found in the spool, want $((half * 4))"
+		sed 's/^/#   /' "$NH_LOG"
 	fi
-	# Events published while no nanohook was attached were never captured
-	# (that is what --pin is for): one gap per client, no longer than the
-	# time between the kill and the new attach, plus a second.
-	gap=$(awk -v a="$t_kill" -v b="$t_back" -v r="$RATE" 'BEGIN { printf "%d", (b - a + 1) * r }')
-	MISSING_OK=$gap check_delivered "$name" "$WORK/$name.ok" "$TRAFFIC_N"
+	check_delivered "$name" "$WORK/$name.ok" "$TRAFFIC_N"
 	check_summary "$name" "$(grep -c . "$WORK/$name.ok")"
-	check_broker_rate "$name" "$(plus "$t0" 0.5)" "$t_kill"
 }
 
-# ---- 7. SIGTERM mid-stream: drain, keep the rest in the spool, exit 0 ----------------
+# ---- 7. SIGTERM: drain, keep the rest in the spool, exit 0 ------------------------------
+# As with SIGKILL, the two halves of the traffic are before and after.
 t_sigterm() {
 	name=sigterm
 	port=$(pick_port)
 	write_delivery_conf "$WORK/$name.conf" "$port"
 	# The endpoint is down: events go to the spool.
-	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool"
-	traffic "$name" 6
-	sleep 3
-	t_stop=$(now)
+	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool" \
+		--metrics 127.0.0.1:0
+	traffic "$name" 3
+	traffic_wait
+	half=$TRAFFIC_N
+	wait_for 30 metric_is events_captured_total -ge "$TRAFFIC_SENT"
 	kill -TERM "$NH_PID"
-	wait_for 15 eval '! kill -0 "$NH_PID" 2>/dev/null'
+	wait_for 60 dead "$NH_PID"
 	wait "$NH_PID"; NH_STATUS=$?
-	took=$(awk -v a="$t_stop" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
 	left=$(grep -o 'left in it [0-9]*' "$NH_LOG" | awk '{ print $4 }')
-	if [ "$NH_STATUS" = 0 ] && [ "${left:-0}" -gt 0 ]; then
-		ok "$name: exit 0 after ${took} s, $left events kept in the spool"
+	if [ "$NH_STATUS" = 0 ] && [ "${left:-0}" -eq $((half * 4)) ]; then
+		ok "$name: exit 0, all $left events kept in the spool"
 	else
-		not_ok "$name: stop" "exit $NH_STATUS after ${took} s, ${left:-no} events in the spool"
+		not_ok "$name: stop" "exit $NH_STATUS, ${left:-no} events in the spool, want $((half * 4))"
 		sed 's/^/#   /' "$NH_LOG"
 	fi
 	start_sink_at "$name" "$port"
 	start_nanohook "$name-2" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool"
-	t_back=$(now)
+	traffic "$name-2" 3 $((half + 1))
 	traffic_wait
-	wait_stable "$WORK/$name.ok" 30
+	wait_ok_lines "$WORK/$name.ok" $((TRAFFIC_N * 4)) 60
 	stop_nanohook
-	gap=$(awk -v a="$t_stop" -v b="$t_back" -v r="$RATE" 'BEGIN { printf "%d", (b - a + 1) * r }')
-	MISSING_OK=$gap check_delivered "$name" "$WORK/$name.ok" "$TRAFFIC_N"
+	check_delivered "$name" "$WORK/$name.ok" "$TRAFFIC_N"
 	check_summary "$name" "$(grep -c . "$WORK/$name.ok")"
 }
 
@@ -427,17 +390,16 @@ t_reload() {
 	start_sink_at "$name-2" "$port2"
 	start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf" --spool-dir "$WORK/$name.spool"
 	traffic "$name" 4
-	sleep 1
+	wait_ok_lines "$WORK/$name.ok" 100 30
 	echo "webhook { url = " >"$WORK/$name.bad.conf"
 	cp "$WORK/$name.conf" "$WORK/$name.good.conf"
 	cp "$WORK/$name.bad.conf" "$WORK/$name.conf"
 	kill -HUP "$NH_PID" # a broken file is refused, the old one kept
-	sleep 1
+	wait_for 10 grep -q 'keeping the running configuration' "$NH_LOG"
 	sed "s/:$port\//:$port2\//" "$WORK/$name.good.conf" >"$WORK/$name.conf"
 	kill -HUP "$NH_PID"
 	traffic_wait
-	wait_ok_lines "$WORK/$name-2.ok" 1 10
-	sleep 1
+	wait_for 60 eval '[ $(($(grep -c . "$WORK/$name.ok") + $(grep -c . "$WORK/$name-2.ok"))) -ge "$TRAFFIC_SENT" ]'
 	stop_nanohook
 	cat "$WORK/$name.ok" "$WORK/$name-2.ok" >"$WORK/$name.all"
 	n1=$(grep -c . "$WORK/$name.ok"); n2=$(grep -c . "$WORK/$name-2.ok")
@@ -462,7 +424,8 @@ t_dead_letter() {
 	traffic "$name" 1
 	traffic_wait
 	PUBS="A B C D"
-	wait_ok_lines "$WORK/$name.ok" $((TRAFFIC_N - 5)) 20
+	wait_ok_lines "$WORK/$name.ok" $((TRAFFIC_N - 5)) 30
+	wait_for 30 eval '[ "$(grep -c . "$WORK/$name.spool/dead-letter.jsonl" 2>/dev/null)" -ge 5 ]' 
 	stop_nanohook
 	dl=$WORK/$name.spool/dead-letter.jsonl
 	if [ "$(summary_value dead)" = 5 ] && [ "$(grep -c '"reason":"rejected","attempts":1,"status":400' "$dl")" = 5 ]; then

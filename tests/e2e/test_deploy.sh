@@ -101,7 +101,7 @@ fi
 
 page=$prefix/share/man/man8/nanohook.8
 if ! command -v man >/dev/null; then
-	skip "man page renders" "no man (apt-get install man-db groff-base)"
+	skip_absent "man page renders" man "apt-get install man-db groff-base"
 else
 	warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
 	if [ -z "$warnings" ]; then
@@ -169,7 +169,7 @@ else
 fi
 
 if ! command -v systemd-analyze >/dev/null; then
-	skip "systemd-analyze verify" "no systemd-analyze (apt-get install systemd)"
+	skip_absent "systemd-analyze verify" systemd-analyze "apt-get install systemd"
 else
 	# Checked where they were installed: the binary they name is the one in
 	# DESTDIR, and Documentation=man:nanohook(8) finds the installed page.
@@ -191,7 +191,7 @@ fi
 
 k8s=$NH_TOP/deploy/kubernetes
 if ! python3 -c 'import yaml' 2>/dev/null; then
-	skip "Kubernetes manifests" "no PyYAML (apt-get install python3-yaml)"
+	skip_absent "Kubernetes manifests" python3-yaml "apt-get install python3-yaml"
 else
 	# Prints "ok NAME" / "fail NAME: why" lines; writes the ConfigMap's file.
 	python3 - "$k8s" "$WORK/configmap.conf" "$FOUR_CAPS" >"$WORK/k8s.out" 2>&1 <<'PY'
@@ -288,7 +288,7 @@ if command -v yamllint >/dev/null; then
 		not_ok "kubernetes: yamllint" "$(head -4 "$WORK/yamllint.out" | tr '\n' ' ')"
 	fi
 else
-	skip "kubernetes: yamllint" "not installed"
+	skip_absent "kubernetes: yamllint" yamllint "apt-get install yamllint"
 fi
 
 # ---- Dockerfile ----------------------------------------------------------------
@@ -337,7 +337,7 @@ fi
 # Each library nanohook is linked with comes from a runtime package (the
 # sanitizers' runtimes of a SAN=1 build aside).
 if ! command -v readelf >/dev/null || ! command -v dpkg >/dev/null; then
-	skip "Dockerfile runtime packages cover the linked libraries" "no readelf or dpkg"
+	skip_absent "Dockerfile runtime packages cover the linked libraries" readelf/dpkg "apt-get install binutils"
 else
 	missing=
 	for so in $(readelf -d "$NANOHOOK" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
@@ -387,10 +387,10 @@ else
 		"ENTRYPOINT '$entry'"
 fi
 
-if [ -z "${NH_DOCKER_BUILD:-}" ]; then
-	skip "docker build" "set NH_DOCKER_BUILD=1 to build the image (needs an engine and a registry)"
-elif ! docker info >/dev/null 2>&1; then
-	skip "docker build" "no Docker engine here"
+if ! docker info >/dev/null 2>&1; then
+	skip_absent "docker build" "docker engine" "no running Docker engine here"
+elif ! docker image inspect debian:bookworm >/dev/null 2>&1; then
+	skip_absent "docker build" "debian:bookworm image" "the engine has no base image and no registry is reachable"
 elif docker build -q -f "$dockerfile" -t nanohook:test "$NH_TOP" >"$WORK/docker.log" 2>&1 &&
 	docker run --rm nanohook:test --version | grep -q '^nanohook '; then
 	ok "docker build, and the image runs nanohook --version"

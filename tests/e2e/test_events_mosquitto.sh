@@ -41,7 +41,7 @@ kill -STOP $t1
 mosquitto_sub -p $P -i tk -t ev/t -W 1 >/dev/null 2>&1
 kill -KILL $t1 2>/dev/null; kill -CONT $t1 2>/dev/null; wait $t1 2>/dev/null
 wait_for 10 grep -qs '"reason":"expired","username":"undefined","clientid":"pe1"' "$SINK_OUT"
-sleep 0.3
+extra_room
 stop_nanohook
 
 got=$WORK/events.got

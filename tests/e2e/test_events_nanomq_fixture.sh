@@ -40,7 +40,7 @@ quit
 SCRIPT
 	exec 7>&-
 	wait_for 10 grep -qs '"clientid":"pub-c","action":"session_terminated"' "$SINK_OUT"
-	sleep 0.3
+	extra_room
 	stop_nanohook
 	got=$WORK/$name.got
 	normalize "$SINK_OUT" | sed -E 's/"connected_at":[0-9]+/"connected_at":0/' >"$got"

@@ -2,11 +2,11 @@
 # All twelve events from a real NanoMQ (NANOMQ_BIN), for real client
 # sessions: two subscribers, an unsubscribe, QoS 1 and 2 deliveries with
 # acks, sessions that end.
+. "$(dirname "$0")/lib.sh"
 if [ -z "${NANOMQ_BIN:-}" ]; then
-	echo "skip - real NanoMQ events: set NANOMQ_BIN=/path/to/nanomq to run these tests"
+	skip_nanomq "real NanoMQ events"
 	exit 0
 fi
-. "$(dirname "$0")/lib.sh"
 need_root "real NanoMQ events" || exit 0
 
 start_nanomq events || { not_ok "real NanoMQ events" "NanoMQ did not start"; exit 0; }
@@ -23,7 +23,7 @@ mosquitto_pub -h 127.0.0.1 -p $P -i p5 -V mqttv5 -t ev/b/y -m m2 -q 2
 wait $s1 $s2
 mosquitto_sub -h 127.0.0.1 -p $P -i s3 -t ev/z -U ev/gone -E
 wait_for 15 grep -qs '"clientid":"s3","action":"session_terminated"' "$SINK_OUT"
-sleep 0.5
+extra_room
 stop_nanohook
 got=$WORK/events.got
 normalize "$SINK_OUT" | sed -E 's/"connected_at":[0-9]+/"connected_at":0/' >"$got"

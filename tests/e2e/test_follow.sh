@@ -69,7 +69,7 @@ fi
 
 # A real NanoMQ restarted under nanohook --exe, when NANOMQ_BIN names one.
 if [ -z "${NANOMQ_BIN:-}" ]; then
-	skip "follow NanoMQ" "set NANOMQ_BIN=/path/to/nanomq to restart a real NanoMQ under nanohook"
+	skip_nanomq "follow NanoMQ"
 	exit 0
 fi
 start_sink follow-nanomq

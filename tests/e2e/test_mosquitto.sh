@@ -61,7 +61,7 @@ mosquitto_pub -p "$MOSQ_PORT" -i f2 -t x/y/z -m q2 -q 2
 mosquitto_pub -p "$MOSQ_PORT" -i f3 -t x/large -f "$WORK/large.bin" -q 1
 mosquitto_pub -p "$MOSQ_PORT" -i f3 -t y/other -m no -q 1
 wait_for 10 lines_at_least "$SINK_OUT" 4
-sleep 0.3
+extra_room
 stop_nanohook
 b64() { base64 -w0 "$@"; }
 cat >"$WORK/$name.expected" <<EXP
@@ -83,18 +83,18 @@ webhook {
 CONF
 start_nanohook "$name" "$MOSQ_PID" "$WORK/$name.conf"
 mosquitto_pub -p "$MOSQ_PORT" -i r-normal -u carol -t t -m m
-mosquitto_sub -p "$MOSQ_PORT" -i r-killed -t t >/dev/null & p=$!; sleep 0.3; kill -KILL $p; wait $p 2>/dev/null
+start_sub r-killed -p "$MOSQ_PORT" -i r-killed -t t; kill -KILL $SUB_PID; wait $SUB_PID 2>/dev/null
 # a stopped client sends no PINGREQ: the broker drops it after 1.5 x 5 s
-mosquitto_sub -p "$MOSQ_PORT" -i r-keepalive -k 5 -t t >/dev/null & ka=$!; sleep 0.3; kill -STOP $ka
+start_sub r-keepalive -p "$MOSQ_PORT" -i r-keepalive -k 5 -t t; ka=$SUB_PID; kill -STOP $ka
 # a second client with the same id takes the session over; the first one
 # is stopped so it cannot reconnect and take it back. -W 1 then ends the
 # second one with a normal DISCONNECT.
-mosquitto_sub -p "$MOSQ_PORT" -i r-takeover -t t >/dev/null & t1=$!; sleep 0.3; kill -STOP $t1
+start_sub r-takeover -p "$MOSQ_PORT" -i r-takeover -t t; t1=$SUB_PID; kill -STOP $t1
 mosquitto_sub -p "$MOSQ_PORT" -i r-takeover -t t -W 1 >/dev/null 2>&1
 kill -KILL $t1 2>/dev/null; kill -CONT $t1 2>/dev/null; wait $t1 2>/dev/null
 wait_for 20 grep -qs '"clientid":"r-keepalive"' "$SINK_OUT"
 kill -KILL $ka 2>/dev/null; kill -CONT $ka 2>/dev/null; wait $ka 2>/dev/null
-sleep 0.3
+extra_room
 stop_nanohook
 check_line() { # NAME BODY: the sink got exactly this body
 	if grep -qxF "$2" "$SINK_OUT"; then ok "$1"; else not_ok "$1" "missing $2"; sed 's/^/#   /' "$SINK_OUT"; fi

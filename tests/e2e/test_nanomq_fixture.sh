@@ -85,7 +85,7 @@ start_nanohook "$name" "$FIX_PID" "$WORK/$name.conf"
 	echo quit
 } >&7; exec 7>&-
 wait_for 20 lines_at_least "$SINK_OUT" 4
-sleep 0.3
+extra_room
 stop_nanohook
 cat >"$WORK/$name.expected" <<'EXP'
 {"proto_ver":5,"keepalive":10,"conn_ack":"fail","username":"eve","clientid":"refused-1","action":"client_connack"}

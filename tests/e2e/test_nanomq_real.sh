@@ -4,14 +4,14 @@
 # must give NanoMQ 0.25.3's golden bodies in every encoding; a wrong
 # password must give a failed connack and a stalled client a keepalive
 # disconnect.
+. "$(dirname "$0")/lib.sh"
 if [ -z "${NANOMQ_BIN:-}" ]; then
-	echo "skip - real NanoMQ: set NANOMQ_BIN=/path/to/nanomq to run these tests"
+	skip_nanomq "real NanoMQ"
 	exit 0
 fi
-. "$(dirname "$0")/lib.sh"
 need_root "real NanoMQ" || exit 0
 if ! command -v mosquitto_pub >/dev/null || ! command -v mosquitto_sub >/dev/null; then
-	skip "real NanoMQ" "needs mosquitto_pub and mosquitto_sub"
+	skip_absent "real NanoMQ" mosquitto_pub "apt-get install mosquitto-clients"
 	exit 0
 fi
 if [ ! -x "$NANOMQ_BIN" ]; then
@@ -87,7 +87,7 @@ for enc in plain base64 base62; do
 	start_nanohook "$name" "$NMQ_PID" "$WORK/$name.conf" || { not_ok "$name" "nanohook did not attach"; continue; }
 	golden_actions "$NMQ_PORT" "$name"
 	wait_for 10 lines_at_least "$SINK_OUT" "$N_GOLDEN"
-	sleep 0.3 # room for a body too many to show up
+	extra_room
 	finish_nanohook "$name" "$N_GOLDEN"
 	same_bodies "$name golden bodies" "$(expected_golden "$enc")" "$SINK_OUT"
 	stop_bounded "$SINK_PID" TERM 5
@@ -133,7 +133,7 @@ if start_nanohook "$name" "$NMQ_PID" "$WORK/$name.conf"; then
 	kill -KILL "$idle"
 	wait "$idle" 2>/dev/null
 	wait_for 5 lines_at_least "$SINK_OUT" 9
-	sleep 0.3
+	extra_room
 	finish_nanohook "$name" 9
 	cat >"$WORK/$name.expected" <<'EXP'
 {"proto_ver":4,"keepalive":60,"conn_ack":"fail","username":"alice","clientid":"c-badpw-mqttv311","action":"client_connack"}

@@ -96,7 +96,8 @@ delivered_case() {
 # why (WHAT, a regex), and the events were kept, not lost.
 refused_case() {
 	local name=$1 n=$2 what=$3 posted
-	sleep 2
+	# An attempt has failed and said why: the refusal is on record.
+	wait_for 30 grep -Eq "$what" "$NH_LOG"
 	stop_nanohook
 	posted=$(summary_value posted)
 	if [ "$(posts_where "$HS_OUT" "p['status'] == 200")" = 0 ] && [ "$posted" = 0 ] &&
@@ -388,7 +389,7 @@ CONF
 "$NANOHOOK" check --conf "$WORK/$name.conf" >"$WORK/$name.check" 2>&1
 NH_TEST_WEBHOOK_SECRET=$SECRET start_nanohook $name "$MOSQ_PID" "$WORK/$name.conf" \
 	--metrics 127.0.0.1:0 && publish $name 3
-sleep 1
+wait_for 30 metric_is events_delivered_total -ge 3
 kill -USR1 "$NH_PID"
 metrics=$(sed -n 's|.*metrics on http://\(.*\)/metrics$|\1|p' "$NH_LOG")
 [ -n "$metrics" ] && curl -s "http://$metrics/metrics" >"$WORK/$name.metrics"

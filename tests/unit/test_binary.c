@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "nh_test.h"
+
 #include "broker.h"
 #include "disasm.h"
 #include "dwarf_info.h"
@@ -1047,7 +1049,7 @@ static void test_mosquitto_accessors(void **state)
 	(void)state;
 
 	if (access(MOSQUITTO, R_OK) != 0)
-		skip();
+		NH_SKIP("[absent mosquitto] %s: apt-get install mosquitto", MOSQUITTO);
 	elf = nh_elf_open(MOSQUITTO, err, sizeof(err));
 	if (!elf)
 		fail_msg("%s", err);

@@ -30,6 +30,8 @@
 
 #include <cmocka.h>
 
+#include "nh_test.h"
+
 #include "deliver.h"
 
 /* ---- a loopback HTTP/1.1 server ------------------------------------------ */
@@ -436,18 +438,16 @@ static void pool_size_requests_run_at_once(void **state)
 	struct srv *s = srv_new();
 	struct nh_deliver *d;
 	char url[64];
-	int64_t t0;
 
 	(void)state;
 	s->delay_ms = 300;
 	srv_start(s);
 	url_of(s, url, sizeof(url));
 	d = deliver_for(url, 4, 5000, 100, NULL);
-	t0 = now_ms();
 	submit_n(d, 8);
-	assert_int_equal(nh_deliver_drain(d, 10000), 0);
-	/* Two rounds of four (600 ms), not eight in a row (2400 ms). */
-	assert_true(now_ms() - t0 < 1800);
+	assert_int_equal(nh_deliver_drain(d, 30000), 0);
+	/* Four at once (the endpoint saw four requests open together), not
+	 * eight in a row. */
 	assert_int_equal(srv_count(s), 8);
 	assert_int_equal(s->peak, 4);
 	assert_int_equal(s->connections, 4);
@@ -517,7 +517,6 @@ static void large_body_goes_out_whole_without_expect(void **state)
 	struct srv *s = srv_new();
 	struct nh_deliver *d;
 	char url[64];
-	int64_t t0;
 
 	(void)state;
 	for (size_t i = 0; i < len; i++)
@@ -526,11 +525,11 @@ static void large_body_goes_out_whole_without_expect(void **state)
 	srv_start(s);
 	url_of(s, url, sizeof(url));
 	d = deliver_for(url, 1, 5000, 10, NULL);
-	t0 = now_ms();
 	assert_int_equal(nh_deliver_submit(d, body, len), 0);
-	assert_int_equal(nh_deliver_drain(d, 5000), 0);
-	assert_true(now_ms() - t0 < 900);
+	assert_int_equal(nh_deliver_drain(d, 30000), 0);
 	assert_int_equal(srv_count(s), 1);
+	/* No "Expect: 100-continue": curl would hold the body for a second
+	 * waiting for an answer this endpoint never sends. */
 	assert_int_equal(header_count(s->recs[0].head, "Expect", NULL), 0);
 	assert_int_equal(s->recs[0].len, len);
 	for (size_t i = 0; i < len; i++)
@@ -573,17 +572,14 @@ static void slow_reply_is_failed_timeout(void **state)
 	struct nh_deliver_stats st;
 	struct nh_deliver *d;
 	char url[64];
-	int64_t t0;
 
 	(void)state;
 	s->delay_ms = 3000;
 	srv_start(s);
 	url_of(s, url, sizeof(url));
 	d = deliver_for(url, 1, 200, 10, &log);
-	t0 = now_ms();
 	submit_n(d, 1);
-	assert_int_equal(nh_deliver_drain(d, 5000), 0);
-	assert_true(now_ms() - t0 < 2000);
+	assert_int_equal(nh_deliver_drain(d, 30000), 0);
 	nh_deliver_stats(d, &st);
 	assert_int_equal(st.failed_timeout, 1);
 	assert_int_equal(st.posted_ok + st.failed_http + st.failed_transport, 0);
@@ -683,6 +679,7 @@ static void on_done_can_take_and_resubmit_the_body(void **state)
 
 static void drain_gives_up_at_its_deadline(void **state)
 {
+	struct done_log log = { 0 };
 	struct srv *s = srv_new();
 	struct nh_deliver *d;
 	char url[64];
@@ -692,11 +689,14 @@ static void drain_gives_up_at_its_deadline(void **state)
 	s->delay_ms = 5000;
 	srv_start(s);
 	url_of(s, url, sizeof(url));
-	d = deliver_for(url, 1, 0, 10, NULL);
+	d = deliver_for(url, 1, 0, 10, &log);
 	submit_n(d, 3);
 	t0 = now_ms();
 	assert_int_equal(nh_deliver_drain(d, 200), 3);
-	assert_in_range(now_ms() - t0, 150, 2000);
+	/* Not before its deadline (the monotonic clock cannot run fast), and
+	 * before the endpoint's first answer (5 s): nothing was answered. */
+	assert_true(now_ms() - t0 >= 200);
+	assert_int_equal(log.calls, 0);
 	nh_deliver_free(d); /* frees the running and queued bodies */
 	srv_free(s);
 }
@@ -724,17 +724,18 @@ static void poll_returns_for_extra_fd_and_wakeup(void **state)
 	assert_int_equal(nh_deliver_poll(d, efd, 100), 0);
 	assert_true(now_ms() - t0 >= 90);
 
-	/* The caller's fd is readable: back at once. */
+	/* The caller's fd is readable: back long before the timeout (60 s;
+	 * only a wakeup can bring it back within half of that). */
 	assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
 	t0 = now_ms();
-	assert_int_equal(nh_deliver_poll(d, efd, 5000), 0);
-	assert_true(now_ms() - t0 < 1000);
+	assert_int_equal(nh_deliver_poll(d, efd, 60000), 0);
+	assert_true(now_ms() - t0 < 30000);
 
 	/* Another thread wakes it. */
 	assert_int_equal(pthread_create(&th, NULL, wake_later, d), 0);
 	t0 = now_ms();
-	assert_int_equal(nh_deliver_poll(d, -1, 5000), 0);
-	assert_true(now_ms() - t0 < 2000);
+	assert_int_equal(nh_deliver_poll(d, -1, 60000), 0);
+	assert_true(now_ms() - t0 < 30000);
 	pthread_join(th, NULL);
 
 	close(efd);
@@ -796,8 +797,7 @@ static void nh_sink_receives_everything(void **state)
 	/* build/tests/test_deliver -> build/nh-sink */
 	snprintf(sink, sizeof(sink), "%s/../nh-sink", exe);
 	if (access(sink, X_OK) != 0) {
-		print_message("%s not built; run make first to include this test\n", sink);
-		skip();
+		NH_SKIP("%s not built (make builds it before the unit tests)", sink);
 	}
 	ofd = mkstemp(out);
 	assert_true(ofd >= 0);

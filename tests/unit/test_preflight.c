@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "nh_test.h"
+
 #include "preflight.h"
 
 /* ---- CapEff ---------------------------------------------------------------- */
@@ -415,7 +417,7 @@ static void real_system(void **state)
 	(void)state;
 	if (geteuid() != 0 || access("/sys/kernel/btf/vmlinux", R_OK) != 0 ||
 	    access("/sys/bus/event_source/devices/uprobe/type", F_OK) != 0) {
-		skip();
+		NH_SKIP("needs root on a kernel with BTF and uprobes");
 		return;
 	}
 	f = open_memstream(&out, &len);

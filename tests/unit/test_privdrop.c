@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "nh_test.h"
+
 #include "privdrop.h"
 
 /* CapEff of this process from /proc/self/status. */
@@ -75,7 +77,7 @@ static void test_drop_everything(void **state)
 {
 	(void)state;
 	if (geteuid() != 0)
-		skip();
+		NH_SKIP("needs root: it drops root's capabilities");
 	assert_int_equal(in_child(drop_all_to_nobody), 0);
 }
 
@@ -83,7 +85,7 @@ static void test_keep_only_attach_caps(void **state)
 {
 	(void)state;
 	if (geteuid() != 0)
-		skip();
+		NH_SKIP("needs root: it drops root's capabilities");
 	assert_int_equal(in_child(keep_attach_caps), 0);
 }
 
