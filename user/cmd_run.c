@@ -32,6 +32,7 @@
 #include "metrics.h"
 #include "preflight.h"
 #include "privdrop.h"
+#include "procfind.h"
 #include "security.h"
 #include "spool.h"
 #include "stats.h"
@@ -348,35 +349,55 @@ static void run_loop(struct run *r)
 	}
 }
 
-/* A process named `name` (its comm), or 0. */
-static pid_t find_by_name(const char *name)
+/* How many processes of one name --name takes in: the probes sit on one
+ * file, so this only bounds what a refusal can list. */
+#define NAMED_MAX 64
+
+/* --name: every process of that name, which must all run one binary file
+ * (the probes sit on the file, so they cover each of them, and restarts).
+ * Processes of that name running different files are refused, listed, since
+ * offsets and probes are per binary: --exe picks one file, --pid one process. */
+static int resolve_by_name(struct run *r, char *err, size_t errlen)
 {
-	char path[64], comm[64];
-	struct dirent *de;
-	pid_t found = 0;
-	DIR *d = opendir("/proc");
+	const struct nh_run_opts *o = r->o;
+	struct nh_proc procs[NAMED_MAX];
+	char exe[64], pids[256] = "";
+	bool said = false;
+	size_t n, shown, at = 0;
 
-	while (d && !found && (de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		FILE *f;
-
-		if (*end || pid <= 0 || pid == getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f)) {
-			comm[strcspn(comm, "\n")] = 0;
-			if (!strcmp(comm, name))
-				found = (pid_t)pid;
-		}
-		fclose(f);
+	while (!(n = nh_procs_named(o->name, procs, NAMED_MAX))) {
+		if (!said)
+			nh_info("waiting for a process named %s", o->name);
+		said = true;
+		if (stop_signal)
+			return -1;
+		sleep(1);
 	}
-	if (d)
-		closedir(d);
-	return found;
+	shown = n < NAMED_MAX ? n : NAMED_MAX;
+	if (!nh_procs_one_binary(procs, shown)) {
+		int len = snprintf(err, errlen, "--name %s: %zu processes of that name run different "
+				   "binaries:", o->name, n);
+
+		for (size_t i = 0; i < shown && len > 0 && (size_t)len < errlen; i++)
+			len += snprintf(err + len, errlen - (size_t)len, "%s pid %d %s",
+					i ? "," : "", (int)procs[i].pid, procs[i].exe);
+		if (len > 0 && (size_t)len < errlen)
+			snprintf(err + len, errlen - (size_t)len,
+				 "; use --exe PATH for every process of one binary, or --pid PID "
+				 "for one process (one nanohook per binary)");
+		return -1;
+	}
+	for (size_t i = 0; i < shown && at < sizeof(pids) - 16; i++)
+		at += (size_t)snprintf(pids + at, sizeof(pids) - at, "%s%d", i ? ", " : "",
+				       (int)procs[i].pid);
+	/* The kernel resolves /proc/PID/exe to the file itself, so the probes
+	 * stay on it after this process is gone, and cover the file in
+	 * another mount namespace (a container) too. */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)procs[0].pid);
+	snprintf(r->exe_display, sizeof(r->exe_display), "%s", procs[0].exe);
+	nh_info("%zu process%s named %s (pid %s%s) run%s %s", n, n == 1 ? "" : "es", o->name, pids,
+		n > shown ? ", ..." : "", n == 1 ? "s" : "", r->exe_display);
+	return nh_target_open(&r->t, 0, exe, o->broker, err, errlen);
 }
 
 /* --pid, --exe or --name: open and resolve the broker's binary. With
@@ -384,9 +405,6 @@ static pid_t find_by_name(const char *name)
 static int resolve_target(struct run *r, char *err, size_t errlen)
 {
 	const struct nh_run_opts *o = r->o;
-	char exe[64];
-	pid_t pid;
-	ssize_t n;
 
 	*err = 0;
 	if (o->pid)
@@ -395,24 +413,7 @@ static int resolve_target(struct run *r, char *err, size_t errlen)
 		snprintf(r->exe_display, sizeof(r->exe_display), "%s", o->exe);
 		return nh_target_open(&r->t, 0, o->exe, o->broker, err, errlen);
 	}
-	while (!(pid = find_by_name(o->name))) {
-		static bool said;
-
-		if (!said)
-			nh_info("waiting for a process named %s", o->name);
-		said = true;
-		if (stop_signal)
-			return -1;
-		sleep(1);
-	}
-	/* The kernel resolves /proc/PID/exe to the file itself, so the probes
-	 * stay on it after this process is gone, and cover the file in
-	 * another mount namespace (a container) too. */
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
-	n = readlink(exe, r->exe_display, sizeof(r->exe_display) - 1);
-	r->exe_display[n > 0 ? n : 0] = 0;
-	nh_info("process %s is pid %d, running %s", o->name, (int)pid, r->exe_display);
-	return nh_target_open(&r->t, 0, exe, o->broker, err, errlen);
+	return resolve_by_name(r, err, errlen);
 }
 
 /* The spool, the dead-letter file and the engine. */

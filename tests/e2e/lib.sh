@@ -11,6 +11,7 @@ NH_TOP=${NH_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NH_BUILD=${NH_BUILD:-build}
 case "$NH_BUILD" in /*) ;; *) NH_BUILD=$NH_TOP/$NH_BUILD ;; esac
 NANOHOOK=$NH_BUILD/nanohook
+MOSQUITTO=${MOSQUITTO:-mosquitto} # start_mosquitto's binary
 SINK=$NH_BUILD/nh-sink
 GOLDEN=$NH_TOP/tests/golden/nanomq-0.25.3
 WORK=$(mktemp -d /tmp/nh-e2e.XXXXXX)
@@ -214,7 +215,7 @@ start_mosquitto() {
 		echo "log_type error"
 		for line in "$@"; do echo "$line"; done
 	} >"$conf"
-	mosquitto -c "$conf" >"$WORK/$name.mosquitto.log" 2>&1 &
+	"$MOSQUITTO" -c "$conf" >"$WORK/$name.mosquitto.log" 2>&1 &
 	MOSQ_PID=$!
 	_pids+=("$MOSQ_PID")
 	wait_for 10 eval '! port_free $MOSQ_PORT' || {

@@ -44,21 +44,25 @@ if [ "$NH_STATUS" -eq 0 ]; then ok "--exe: nanohook kept running across the rest
 	not_ok "--exe exit" "$NH_STATUS"; fi
 kill -TERM "$MOSQ_PID"; wait "$MOSQ_PID" 2>/dev/null
 
-# --name: nanohook starts first and waits for the broker.
+# --name: nanohook starts first and waits for the broker. The broker runs as
+# a copy of mosquitto's binary under a name of its own, so that no other
+# mosquitto on this machine (a system service, another test) is taken in.
+NAMED=nh-follow-mosq
+mkdir -p "$WORK/bin" "$WORK/bin2"
+cp "$MOSQ_BIN" "$WORK/bin/$NAMED"
+cp "$MOSQ_BIN" "$WORK/bin2/$NAMED" # the same name, another file
 start_sink follow-name
 cat_conf "$WORK/name.conf"
-start_nanohook_file name --name mosquitto --conf "$WORK/name.conf"
-if [ -z "$(pgrep -x mosquitto)" ]; then
-	wait_for 10 grep -qs 'waiting for a process named mosquitto' "$NH_LOG" &&
-		ok "--name: waits for a process of that name" || not_ok "--name wait" "no message"
-fi
-start_mosquitto third
+start_nanohook_file name --name "$NAMED" --conf "$WORK/name.conf"
+wait_for 10 grep -qs "waiting for a process named $NAMED" "$NH_LOG" &&
+	ok "--name: waits for a process of that name" || not_ok "--name wait" "no message"
+MOSQUITTO=$WORK/bin/$NAMED start_mosquitto third
 wait_for 20 grep -qs 'attached to mosquitto' "$NH_LOG" || { not_ok "follow --name" "no attach"; sed 's/^/#   /' "$NH_LOG"; }
 mosquitto_pub -p "$MOSQ_PORT" -i n-third -t follow/c -m 3
 kill -TERM "$MOSQ_PID"; wait "$MOSQ_PID" 2>/dev/null
-start_mosquitto fourth
+MOSQUITTO=$WORK/bin/$NAMED start_mosquitto fourth
 mosquitto_pub -p "$MOSQ_PORT" -i n-fourth -t follow/d -m 4
-wait_for 10 grep -qs '"from_client_id":"n-fourth"' "$SINK_OUT"
+wait_for 30 grep -qs '"from_client_id":"n-fourth"' "$SINK_OUT"
 stop_nanohook
 if grep -q '"from_client_id":"n-third"' "$SINK_OUT" && grep -q '"from_client_id":"n-fourth"' "$SINK_OUT" &&
 	grep -q '"clientid":"n-fourth","action":"client_connack"' "$SINK_OUT"; then
@@ -66,6 +70,38 @@ if grep -q '"from_client_id":"n-third"' "$SINK_OUT" && grep -q '"from_client_id"
 else
 	not_ok "--name" "missing events"; sed 's/^/#   /' "$SINK_OUT" "$NH_LOG"
 fi
+
+# --name with two processes of that name running one binary: the probes on
+# the file cover both.
+fourth_pid=$MOSQ_PID fourth_port=$MOSQ_PORT
+MOSQUITTO=$WORK/bin/$NAMED start_mosquitto fifth
+start_sink follow-two
+cat_conf "$WORK/two.conf"
+start_nanohook_file two --name "$NAMED" --conf "$WORK/two.conf"
+wait_for 20 grep -qs 'attached to mosquitto' "$NH_LOG" || { not_ok "--name two" "no attach"; sed 's/^/#   /' "$NH_LOG"; }
+mosquitto_pub -p "$fourth_port" -i two-a -t follow/e -m 5
+mosquitto_pub -p "$MOSQ_PORT" -i two-b -t follow/f -m 6
+wait_for 30 eval 'grep -qs "\"from_client_id\":\"two-a\"" "$SINK_OUT" &&
+	grep -qs "\"from_client_id\":\"two-b\"" "$SINK_OUT"'
+stop_nanohook
+if grep -q "2 processes named $NAMED (pid $fourth_pid, $MOSQ_PID) run $WORK/bin/$NAMED" "$NH_LOG" &&
+	grep -q '"from_client_id":"two-a"' "$SINK_OUT" && grep -q '"from_client_id":"two-b"' "$SINK_OUT"; then
+	ok "--name: two processes of one binary are both covered, and named in the log"
+else
+	not_ok "--name two" "missing events or log line"; sed 's/^/#   /' "$SINK_OUT" "$NH_LOG"
+fi
+
+# ... and a third of that name running another file: refused, listed.
+MOSQUITTO=$WORK/bin2/$NAMED start_mosquitto sixth
+start_nanohook_file other --name "$NAMED" --conf "$WORK/two.conf"
+if wait_for 20 dead "$NH_PID"; then wait "$NH_PID"; rc=$?; else rc=running; fi
+if [ "$rc" = 1 ] && grep -q "3 processes of that name run different binaries" "$NH_LOG" &&
+	grep -q "pid $MOSQ_PID $WORK/bin2/$NAMED" "$NH_LOG" && grep -q "use --exe PATH" "$NH_LOG"; then
+	ok "--name: processes of that name running different binaries are refused and listed"
+else
+	not_ok "--name different binaries" "exit $rc"; sed 's/^/#   /' "$NH_LOG"
+fi
+check_sanitizers "$NH_LOG"
 
 # A real NanoMQ restarted under nanohook --exe, when NANOMQ_BIN names one.
 if [ -z "${NANOMQ_BIN:-}" ]; then

@@ -1038,12 +1038,24 @@ static void test_stripped_refusals(void **state)
 
 #define MOSQUITTO "/usr/sbin/mosquitto"
 
+/* Debian's stripped mosquitto: each plugin accessor nanohook reads offsets
+ * from is found in .dynsym and reads its context argument the way the
+ * resolver relies on (one load of the field's size; username's accessor
+ * loads ->bridge first, then ->username), at distinct offsets. */
 static void test_mosquitto_accessors(void **state)
 {
-	static const char *const funcs[] = {
-		"mosquitto_client_id", "mosquitto_client_username",
-		"mosquitto_client_keepalive", "mosquitto_client_protocol_version",
+	static const struct {
+		const char *func;
+		size_t loads;     /* loads from the context, in order */
+		uint8_t size;     /* of each */
+	} accessors[] = {
+		{ "mosquitto_client_id", 1, 8 },
+		{ "mosquitto_client_username", 2, 8 },
+		{ "mosquitto_client_keepalive", 1, 2 },
+		{ "mosquitto_client_protocol_version", 1, 4 },
 	};
+	int64_t seen[8];
+	size_t n_seen = 0;
 	char err[256];
 	struct nh_elf *elf;
 	(void)state;
@@ -1053,15 +1065,22 @@ static void test_mosquitto_accessors(void **state)
 	elf = nh_elf_open(MOSQUITTO, err, sizeof(err));
 	if (!elf)
 		fail_msg("%s", err);
-	printf("  %s build-id %s, symtab %d, pie %d\n", MOSQUITTO, nh_elf_build_id(elf),
-	       nh_elf_has_symtab(elf), nh_elf_is_pie(elf));
-	for (size_t i = 0; i < sizeof(funcs) / sizeof(*funcs); i++) {
+	for (size_t i = 0; i < sizeof(accessors) / sizeof(*accessors); i++) {
 		struct nh_disasm_result res;
 		struct nh_sym sym;
-		decode_func(elf, funcs[i], 0, &res, &sym);
+
+		decode_func(elf, accessors[i].func, 0, &res, &sym);
 		assert_true(sym.dynamic); /* the package is stripped: .dynsym only */
-		print_res(funcs[i], &res);
-		assert_true(res.n_acc > 0);
+		print_res(accessors[i].func, &res);
+		assert_int_equal(res.n_acc, accessors[i].loads);
+		for (size_t k = 0; k < res.n_acc; k++) {
+			assert_int_equal(res.acc[k].kind, NH_ACC_LOAD);
+			assert_int_equal(res.acc[k].size, accessors[i].size);
+			assert_in_range(res.acc[k].disp, 0, 0x1000); /* inside struct mosquitto */
+			for (size_t m = 0; m < n_seen; m++)
+				assert_int_not_equal(res.acc[k].disp, seen[m]);
+			seen[n_seen++] = res.acc[k].disp;
+		}
 	}
 	nh_elf_close(elf);
 }
