@@ -32,23 +32,11 @@
 #include <bpf/bpf_tracing.h>
 
 #include "nh_common.bpf.h"
+#include "nh_mosq.h"
 #include "nh_offsets.h"
 
 const volatile struct mosq_offsets off = {};
 
-/* enum mosquitto_client_state values (stable across 2.0.x) */
-#define MOSQ_CS_NEW 0
-#define MOSQ_CS_ACTIVE 3
-#define MOSQ_CS_DISCONNECTING 2
-#define MOSQ_CS_DUPLICATE 17
-#define MOSQ_CS_DISCONNECT_WITH_WILL 18
-#define MOSQ_CS_REAUTHENTICATING 21
-
-/* enum mosquitto_msg_origin: mosq_mo_client */
-#define MOSQ_MO_CLIENT 0
-/* enum mosquitto_msg_direction: mosq_md_out */
-#define MOSQ_MD_OUT 1
-#define MOSQ_CS_DISCONNECTED 7
 
 /* context__disconnect entry -> return, per thread: did the broker keep
  * the session (session_expiry__add) while disconnecting? */
@@ -118,7 +106,7 @@ int BPF_KPROBE(mosq_connect, void *mctx)
 		return 0;
 	pkt = NH_READ(const void *, mctx, off.ctx_in_payload, &fault);
 	len = NH_READ(__u32, mctx, off.ctx_in_remaining, &fault);
-	want = len < payload_max ? len : payload_max;
+	want = len < cfg.payload_max ? len : cfg.payload_max;
 	rec = nh_reserve(NH_EV_CONNECT, pkt, want, &fault);
 	if (!rec)
 		return 0;
@@ -210,7 +198,7 @@ int BPF_KPROBE(mosq_store, void *src, void *stored, __u64 expiry, __u64 store_id
 	qos = NH_SPAN_GET(__u8, &sp, off.st_qos, &fault);
 	retain = NH_SPAN_GET(__u8, &sp, off.st_retain, &fault);
 	topic = NH_SPAN_GET(const char *, &sp, off.st_topic, &fault);
-	want = len < payload_max ? len : payload_max;
+	want = len < cfg.payload_max ? len : cfg.payload_max;
 	rec = nh_reserve(NH_EV_PUBLISH, payload, want, &fault);
 	if (!rec)
 		return 0;
@@ -240,7 +228,7 @@ static __always_inline int emit_raw(void *mctx, __u16 type)
 		return 0;
 	pkt = NH_READ(const void *, mctx, off.ctx_in_payload, &fault);
 	len = NH_READ(__u32, mctx, off.ctx_in_remaining, &fault);
-	want = len < payload_max ? len : payload_max;
+	want = len < cfg.payload_max ? len : cfg.payload_max;
 	rec = nh_reserve(type, pkt, want, &fault);
 	if (!rec)
 		return 0;
@@ -318,7 +306,7 @@ int BPF_KPROBE(mosq_ctx_disconnect, void *mctx)
 	struct mosq_disc_call call = { .ctx = (__u64)mctx };
 	bool fault = false;
 
-	if (target_tgid && (id >> 32) != target_tgid)
+	if (cfg.target_tgid && (id >> 32) != cfg.target_tgid)
 		return 0;
 	call.state = NH_READ(__u32, mctx, off.ctx_state, &fault);
 	/* Already disconnected: context__disconnect returns at once. The
@@ -342,9 +330,6 @@ int BPF_KPROBE(mosq_expiry_add, void *mctx)
 	return 0;
 }
 
-/* broker_reason of a terminated record: why the session ended. */
-#define NH_TERM_DISCONNECT 0 /* with the connection (clean session) */
-#define NH_TERM_EXPIRED 1    /* a kept session expired later */
 
 SEC("uretprobe")
 int BPF_KRETPROBE(mosq_ctx_disconnect_ret)
@@ -365,7 +350,7 @@ int BPF_KRETPROBE(mosq_ctx_disconnect_ret)
 	 * reading it on return is safe. */
 	if (kept || !nh_target_hit())
 		return 0;
-	return emit_terminated((const void *)mctx, NH_TERM_DISCONNECT, state);
+	return emit_terminated((const void *)mctx, MOSQ_TERM_DISCONNECT, state);
 }
 
 /* Called directly (not inlined) only when a kept session expires or a
@@ -376,7 +361,7 @@ int BPF_KPROBE(mosq_add_to_disused, void *mctx)
 {
 	if (!nh_target_hit() || !mctx)
 		return 0;
-	return emit_terminated(mctx, NH_TERM_EXPIRED, 0);
+	return emit_terminated(mctx, MOSQ_TERM_EXPIRED, 0);
 }
 
 SEC("uprobe")
@@ -400,7 +385,7 @@ int BPF_KPROBE(mosq_msg_insert, void *mctx, __u64 mid, __u64 dir, __u64 qos,
 		return 0;
 	payload = NH_READ(const void *, stored, off.st_payload, &fault);
 	len = NH_READ(__u32, stored, off.st_payloadlen, &fault);
-	want = len < payload_max ? len : payload_max;
+	want = len < cfg.payload_max ? len : cfg.payload_max;
 	rec = nh_reserve(NH_EV_DELIVERED, payload, want, &fault);
 	if (!rec)
 		return 0;

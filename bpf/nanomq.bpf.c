@@ -66,8 +66,6 @@ static __always_inline void fill_client(struct nh_record *rec, const void *cp,
 		*fault = true;
 
 	flag = NH_SPAN_GET(__u8, &sp, off.cp_con_flag, fault);
-	/* bit 1: clean start; userspace derives session_terminated from it */
-	rec->broker_state = flag;
 	if (flag & 0x80) {
 		rec->flags |= NH_F_HAS_USERNAME;
 		body = NH_SPAN_GET(const char *, &sp, off.cp_username_body, fault);
@@ -141,7 +139,7 @@ int BPF_KPROBE(nmq_handle_pub, void *work, void *pipe_ct, __u64 proto,
 		.is_event = (__u8)is_event != 0,
 	};
 
-	if (target_tgid && (id >> 32) != target_tgid)
+	if (cfg.target_tgid && (id >> 32) != cfg.target_tgid)
 		return 0;
 	if (bpf_map_update_elem(&pub_calls, &id, &call, BPF_ANY))
 		nh_count(NH_DROP_PENDING_FULL);
@@ -198,7 +196,7 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 		topic = NH_SPAN_GET(const char *, &sp, off.pp_topic_body, &fault);
 		len = NH_SPAN_GET(__u32, &sp, off.pp_topic_len, &fault);
 	}
-	want = payload_len < payload_max ? payload_len : payload_max;
+	want = payload_len < cfg.payload_max ? payload_len : cfg.payload_max;
 
 	rec = nh_reserve(NH_EV_PUBLISH, payload, want, &fault);
 	if (!rec)
@@ -235,7 +233,7 @@ static __always_inline struct nh_record *reserve_raw(__u16 type, const void *pkt
 						     __u32 len, bool *fault)
 {
 	struct nh_record *rec;
-	__u32 want = len < payload_max ? len : payload_max;
+	__u32 want = len < cfg.payload_max ? len : cfg.payload_max;
 
 	rec = nh_reserve(type, pkt, want, fault);
 	if (!rec)
@@ -398,7 +396,7 @@ int BPF_KPROBE(nmq_qos_set, __u64 is_sqlite, void *db, __u64 pipe_id, __u64 pack
 	rec->pipe_id = (__u32)pipe_id;
 	rec->packet_id = (__u16)packet_id;
 	/* The fixed header byte: userspace rebuilds the packet from it. */
-	rec->sub_opts = hdr;
+	rec->pub_header = hdr;
 	rec->qos = (hdr >> 1) & 3;
 	if (hdr & 1)
 		rec->flags |= NH_F_RETAIN;

@@ -5,8 +5,7 @@
  * into a record with explicit lengths and truncation flags.
  *
  * Included by exactly one .bpf.c per skeleton, so the maps below are
- * per-program; userspace makes them share one ring buffer with
- * bpf_map__reuse_fd when several brokers are followed at once.
+ * per-program.
  */
 #ifndef NH_COMMON_BPF_H
 #define NH_COMMON_BPF_H
@@ -15,20 +14,17 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-/* Set by userspace before load. 0 = every process the uprobe fires in
- * (uprobe PID filters are not exclusive, so the tgid is checked here). */
-const volatile __u32 target_tgid = 0;
-/* Bytes of payload to capture, <= NH_PAYLOAD_LARGE. */
-const volatile __u32 payload_max = 4096;
-/* Identifies the emitting program in records (enum nh_broker_id). */
-const volatile __u8 broker_id = 0;
-/* Batched wakeups: waking the reader costs the broker thread more than
+/* Set by userspace before load (struct nh_probe_cfg in nh_record.h).
+ * Batched wakeups: waking the reader costs the broker thread more than
  * the rest of a capture, so records are submitted without one, and a
  * CPU wakes the reader only when wakeup_ns have passed since it last did
  * (so a lone event is not kept waiting) or wakeup_bytes are waiting (so a
  * burst is read in large batches). The reader also polls on its own. */
-const volatile __u64 wakeup_ns = 1000000;
-const volatile __u64 wakeup_bytes = 256 << 10;
+const volatile struct nh_probe_cfg cfg = {
+	.wakeup_ns = 1000000,
+	.wakeup_bytes = 256 << 10,
+	.payload_max = 4096,
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -63,7 +59,7 @@ static __always_inline bool nh_target_hit(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (target_tgid && tgid != target_tgid)
+	if (cfg.target_tgid && tgid != cfg.target_tgid)
 		return false;
 	nh_count(NH_CNT_HITS);
 	return true;
@@ -88,7 +84,7 @@ static __always_inline void nh_fill_header(struct nh_record *rec, __u16 type,
 	rec->tgid = id >> 32;
 	rec->tid = (__u32)id;
 	rec->type = type;
-	rec->broker = broker_id;
+	rec->broker = cfg.broker_id;
 	rec->payload_cap = cap;
 }
 
@@ -140,8 +136,8 @@ static __always_inline void nh_submit(struct nh_record *rec)
 		nh_count(NH_CNT_PAYLOAD_TRUNC);
 	nh_count(NH_CNT_EMITTED);
 	last = bpf_map_lookup_elem(&last_wakeup, &zero);
-	if (!last || now - *last >= wakeup_ns ||
-	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+	if (!last || now - *last >= cfg.wakeup_ns ||
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg.wakeup_bytes) {
 		flags = BPF_RB_FORCE_WAKEUP;
 		if (last)
 			*last = now;

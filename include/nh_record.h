@@ -61,6 +61,18 @@ enum nh_event_type {
 #define NH_F_TRUNC_FROM (1u << 10)   /* publisher id or username cut */
 #define NH_F_RAW_PACKET (1u << 11)   /* payload holds a raw MQTT packet to parse */
 
+/* What every broker program is told before load (its read-only data,
+ * `cfg`); userspace fills it with nh_probe_cfg(). */
+struct nh_probe_cfg {
+	__u64 wakeup_ns;    /* wake the reader at least this often while records wait */
+	__u64 wakeup_bytes; /* ... or as soon as this much waits */
+	__u32 target_tgid;  /* 0: every process the uprobe fires in (uprobe PID
+			     * filters are not exclusive, so the tgid is checked) */
+	__u32 payload_max;  /* payload bytes to capture, <= NH_PAYLOAD_LARGE */
+	__u8 broker_id;     /* enum nh_broker_id, stamped on every record */
+	__u8 pad[7];
+};
+
 /* Reasons a record was lost inside BPF; indexes of the per-CPU counters. */
 enum nh_bpf_drop {
 	NH_DROP_RINGBUF_FULL = 0,  /* bpf_ringbuf_reserve failed */
@@ -93,8 +105,11 @@ struct nh_record {
 	__u32 payload_cap;  /* payload bytes this record class can hold */
 	__u64 conn_ref;     /* the broker's connection object (NanoMQ conn_param,
 			     * Mosquitto context): joins records of one connection */
-	__s32 broker_reason;/* the broker's own reason value, decoded in userspace */
-	__u32 broker_state; /* the broker's connection state, likewise */
+	/* The broker's own reason and connection state, decoded by its file
+	 * in userspace: nh_mosq.h says what Mosquitto's records carry;
+	 * NanoMQ's leave both 0. */
+	__s32 broker_reason;
+	__u32 broker_state;
 
 	__u32 clientid_len; /* length in the broker */
 	__u32 username_len;
@@ -111,7 +126,12 @@ struct nh_record {
 	__u16 from_clientid_got;
 	__u16 from_username_got;
 	__u16 addr_got;
-	__u16 sub_opts;     /* subscription options / granted QoS */
+	union {
+		/* (un)subscribe, session_subscribed: the options byte / QoS */
+		__u16 sub_opts;
+		/* NanoMQ delivered: the outgoing PUBLISH's fixed-header byte */
+		__u16 pub_header;
+	};
 
 	char clientid[NH_CLIENTID_MAX];
 	char username[NH_USERNAME_MAX];

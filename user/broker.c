@@ -19,6 +19,7 @@
 #include "broker.h"
 #include "disasm.h"
 #include "elf_file.h"
+#include "mqtt.h"
 #include "target_watch.h"
 
 static const struct nh_broker *const brokers[] = {
@@ -169,7 +170,10 @@ static bool on_bpffs(const char *dir)
 	return !statfs(dir, &fs) && fs.f_type == BPF_FS_MAGIC;
 }
 
-int nh_pins_reuse(const char *dir, pid_t pid, struct nh_attachment *out, char *err, size_t errlen)
+/* 1 and out's fds and link count filled if this process's probes are
+ * pinned under dir, 0 if none are, -1 (err set) if dir is unusable. */
+static int pins_reuse(const char *dir, pid_t pid, struct nh_attachment *out, char *err,
+		      size_t errlen)
 {
 	char path[PATH_MAX];
 	int rb, cnt;
@@ -206,8 +210,9 @@ int nh_pins_reuse(const char *dir, pid_t pid, struct nh_attachment *out, char *e
 	return 1;
 }
 
-int nh_pins_save(const char *dir, pid_t pid, int ringbuf_fd, int counters_fd,
-		 struct bpf_link *const *links, size_t n, char *err, size_t errlen)
+/* Pins the ring buffer, the counters and the links. */
+static int pins_save(const char *dir, pid_t pid, int ringbuf_fd, int counters_fd,
+		     struct bpf_link *const *links, size_t n, char *err, size_t errlen)
 {
 	char path[PATH_MAX], leaf[32];
 
@@ -284,24 +289,125 @@ int nh_broker_func_accesses(struct nh_target *t, const char *fn, int argno, unsi
 	return rc ? -1 : 0;
 }
 
-int nh_broker_attach_uprobe(struct nh_target *t, struct bpf_program *prog, bool ret,
-			    uint64_t file_off, struct bpf_link **link, char *err, size_t errlen)
+struct nh_probe_cfg nh_probe_cfg_for(const struct nh_target *t, const struct nh_attach_opts *o,
+				     enum nh_broker_id id)
 {
-	/* No PID (--exe, --name): every process running the file. */
-	*link = bpf_program__attach_uprobe(prog, ret, t->pid ? t->pid : -1, t->exe,
-					   (size_t)file_off);
-	if (!*link) {
-		snprintf(err, errlen, "attaching %s to %s: %s", bpf_program__name(prog),
-			 t->exe, strerror(errno));
+	return (struct nh_probe_cfg){
+		/* No PID (--exe, --name): every process running the file. */
+		.target_tgid = (uint32_t)t->pid,
+		.payload_max = o->payload_max,
+		.broker_id = (uint8_t)id,
+		.wakeup_ns = 1000000,
+		/* Wake the reader for a batch before the ring is an eighth full. */
+		.wakeup_bytes = o->ringbuf_bytes / 8 < (256 << 10) ? o->ringbuf_bytes / 8 : (256 << 10),
+	};
+}
+
+int nh_probes_attach(struct nh_target *t, const struct nh_attach_opts *o,
+		     struct bpf_object_skeleton *skel, const struct nh_probe *probes,
+		     const struct nh_probe_site *sites, size_t n, struct nh_probe_links *links,
+		     struct nh_attachment *out, char *err, size_t errlen)
+{
+	struct bpf_object *obj = *skel->obj;
+	struct bpf_map *events, *counters;
+	int rc;
+
+	if (o->pin_dir && (rc = pins_reuse(o->pin_dir, t->pid, out, err, errlen)) != 0)
+		return rc;
+	if (n > NH_MAX_PROBES) {
+		snprintf(err, errlen, "%zu probes: more than NH_MAX_PROBES", n);
 		return -1;
 	}
+	events = bpf_object__find_map_by_name(obj, "events");
+	counters = bpf_object__find_map_by_name(obj, "counters");
+	if (!events || !counters || bpf_map__set_max_entries(events, (uint32_t)o->ringbuf_bytes)) {
+		snprintf(err, errlen, "the BPF object has no events ring buffer or counters");
+		return -1;
+	}
+	/* An unused probe's program is not even loaded. */
+	for (size_t i = 0; i < n; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(obj, probes[i].program);
+
+		if (!prog) {
+			snprintf(err, errlen, "the BPF object has no program %s", probes[i].program);
+			return -1;
+		}
+		bpf_program__set_autoload(prog, sites[i].use);
+	}
+	rc = bpf_object__load_skeleton(skel);
+	if (rc) {
+		snprintf(err, errlen, "loading the BPF programs: %s (kernel with BTF, "
+			 "uprobes and ring buffers, and root, are needed)", strerror(-rc));
+		return -1;
+	}
+	links->n = n;
+	out->n_links = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(obj, probes[i].program);
+
+		links->link[i] = NULL;
+		if (!sites[i].use)
+			continue;
+		/* No PID (--exe, --name): every process running the file. */
+		links->link[i] = bpf_program__attach_uprobe(prog, probes[i].ret, t->pid ? t->pid : -1,
+							    t->exe, (size_t)sites[i].file_off);
+		if (!links->link[i]) {
+			snprintf(err, errlen, "attaching %s to %s: %s", probes[i].program, t->exe,
+				 strerror(errno));
+			return -1;
+		}
+		out->n_links++;
+	}
+	if (o->pin_dir && pins_save(o->pin_dir, t->pid, bpf_map__fd(events), bpf_map__fd(counters),
+				    links->link, n, err, errlen))
+		return -1;
+	/* Our own duplicates: they outlive the skeleton (see broker.h). */
+	out->ringbuf_fd = dup(bpf_map__fd(events));
+	out->counters_fd = dup(bpf_map__fd(counters));
 	return 0;
 }
 
-void nh_attachment_fill(struct nh_attachment *out, int ringbuf_fd, int counters_fd, void *state)
+void nh_probes_detach(struct nh_probe_links *links)
 {
-	/* Our own duplicates: they outlive the skeleton (see broker.h). */
-	out->ringbuf_fd = dup(ringbuf_fd);
-	out->counters_fd = dup(counters_fd);
-	out->state = state;
+	for (size_t i = 0; i < links->n; i++)
+		bpf_link__destroy(links->link[i]);
+	links->n = 0;
+}
+
+struct filter_emit {
+	struct nh_event *ev;
+	void (*emit)(void *ctx, const struct nh_event *ev);
+	void *emit_ctx;
+};
+
+static int emit_filter(void *arg, const struct nh_mqtt_topic_req *t)
+{
+	struct filter_emit *fe = arg;
+
+	fe->ev->topic = (struct nh_str){ t->filter.ptr, t->filter.len };
+	fe->ev->sub_qos = t->opts & 3;
+	fe->emit(fe->emit_ctx, fe->ev);
+	return 0;
+}
+
+int nh_broker_emit_sub_filters(struct nh_event *ev,
+			       void (*emit)(void *ctx, const struct nh_event *ev), void *emit_ctx)
+{
+	struct filter_emit fe = { ev, emit, emit_ctx };
+	const uint8_t *pkt = ev->payload;
+	size_t len = ev->payload_len;
+	uint8_t ver = ev->proto_ver ? ev->proto_ver : 4;
+	bool unsub = ev->type == NH_EV_UNSUBSCRIBE;
+	uint16_t packet_id;
+
+	if (ev->payload_len != ev->payload_full_len)
+		return -1;
+	ev->payload = NULL;
+	ev->payload_len = ev->payload_full_len = 0;
+	/* Checked whole first: a malformed packet gives no event at all. */
+	if (nh_mqtt_parse_sub(pkt, len, false, ver, unsub, NULL, NULL, &packet_id))
+		return -1;
+	ev->packet_id = packet_id;
+	nh_mqtt_parse_sub(pkt, len, false, ver, unsub, emit_filter, &fe, &packet_id);
+	return 1;
 }

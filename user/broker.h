@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "event.h"
+#include "nh_record.h"
 
 struct nh_elf;
 
@@ -60,9 +61,63 @@ struct nh_attach_opts {
 				   * wants; 0 = every event */
 	unsigned payload_max;
 	size_t ringbuf_bytes;
-	int share_ringbuf_fd;     /* -1, or a ring buffer to write into */
 	const char *pin_dir;      /* NULL, or a bpffs folder to pin into (--pin) */
 };
+
+/*
+ * Probes. Each broker file keeps a designated-initializer table of its
+ * probes, indexed by its own enum: the BPF program (by its name in
+ * bpf/<broker>.bpf.c), the broker function it sits on (an index into the
+ * broker's table of functions, which says which events need it), and
+ * whether it runs at the function's return. For one attach, the broker
+ * decides per probe whether it is used and where it goes (a site), and
+ * nh_probes_attach does the rest, the same for every broker.
+ */
+struct nh_probe {
+	const char *program;
+	int fn;                   /* the broker's enum of probed functions */
+	bool ret;                 /* a return probe */
+};
+
+struct nh_probe_site {
+	bool use;
+	uint64_t file_off;        /* of the function in the target's binary */
+};
+
+#define NH_MAX_PROBES 24
+
+struct bpf_link;
+
+/* The links of one broker's attached probes (freed by nh_probes_detach). */
+struct nh_probe_links {
+	struct bpf_link *link[NH_MAX_PROBES];
+	size_t n;
+};
+
+struct bpf_object_skeleton;
+
+/* What every broker program reads before load, for this target and these
+ * options (struct nh_probe_cfg: the tgid filter, the payload cap, the
+ * wakeup policy, the broker id). */
+struct nh_probe_cfg nh_probe_cfg_for(const struct nh_target *t, const struct nh_attach_opts *o,
+				     enum nh_broker_id id);
+
+/*
+ * The attach every broker shares, given its opened skeleton with its
+ * read-only data set. With --pin, probes already pinned for this process
+ * are taken over: returns 1 (the skeleton is not needed). Otherwise sizes
+ * the ring buffer, loads only the used probes' programs, attaches each at
+ * its site (to the process, or to every process running the file), pins
+ * them with --pin, and fills out's fds and link count: returns 0. On
+ * failure -1 and err; links already made are in `links` either way.
+ */
+int nh_probes_attach(struct nh_target *t, const struct nh_attach_opts *o,
+		     struct bpf_object_skeleton *skel, const struct nh_probe *probes,
+		     const struct nh_probe_site *sites, size_t n, struct nh_probe_links *links,
+		     struct nh_attachment *out, char *err, size_t errlen);
+
+/* Destroys the links (pinned ones stay attached: their pins hold them). */
+void nh_probes_detach(struct nh_probe_links *links);
 
 struct nh_broker {
 	const char *name;
@@ -109,37 +164,25 @@ int nh_target_open(struct nh_target *t, pid_t pid, const char *exe_path,
 		   const struct nh_broker *forced, char *err, size_t errlen);
 void nh_target_close(struct nh_target *t);
 
-struct bpf_link;
-
-/* Pinned attachments (--pin DIR), for brokers' attach and `detach`:
- * reuse: 1 and out's fds and link count filled if this process's probes
- * are pinned under dir, 0 if none are, -1 (err set) if dir is unusable.
- * save: pins the ring buffer, the counters and the links. remove: unpins
- * them, which detaches the probes. */
-int nh_pins_reuse(const char *dir, pid_t pid, struct nh_attachment *out, char *err,
-		  size_t errlen);
-int nh_pins_save(const char *dir, pid_t pid, int ringbuf_fd, int counters_fd,
-		 struct bpf_link *const *links, size_t n, char *err, size_t errlen);
+/* Pinned attachments (--pin DIR), for `detach`: unpins the probes of a
+ * process pinned under dir, which detaches them. */
 int nh_pins_remove(const char *dir, pid_t pid, char *err, size_t errlen);
 
 struct nh_disasm_result;
-struct bpf_program;
 
 /* For broker files: the reads argument `argno` of function `fn` makes
  * (see disasm.h); -1 if the function or its code cannot be had. */
 int nh_broker_func_accesses(struct nh_target *t, const char *fn, int argno, unsigned flags,
 			    struct nh_disasm_result *res);
-/* Attaches prog at file_off of the target's binary: to its process, or
- * to every process running the file when the target has no PID. */
-int nh_broker_attach_uprobe(struct nh_target *t, struct bpf_program *prog, bool ret,
-			    uint64_t file_off, struct bpf_link **link, char *err, size_t errlen);
-
-/* For broker files: a loaded attachment's ring buffer, counters and
- * state, the fds duplicated. */
-void nh_attachment_fill(struct nh_attachment *out, int ringbuf_fd, int counters_fd, void *state);
-
 /* Closes the attachment's fds (after detach and the last drain). */
 void nh_attachment_close_fds(struct nh_attachment *a);
+
+/* For broker files: a SUBSCRIBE or UNSUBSCRIBE record whose payload holds
+ * the raw packet body becomes one event per topic filter, handed to emit
+ * (ev->packet_id set, ev->topic and ev->sub_qos per filter). Returns 1 (the
+ * events went to emit), or -1 when the packet was cut or does not parse. */
+int nh_broker_emit_sub_filters(struct nh_event *ev,
+			       void (*emit)(void *ctx, const struct nh_event *ev), void *emit_ctx);
 
 /* For broker files: record a finding. */
 void nh_finding_add(struct nh_target *t, bool ok, const char *what,

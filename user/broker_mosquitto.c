@@ -31,6 +31,7 @@
 #include "disasm.h"
 #include "elf_file.h"
 #include "mqtt.h"
+#include "nh_mosq.h"
 #include "nh_offsets.h" /* before the skeleton, which embeds it */
 #include "mosquitto.skel.h"
 
@@ -57,7 +58,8 @@ struct mosq_connect {
 #define DISCONNECT_SLOTS 1024
 
 struct mosq_state {
-	struct mosquitto_bpf *skel;
+	struct mosquitto_bpf *skel;     /* NULL when pinned probes were taken over */
+	struct nh_probe_links links;
 	struct mosq_connect connects[CONNECT_SLOTS];
 	struct nh_deliveries *deliveries;
 	/* The last disconnect per connection, for session_terminated: by
@@ -67,9 +69,6 @@ struct mosq_state {
 		uint8_t code;
 		char clientid[NH_CLIENTID_MAX];
 	} disconnects[DISCONNECT_SLOTS];
-	uint64_t connect_unparsed; /* CONNECT records that did not parse */
-	uint64_t raw_unparsed;     /* (UN)SUBSCRIBE records that did not parse */
-	uint64_t acks_unmatched;   /* acks whose delivery was not seen */
 };
 
 /* The probed functions: which events need each, and where it is. */
@@ -100,6 +99,33 @@ static const struct {
 	/* acked events are named from the delivery they acknowledge */
 	[FN_MSG_INSERT] = { "db__message_insert", EV(NH_EV_DELIVERED) | EV(NH_EV_ACKED) },
 	[FN_MSG_ACKED] = { "db__message_delete_outgoing", EV(NH_EV_ACKED) },
+};
+
+/* The probes: the programs of bpf/mosquitto.bpf.c and where each goes. */
+enum mosq_probe {
+	P_CONNECT, P_CONNACK, P_DISCONNECT, P_STORE, P_SUBSCRIBE, P_UNSUBSCRIBE, P_SUB_ADD,
+	P_SUB_REMOVE, P_CTX_DISCONNECT, P_CTX_DISCONNECT_RET, P_EXPIRY_ADD, P_ADD_TO_DISUSED,
+	P_MSG_INSERT, P_MSG_ACKED, P_MAX
+};
+
+static const struct nh_probe mosq_probes[P_MAX] = {
+	[P_CONNECT] = { .program = "mosq_connect", .fn = FN_CONNECT },
+	[P_CONNACK] = { .program = "mosq_connack", .fn = FN_CONNACK },
+	[P_DISCONNECT] = { .program = "mosq_disconnect", .fn = FN_DISCONNECT },
+	[P_STORE] = { .program = "mosq_store", .fn = FN_STORE },
+	[P_SUBSCRIBE] = { .program = "mosq_subscribe", .fn = FN_SUBSCRIBE },
+	[P_UNSUBSCRIBE] = { .program = "mosq_unsubscribe", .fn = FN_UNSUBSCRIBE },
+	[P_SUB_ADD] = { .program = "mosq_sub_add", .fn = FN_SUB_ADD },
+	[P_SUB_REMOVE] = { .program = "mosq_sub_remove", .fn = FN_SUB_REMOVE },
+	/* entry notes the context; session_expiry__add marks it kept; the
+	 * return emits the end of a session that was not kept */
+	[P_CTX_DISCONNECT] = { .program = "mosq_ctx_disconnect", .fn = FN_CTX_DISCONNECT },
+	[P_CTX_DISCONNECT_RET] = { .program = "mosq_ctx_disconnect_ret", .fn = FN_CTX_DISCONNECT,
+				   .ret = true },
+	[P_EXPIRY_ADD] = { .program = "mosq_expiry_add", .fn = FN_EXPIRY_ADD },
+	[P_ADD_TO_DISUSED] = { .program = "mosq_add_to_disused", .fn = FN_ADD_TO_DISUSED },
+	[P_MSG_INSERT] = { .program = "mosq_msg_insert", .fn = FN_MSG_INSERT },
+	[P_MSG_ACKED] = { .program = "mosq_msg_acked", .fn = FN_MSG_ACKED },
 };
 
 struct mosq_resolved {
@@ -319,132 +345,65 @@ static int mosq_resolve(struct nh_target *t, char *err, size_t errlen)
 	return 0;
 }
 
+static void mosq_state_free(struct mosq_state *st)
+{
+	nh_probes_detach(&st->links);
+	mosquitto_bpf__destroy(st->skel);
+	nh_deliveries_free(st->deliveries);
+	free(st);
+}
+
 static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		       struct nh_attachment *out, char *err, size_t errlen)
 {
-	struct mosq_resolved *r = t->resolved;
-	struct mosq_state *st = calloc(1, sizeof(*st));
-	struct mosquitto_bpf *skel;
-	int rc;
+	const struct mosq_resolved *r = t->resolved;
+	struct nh_probe_site sites[P_MAX];
+	struct mosq_state *st;
+	int rc = -1;
 
-	if (!st)
-		return -1;
-	st->deliveries = nh_deliveries_new();
-	if (!st->deliveries) {
-		free(st);
-		return -1;
-	}
-	out->broker = &nh_broker_mosquitto;
-	if (o->pin_dir) {
-		rc = nh_pins_reuse(o->pin_dir, t->pid, out, err, errlen);
-		if (rc) {
-			if (rc < 0) {
-				nh_deliveries_free(st->deliveries);
-				free(st);
-				return -1;
-			}
-			out->state = st; /* the pinned probes; no skeleton */
-			return 0;
-		}
-	}
-	skel = mosquitto_bpf__open();
-	if (!skel) {
-		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
-		nh_deliveries_free(st->deliveries);
-		free(st);
-		return -1;
-	}
-	st->skel = skel;
-	skel->rodata->target_tgid = (uint32_t)t->pid;
-	skel->rodata->payload_max = o->payload_max;
-	skel->rodata->broker_id = NH_BROKER_MOSQUITTO;
-	skel->rodata->off = r->off;
-	bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_bytes);
-	/* Wake the reader for a batch before the ring is an eighth full. */
-	skel->rodata->wakeup_bytes = o->ringbuf_bytes / 8 < (256 << 10) ? o->ringbuf_bytes / 8
-									  : (256 << 10);
-	if (o->share_ringbuf_fd >= 0 && bpf_map__reuse_fd(skel->maps.events, o->share_ringbuf_fd)) {
-		snprintf(err, errlen, "sharing the ring buffer: %s", strerror(errno));
-		goto fail;
-	}
-	/* Programs in the order of enum mosq_fn; links likewise. */
-	struct bpf_program *progs[FN_MAX] = {
-		skel->progs.mosq_connect, skel->progs.mosq_connack, skel->progs.mosq_disconnect,
-		skel->progs.mosq_store, skel->progs.mosq_subscribe, skel->progs.mosq_unsubscribe,
-		skel->progs.mosq_sub_add, skel->progs.mosq_sub_remove,
-		skel->progs.mosq_ctx_disconnect, skel->progs.mosq_expiry_add,
-		skel->progs.mosq_add_to_disused, skel->progs.mosq_msg_insert,
-		skel->progs.mosq_msg_acked,
-	};
-	struct bpf_link **links[FN_MAX] = {
-		&skel->links.mosq_connect, &skel->links.mosq_connack, &skel->links.mosq_disconnect,
-		&skel->links.mosq_store, &skel->links.mosq_subscribe, &skel->links.mosq_unsubscribe,
-		&skel->links.mosq_sub_add, &skel->links.mosq_sub_remove,
-		&skel->links.mosq_ctx_disconnect, &skel->links.mosq_expiry_add,
-		&skel->links.mosq_add_to_disused, &skel->links.mosq_msg_insert,
-		&skel->links.mosq_msg_acked,
-	};
-	bool use[FN_MAX];
+	for (int p = 0; p < P_MAX; p++) {
+		int i = mosq_probes[p].fn;
 
-	for (int i = 0; i < FN_MAX; i++) {
-		use[i] = !o->events || (o->events & mosq_fns[i].events);
-		if (use[i] && !r->have[i]) {
+		sites[p] = (struct nh_probe_site){ .use = !o->events || (o->events & mosq_fns[i].events),
+						   .file_off = r->fn[i] };
+		if (sites[p].use && !r->have[i]) {
 			snprintf(err, errlen, "%s: %s, needed by the configured events, is not "
 				 "exported by this build", t->exe, mosq_fns[i].name);
-			goto fail;
+			return -1;
 		}
-		bpf_program__set_autoload(progs[i], use[i]);
 	}
-	bpf_program__set_autoload(skel->progs.mosq_ctx_disconnect_ret, use[FN_CTX_DISCONNECT]);
-	rc = mosquitto_bpf__load(skel);
-	if (rc) {
-		snprintf(err, errlen, "loading the BPF programs: %s (kernel with BTF, "
-			 "uprobes and ring buffers, and root, are needed)", strerror(-rc));
-		goto fail;
+	st = calloc(1, sizeof(*st));
+	if (!st || !(st->deliveries = nh_deliveries_new())) {
+		free(st);
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
-	out->n_links = 0;
-	for (int i = 0; i < FN_MAX; i++) {
-		if (!use[i])
-			continue;
-		if (nh_broker_attach_uprobe(t, progs[i], false, r->fn[i], links[i], err, errlen))
-			goto fail;
-		out->n_links++;
+	st->skel = mosquitto_bpf__open();
+	if (!st->skel) {
+		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
+	} else {
+		st->skel->rodata->cfg = nh_probe_cfg_for(t, o, NH_BROKER_MOSQUITTO);
+		st->skel->rodata->off = r->off;
+		rc = nh_probes_attach(t, o, st->skel->skeleton, mosq_probes, sites, P_MAX,
+				      &st->links, out, err, errlen);
 	}
-	if (use[FN_CTX_DISCONNECT]) {
-		if (nh_broker_attach_uprobe(t, skel->progs.mosq_ctx_disconnect_ret, true, r->fn[FN_CTX_DISCONNECT],
-			       &skel->links.mosq_ctx_disconnect_ret, err, errlen))
-			goto fail;
-		out->n_links++;
+	if (rc < 0) {
+		mosq_state_free(st);
+		return -1;
 	}
-	if (o->pin_dir) {
-		struct bpf_link *pins[FN_MAX + 1];
-
-		for (int i = 0; i < FN_MAX; i++)
-			pins[i] = *links[i];
-		pins[FN_MAX] = skel->links.mosq_ctx_disconnect_ret;
-		if (nh_pins_save(o->pin_dir, t->pid, bpf_map__fd(skel->maps.events),
-				 bpf_map__fd(skel->maps.counters), pins, FN_MAX + 1, err, errlen))
-			goto fail;
+	if (rc > 0) { /* pinned probes taken over: no skeleton of ours */
+		mosquitto_bpf__destroy(st->skel);
+		st->skel = NULL;
 	}
 	out->broker = &nh_broker_mosquitto;
-	nh_attachment_fill(out, bpf_map__fd(skel->maps.events), bpf_map__fd(skel->maps.counters), st);
+	out->state = st;
 	return 0;
-fail:
-	mosquitto_bpf__destroy(skel);
-	nh_deliveries_free(st->deliveries);
-	free(st);
-	return -1;
 }
 
 static void mosq_detach(struct nh_attachment *a)
 {
-	struct mosq_state *st = a->state;
-
-	if (!st)
-		return;
-	mosquitto_bpf__destroy(st->skel); /* NULL when the probes are pinned ones */
-	nh_deliveries_free(st->deliveries);
-	free(st);
+	if (a->state)
+		mosq_state_free(a->state);
 	a->state = NULL;
 }
 
@@ -465,9 +424,6 @@ static uint8_t protocol_level(uint8_t proto)
 	default: return 0;
 	}
 }
-
-/* enum mosquitto_client_state values used below. */
-#define MOSQ_CS_DUPLICATE 17
 
 /* do_disconnect's reason (MOSQ_ERR_*) -> the MQTT 5 reason code NanoMQ
  * would report for the same cause. */
@@ -513,7 +469,6 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
 	struct nh_mqtt_connect c;
 
 	if (nh_mqtt_parse_connect(ev->payload, ev->payload_len, false, &c)) {
-		st->connect_unparsed++;
 		slot->conn_ref = 0;
 		return -1;
 	}
@@ -533,47 +488,6 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
 	return 0;
 }
 
-struct raw_ctx {
-	struct nh_event *ev;
-	void (*emit)(void *ctx, const struct nh_event *ev);
-	void *emit_ctx;
-};
-
-static int emit_filter(void *arg, const struct nh_mqtt_topic_req *t)
-{
-	struct raw_ctx *rc = arg;
-
-	rc->ev->topic = (struct nh_str){ t->filter.ptr, t->filter.len };
-	rc->ev->sub_qos = t->opts & 3;
-	rc->emit(rc->emit_ctx, rc->ev);
-	return 0;
-}
-
-/* SUBSCRIBE / UNSUBSCRIBE: one event per topic filter. */
-static int decode_raw_sub(struct mosq_state *st, struct nh_event *ev,
-			  void (*emit)(void *, const struct nh_event *), void *emit_ctx)
-{
-	struct raw_ctx rc = { ev, emit, emit_ctx };
-	const uint8_t *pkt = ev->payload;
-	size_t len = ev->payload_len;
-	uint16_t packet_id;
-
-	if (ev->payload_len != ev->payload_full_len)
-		goto bad;
-	ev->payload = NULL;
-	ev->payload_len = ev->payload_full_len = 0;
-	if (nh_mqtt_parse_sub(pkt, len, false, ev->proto_ver ? ev->proto_ver : 4,
-			      ev->type == NH_EV_UNSUBSCRIBE, NULL, NULL, &packet_id))
-		goto bad;
-	ev->packet_id = packet_id;
-	nh_mqtt_parse_sub(pkt, len, false, ev->proto_ver ? ev->proto_ver : 4,
-			  ev->type == NH_EV_UNSUBSCRIBE, emit_filter, &rc, &packet_id);
-	return 1;
-bad:
-	st->raw_unparsed++;
-	return -1;
-}
-
 static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 		       struct nh_event *ev,
 		       void (*emit)(void *, const struct nh_event *), void *emit_ctx)
@@ -590,7 +504,7 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 	switch (ev->type) {
 	case NH_EV_SUBSCRIBE:
 	case NH_EV_UNSUBSCRIBE:
-		return decode_raw_sub(st, ev, emit, emit_ctx);
+		return nh_broker_emit_sub_filters(ev, emit, emit_ctx);
 	case NH_EV_DISCONNECTED:
 		ev->code = disconnect_code(rec->broker_reason, rec->broker_state);
 		di = (rec->conn_ref >> 4) % DISCONNECT_SLOTS;
@@ -610,8 +524,7 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 		}
 		if (!ev->clientid.len)
 			return -2; /* its disconnect was not seen: nobody to name */
-		/* broker_reason 1: a kept session expired (see the BPF side) */
-		ev->session_expired = rec->broker_reason == 1;
+		ev->session_expired = rec->broker_reason == MOSQ_TERM_EXPIRED;
 		ev->takeover = rec->broker_state == MOSQ_CS_DUPLICATE;
 		return 0;
 	case NH_EV_DELIVERED:
@@ -621,7 +534,6 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 	case NH_EV_ACKED:
 		/* the message comes from the delivery it acknowledges */
 		if (nh_deliveries_take(st->deliveries, rec->conn_ref, rec->packet_id, ev)) {
-			st->acks_unmatched++;
 			return -2;
 		}
 		return 0;

@@ -77,9 +77,11 @@ static const struct {
  * pointer in every version. */
 #define STR_LEN_AFTER_BODY 8
 
-/* The probed functions beyond the notify pair, and the events each
- * serves. Only those a rule needs are attached. */
+/* The probed functions, and the events each serves. Only those a rule
+ * needs are attached. The notify function is nano_msg_notify (0.24.2+) or
+ * the older pair. */
 enum nmq_fn {
+	FN_NOTIFY, FN_NOTIFY_CONNECT, FN_NOTIFY_DISCONNECT,
 	FN_HANDLE_PUB, FN_CONN_HANDLER, FN_PIPE_SET_PID, FN_DECODE_SUB, FN_DECODE_UNSUB,
 	FN_DB_INSERT, FN_DB_DEL, FN_QOS_SET, FN_QOS_REMOVE, FN_MAX
 };
@@ -88,11 +90,16 @@ enum nmq_fn {
 /* Events that name the client by pipe id need the pipe-bind records. */
 #define BY_PIPE (EV(NH_EV_SESSION_SUBSCRIBED) | EV(NH_EV_SESSION_UNSUBSCRIBED) | \
 		 EV(NH_EV_DELIVERED) | EV(NH_EV_ACKED))
+#define NOTIFY_EVENTS (EV(NH_EV_CONNACK) | EV(NH_EV_CONNECTED) | EV(NH_EV_DISCONNECTED) | \
+		       EV(NH_EV_SESSION_TERMINATED) | BY_PIPE)
 
 static const struct {
 	const char *name;
 	uint32_t events;
 } nmq_fns[FN_MAX] = {
+	[FN_NOTIFY] = { "nano_msg_notify", NOTIFY_EVENTS },
+	[FN_NOTIFY_CONNECT] = { "nano_msg_notify_connect", NOTIFY_EVENTS },
+	[FN_NOTIFY_DISCONNECT] = { "nano_msg_notify_disconnect", NOTIFY_EVENTS },
 	[FN_HANDLE_PUB] = { "handle_pub", EV(NH_EV_PUBLISH) },
 	[FN_CONN_HANDLER] = { "conn_handler", EV(NH_EV_CONNECT) },
 	[FN_PIPE_SET_PID] = { "nni_pipe_set_pid", BY_PIPE },
@@ -104,15 +111,34 @@ static const struct {
 	[FN_QOS_REMOVE] = { "nni_qos_db_remove", EV(NH_EV_ACKED) },
 };
 
-#define NOTIFY_EVENTS (EV(NH_EV_CONNACK) | EV(NH_EV_CONNECTED) | EV(NH_EV_DISCONNECTED) | \
-		       EV(NH_EV_SESSION_TERMINATED) | BY_PIPE)
+/* The probes: the programs of bpf/nanomq.bpf.c and where each goes. */
+enum nmq_probe {
+	P_NOTIFY, P_NOTIFY_CONNECT, P_NOTIFY_DISCONNECT, P_HANDLE_PUB, P_HANDLE_PUB_RET,
+	P_CONN_HANDLER, P_PIPE_SET_PID, P_DECODE_SUB, P_DECODE_UNSUB, P_DB_INSERT, P_DB_DEL,
+	P_QOS_SET, P_QOS_REMOVE, P_MAX
+};
+
+static const struct nh_probe nmq_probes[P_MAX] = {
+	[P_NOTIFY] = { .program = "nmq_notify", .fn = FN_NOTIFY },
+	[P_NOTIFY_CONNECT] = { .program = "nmq_notify_connect", .fn = FN_NOTIFY_CONNECT },
+	[P_NOTIFY_DISCONNECT] = { .program = "nmq_notify_disconnect", .fn = FN_NOTIFY_DISCONNECT },
+	/* entry keeps the work pointer; return emits once the publish is accepted */
+	[P_HANDLE_PUB] = { .program = "nmq_handle_pub", .fn = FN_HANDLE_PUB },
+	[P_HANDLE_PUB_RET] = { .program = "nmq_handle_pub_ret", .fn = FN_HANDLE_PUB, .ret = true },
+	[P_CONN_HANDLER] = { .program = "nmq_conn_handler", .fn = FN_CONN_HANDLER },
+	[P_PIPE_SET_PID] = { .program = "nmq_pipe_set_pid", .fn = FN_PIPE_SET_PID },
+	[P_DECODE_SUB] = { .program = "nmq_decode_sub", .fn = FN_DECODE_SUB },
+	[P_DECODE_UNSUB] = { .program = "nmq_decode_unsub", .fn = FN_DECODE_UNSUB },
+	[P_DB_INSERT] = { .program = "nmq_db_insert", .fn = FN_DB_INSERT },
+	[P_DB_DEL] = { .program = "nmq_db_del", .fn = FN_DB_DEL },
+	[P_QOS_SET] = { .program = "nmq_qos_set", .fn = FN_QOS_SET },
+	[P_QOS_REMOVE] = { .program = "nmq_qos_remove", .fn = FN_QOS_REMOVE },
+};
 
 struct nmq_resolved {
 	struct nmq_offsets off;
-	uint64_t notify, notify_connect, notify_disconnect;
-	uint64_t fn[FN_MAX];
+	uint64_t fn[FN_MAX];   /* file offsets */
 	bool have[FN_MAX];
-	bool legacy_notify;
 	bool stripped;  /* resolved without symbols (resolve_stripped) */
 };
 
@@ -129,7 +155,8 @@ struct nmq_pipe {
 };
 
 struct nmq_state {
-	struct nanomq_bpf *skel;
+	struct nanomq_bpf *skel;       /* NULL when pinned probes were taken over */
+	struct nh_probe_links links;
 	struct nmq_pipe pipes[PIPE_SLOTS];
 	struct nh_deliveries *deliveries;
 	/* NanoMQ's pipe-id key, read from the broker (g_nanomq_hash_seed), so
@@ -896,14 +923,15 @@ static int resolve_stripped(struct nh_target *t, struct nmq_resolved *r, char *e
 		}
 		add_func(t, "nano_msg_notify_connect", true, &notify[0], NULL);
 		add_func(t, "nano_msg_notify_disconnect", true, &notify[1], NULL);
-		r->legacy_notify = true;
-		r->notify_connect = notify[0].file_off;
-		r->notify_disconnect = notify[1].file_off;
+		r->have[FN_NOTIFY_CONNECT] = r->have[FN_NOTIFY_DISCONNECT] = true;
+		r->fn[FN_NOTIFY_CONNECT] = notify[0].file_off;
+		r->fn[FN_NOTIFY_DISCONNECT] = notify[1].file_off;
 		notify_name = "nano_msg_notify_connect/_disconnect";
 		n_notify = 2;
 	} else {
 		add_func(t, "nano_msg_notify", true, &notify[0], NULL);
-		r->notify = notify[0].file_off;
+		r->have[FN_NOTIFY] = true;
+		r->fn[FN_NOTIFY] = notify[0].file_off;
 	}
 	r->have[FN_HANDLE_PUB] = !recover_func(&sc, "handle_pub", &hp, why, sizeof(why));
 	add_func(t, "handle_pub", r->have[FN_HANDLE_PUB], &hp, why);
@@ -945,9 +973,7 @@ static int resolve_stripped(struct nh_target *t, struct nmq_resolved *r, char *e
 	o->msg_header_len = -1;
 
 	/* The other probes: only those whose offsets are all known. */
-	for (int i = 0; i < FN_MAX; i++) {
-		if (i == FN_HANDLE_PUB)
-			continue;
+	for (int i = FN_HANDLE_PUB + 1; i < FN_MAX; i++) {
 		if (!needs_offsets(o, i)) {
 			add_func(t, nmq_fns[i].name, false, NULL,
 				 "not on a stripped build: its probe reads nng_msg/nni_pipe "
@@ -996,16 +1022,16 @@ static int nmq_resolve(struct nh_target *t, char *err, size_t errlen)
 	if (is_stripped(t->elf))
 		return resolve_stripped(t, r, err, errlen);
 
-	if (!find_func(t, "nano_msg_notify", false, &r->notify)) {
-		r->legacy_notify = false;
-	} else if (!find_func(t, "nano_msg_notify_connect", false, &r->notify_connect) &&
-		   !find_func(t, "nano_msg_notify_disconnect", true, &r->notify_disconnect)) {
-		r->legacy_notify = true;
+	if (!find_func(t, "nano_msg_notify", false, &r->fn[FN_NOTIFY])) {
+		r->have[FN_NOTIFY] = true;
+	} else if (!find_func(t, "nano_msg_notify_connect", false, &r->fn[FN_NOTIFY_CONNECT]) &&
+		   !find_func(t, "nano_msg_notify_disconnect", true, &r->fn[FN_NOTIFY_DISCONNECT])) {
+		r->have[FN_NOTIFY_CONNECT] = r->have[FN_NOTIFY_DISCONNECT] = true;
 	} else {
 		nh_finding_add(t, false, "function nano_msg_notify", "not in .symtab or .dynsym", "-");
 		ok = false;
 	}
-	for (int i = 0; i < FN_MAX; i++)
+	for (int i = FN_HANDLE_PUB; i < FN_MAX; i++)
 		r->have[i] = !find_func(t, nmq_fns[i].name, i == FN_HANDLE_PUB, &r->fn[i]);
 	if (!r->have[FN_HANDLE_PUB])
 		ok = false;
@@ -1040,156 +1066,89 @@ static int nmq_resolve(struct nh_target *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* Which probes go where, for the events the rules want: everything this
+ * build allows when every event is wanted; otherwise a wanted event whose
+ * function (or the offsets its probe reads) this build lacks refuses. */
+static int nmq_sites(const struct nh_target *t, const struct nmq_resolved *r,
+		     const struct nh_attach_opts *o, struct nh_probe_site sites[P_MAX],
+		     char *err, size_t errlen)
+{
+	for (int p = 0; p < P_MAX; p++) {
+		int i = nmq_probes[p].fn;
+		uint32_t want = o->events ? o->events & nmq_fns[i].events : nmq_fns[i].events;
+		bool notify = i <= FN_NOTIFY_DISCONNECT; /* one form or the other: resolve chose */
+
+		sites[p] = (struct nh_probe_site){ .use = want != 0, .file_off = r->fn[i] };
+		if (!want || (r->have[i] && needs_offsets(&r->off, i)))
+			continue;
+		sites[p].use = false;
+		if (notify || !o->events)
+			continue;
+		if (r->stripped)
+			snprintf(err, errlen, "%s: this NanoMQ build is stripped and %s, which %s "
+				 "needs, could not be recovered; use the Docker image or a build "
+				 "with symbols (see nanohook probe)", t->exe, nmq_fns[i].name,
+				 nh_event_name((enum nh_event_type)__builtin_ctz(want)));
+		else
+			snprintf(err, errlen, "%s: %s or the offsets it needs are missing in this "
+				 "build, and a rule wants its events (see nanohook probe)",
+				 t->exe, nmq_fns[i].name);
+		return -1;
+	}
+	return 0;
+}
+
+static void nmq_state_free(struct nmq_state *st)
+{
+	nh_probes_detach(&st->links);
+	nanomq_bpf__destroy(st->skel);
+	nh_deliveries_free(st->deliveries);
+	free(st);
+}
+
 static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		      struct nh_attachment *out, char *err, size_t errlen)
 {
-	struct nmq_resolved *r = t->resolved;
-	struct nmq_state *st = calloc(1, sizeof(*st));
-	struct nanomq_bpf *skel = NULL;
-	bool use[FN_MAX], notify;
-	int rc;
+	const struct nmq_resolved *r = t->resolved;
+	struct nh_probe_site sites[P_MAX];
+	struct nmq_state *st;
+	int rc = -1;
 
+	if (nmq_sites(t, r, o, sites, err, errlen))
+		return -1;
+	st = calloc(1, sizeof(*st));
 	if (!st || !(st->deliveries = nh_deliveries_new())) {
 		free(st);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	read_seed(t, st);
-	out->broker = &nh_broker_nanomq;
-	if (o->pin_dir) {
-		rc = nh_pins_reuse(o->pin_dir, t->pid, out, err, errlen);
-		if (rc < 0)
-			goto fail;
-		if (rc) {
-			out->state = st; /* the pinned probes; no skeleton */
-			return 0;
-		}
-	}
-	skel = nanomq_bpf__open();
-	if (!skel) {
+	st->skel = nanomq_bpf__open();
+	if (!st->skel) {
 		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
-		goto fail;
+	} else {
+		st->skel->rodata->cfg = nh_probe_cfg_for(t, o, NH_BROKER_NANOMQ);
+		st->skel->rodata->off = r->off;
+		rc = nh_probes_attach(t, o, st->skel->skeleton, nmq_probes, sites, P_MAX,
+				      &st->links, out, err, errlen);
 	}
-	st->skel = skel;
-	skel->rodata->target_tgid = (uint32_t)t->pid;
-	skel->rodata->payload_max = o->payload_max;
-	skel->rodata->broker_id = NH_BROKER_NANOMQ;
-	skel->rodata->off = r->off;
-	bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_bytes);
-	/* Wake the reader for a batch before the ring is an eighth full. */
-	skel->rodata->wakeup_bytes = o->ringbuf_bytes / 8 < (256 << 10) ? o->ringbuf_bytes / 8
-									  : (256 << 10);
-	if (o->share_ringbuf_fd >= 0 && bpf_map__reuse_fd(skel->maps.events, o->share_ringbuf_fd)) {
-		snprintf(err, errlen, "sharing the ring buffer: %s", strerror(errno));
-		goto fail;
+	if (rc < 0) {
+		nmq_state_free(st);
+		return -1;
 	}
-
-	/* Programs and links in the order of enum nmq_fn. */
-	struct bpf_program *progs[FN_MAX] = {
-		skel->progs.nmq_handle_pub, skel->progs.nmq_conn_handler,
-		skel->progs.nmq_pipe_set_pid, skel->progs.nmq_decode_sub,
-		skel->progs.nmq_decode_unsub, skel->progs.nmq_db_insert, skel->progs.nmq_db_del,
-		skel->progs.nmq_qos_set, skel->progs.nmq_qos_remove,
-	};
-	struct bpf_link **links[FN_MAX] = {
-		&skel->links.nmq_handle_pub, &skel->links.nmq_conn_handler,
-		&skel->links.nmq_pipe_set_pid, &skel->links.nmq_decode_sub,
-		&skel->links.nmq_decode_unsub, &skel->links.nmq_db_insert, &skel->links.nmq_db_del,
-		&skel->links.nmq_qos_set, &skel->links.nmq_qos_remove,
-	};
-	notify = !o->events || (o->events & NOTIFY_EVENTS);
-	for (int i = 0; i < FN_MAX; i++) {
-		use[i] = !o->events || (o->events & nmq_fns[i].events);
-		if (use[i] && (!r->have[i] || !needs_offsets(&r->off, i))) {
-			if (!o->events) { /* "everything": attach what this build allows */
-				use[i] = false;
-			} else if (r->stripped) {
-				uint32_t want = o->events & nmq_fns[i].events;
-
-				snprintf(err, errlen, "%s: this NanoMQ build is stripped and %s, "
-					 "which %s needs, could not be recovered; use the Docker "
-					 "image or a build with symbols (see nanohook probe)",
-					 t->exe, nmq_fns[i].name,
-					 nh_event_name((enum nh_event_type)__builtin_ctz(want)));
-				goto fail;
-			} else {
-				snprintf(err, errlen, "%s: %s or the offsets it needs are missing "
-					 "in this build, and a rule wants its events (see nanohook "
-					 "probe)", t->exe, nmq_fns[i].name);
-				goto fail;
-			}
-		}
-		bpf_program__set_autoload(progs[i], use[i]);
-	}
-	bpf_program__set_autoload(skel->progs.nmq_handle_pub_ret, use[FN_HANDLE_PUB]);
-	bpf_program__set_autoload(skel->progs.nmq_notify, notify && !r->legacy_notify);
-	bpf_program__set_autoload(skel->progs.nmq_notify_connect, notify && r->legacy_notify);
-	bpf_program__set_autoload(skel->progs.nmq_notify_disconnect, notify && r->legacy_notify);
-	rc = nanomq_bpf__load(skel);
-	if (rc) {
-		snprintf(err, errlen, "loading the BPF programs: %s (kernel with BTF, "
-			 "uprobes and ring buffers, and root, are needed)", strerror(-rc));
-		goto fail;
-	}
-	out->n_links = 0;
-	if (notify && r->legacy_notify) {
-		if (nh_broker_attach_uprobe(t, skel->progs.nmq_notify_connect, false, r->notify_connect,
-			       &skel->links.nmq_notify_connect, err, errlen) ||
-		    nh_broker_attach_uprobe(t, skel->progs.nmq_notify_disconnect, false, r->notify_disconnect,
-			       &skel->links.nmq_notify_disconnect, err, errlen))
-			goto fail;
-		out->n_links += 2;
-	} else if (notify) {
-		if (nh_broker_attach_uprobe(t, skel->progs.nmq_notify, false, r->notify,
-			       &skel->links.nmq_notify, err, errlen))
-			goto fail;
-		out->n_links++;
-	}
-	for (int i = 0; i < FN_MAX; i++) {
-		if (!use[i])
-			continue;
-		if (nh_broker_attach_uprobe(t, progs[i], false, r->fn[i], links[i], err, errlen))
-			goto fail;
-		out->n_links++;
-	}
-	if (use[FN_HANDLE_PUB]) {
-		if (nh_broker_attach_uprobe(t, skel->progs.nmq_handle_pub_ret, true, r->fn[FN_HANDLE_PUB],
-			       &skel->links.nmq_handle_pub_ret, err, errlen))
-			goto fail;
-		out->n_links++;
-	}
-	if (o->pin_dir) {
-		struct bpf_link *pins[FN_MAX + 4];
-
-		for (int i = 0; i < FN_MAX; i++)
-			pins[i] = *links[i];
-		pins[FN_MAX] = skel->links.nmq_handle_pub_ret;
-		pins[FN_MAX + 1] = skel->links.nmq_notify;
-		pins[FN_MAX + 2] = skel->links.nmq_notify_connect;
-		pins[FN_MAX + 3] = skel->links.nmq_notify_disconnect;
-		if (nh_pins_save(o->pin_dir, t->pid, bpf_map__fd(skel->maps.events),
-				 bpf_map__fd(skel->maps.counters), pins, FN_MAX + 4, err, errlen))
-			goto fail;
+	if (rc > 0) { /* pinned probes taken over: no skeleton of ours */
+		nanomq_bpf__destroy(st->skel);
+		st->skel = NULL;
 	}
 	out->broker = &nh_broker_nanomq;
-	nh_attachment_fill(out, bpf_map__fd(skel->maps.events), bpf_map__fd(skel->maps.counters), st);
+	out->state = st;
 	return 0;
-fail:
-	nanomq_bpf__destroy(skel);
-	nh_deliveries_free(st->deliveries);
-	free(st);
-	return -1;
 }
 
 static void nmq_detach(struct nh_attachment *a)
 {
-	struct nmq_state *st = a->state;
-
-	if (!st)
-		return;
-	nanomq_bpf__destroy(st->skel); /* NULL when the probes are pinned ones */
-	nh_deliveries_free(st->deliveries);
-	free(st);
+	if (a->state)
+		nmq_state_free(a->state);
 	a->state = NULL;
 }
 
@@ -1228,23 +1187,7 @@ static int name_by_pipe(struct nmq_state *st, const struct nh_record *rec, struc
 	return 0;
 }
 
-struct filter_emit {
-	struct nh_event *ev;
-	void (*emit)(void *ctx, const struct nh_event *ev);
-	void *emit_ctx;
-};
-
-static int emit_filter(void *arg, const struct nh_mqtt_topic_req *t)
-{
-	struct filter_emit *fe = arg;
-
-	fe->ev->topic = (struct nh_str){ t->filter.ptr, t->filter.len };
-	fe->ev->sub_qos = t->opts & 3;
-	fe->emit(fe->emit_ctx, fe->ev);
-	return 0;
-}
-
-/* An outgoing PUBLISH: its fixed header byte travels in sub_opts, its
+/* An outgoing PUBLISH: its fixed header byte travels in pub_header, its
  * body in the payload area; rebuild the packet and parse it. */
 static int decode_delivered(struct nmq_state *st, const struct nh_record *rec,
 			    struct nh_event *ev)
@@ -1261,7 +1204,7 @@ static int decode_delivered(struct nmq_state *st, const struct nh_record *rec,
 		return rc;
 	if (ev->payload_len != ev->payload_full_len || ev->payload_len > NH_PAYLOAD_LARGE)
 		return -1; /* a cut packet cannot be parsed: raise payload_max */
-	pkt[n++] = (uint8_t)rec->sub_opts;
+	pkt[n++] = (uint8_t)rec->pub_header;
 	do {
 		pkt[n++] = (uint8_t)((rem & 0x7f) | (rem > 0x7f ? 0x80 : 0));
 		rem >>= 7;
@@ -1310,12 +1253,8 @@ static int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, stru
 		      void (*emit)(void *, const struct nh_event *), void *emit_ctx)
 {
 	struct nmq_state *st = a->state;
-	struct filter_emit fe = { ev, emit, emit_ctx };
 	struct nh_mqtt_connect c;
 	struct nmq_pipe *p;
-	uint16_t packet_id;
-	const uint8_t *raw;
-	size_t raw_len;
 	int rc;
 
 	if (!st)
@@ -1358,19 +1297,7 @@ static int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, stru
 		return 0;
 	case NH_EV_SUBSCRIBE:
 	case NH_EV_UNSUBSCRIBE:
-		raw = ev->payload;
-		raw_len = ev->payload_len;
-		if (ev->payload_len != ev->payload_full_len)
-			return -1;
-		ev->payload = NULL;
-		ev->payload_len = ev->payload_full_len = 0;
-		if (nh_mqtt_parse_sub(raw, raw_len, false, ev->proto_ver ? ev->proto_ver : 4,
-				      ev->type == NH_EV_UNSUBSCRIBE, NULL, NULL, &packet_id))
-			return -1;
-		ev->packet_id = packet_id;
-		nh_mqtt_parse_sub(raw, raw_len, false, ev->proto_ver ? ev->proto_ver : 4,
-				  ev->type == NH_EV_UNSUBSCRIBE, emit_filter, &fe, &packet_id);
-		return 1;
+		return nh_broker_emit_sub_filters(ev, emit, emit_ctx);
 	case NH_EV_SESSION_SUBSCRIBED:
 	case NH_EV_SESSION_UNSUBSCRIBED:
 		return name_by_pipe(st, rec, ev);

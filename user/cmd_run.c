@@ -516,7 +516,6 @@ int nh_cmd_run(const struct nh_run_opts *o)
 		.events = nh_config_event_mask(&r.cfg),
 		.payload_max = r.cfg.payload_max,
 		.ringbuf_bytes = r.cfg.ringbuf_bytes,
-		.share_ringbuf_fd = -1,
 		.pin_dir = o->pin_dir,
 	};
 	if (nh_preflight(stderr))

@@ -74,7 +74,6 @@ struct nh_deliver {
 	struct nh_retry_policy retry;
 	bool have_retry;
 	nh_deliver_result_fn on_result;
-	nh_deliver_done_fn on_done;
 	void *ctx;
 
 	struct nh_xfer *xfers;  /* one per lane */
@@ -85,8 +84,6 @@ struct nh_deliver {
 	size_t running;
 	size_t handed_over;     /* running and handed over */
 	size_t queue_max;
-	uint64_t next_seq;      /* for nh_deliver_submit() */
-	uint64_t next_key;
 	uint64_t rng;
 
 	/* Retries fall due by this clock (tests step their own); deadlines
@@ -202,7 +199,7 @@ static struct nh_deliver_item lane_pop(struct lane *l)
 	return it;
 }
 
-/* Ends lane l's cur: it leaves the engine through on_result / on_done. */
+/* Ends lane l's cur: it leaves the engine through on_result. */
 static void finish(struct nh_deliver *d, struct lane *l, enum nh_deliver_outcome out,
 		   long status, CURLcode rc, const char *error)
 {
@@ -224,8 +221,6 @@ static void finish(struct nh_deliver *d, struct lane *l, enum nh_deliver_outcome
 		d->on_result(d->ctx, &it, &r);
 		return;
 	}
-	if (d->on_done && d->on_done(d->ctx, it.body, it.len, (int)status, rc))
-		return;
 	free(it.body);
 }
 
@@ -353,23 +348,6 @@ int nh_deliver_submit_item(struct nh_deliver *d, const struct nh_deliver_item *i
 	}
 	d->queued++;
 	kick(d, l, engine_now(d));
-	return 0;
-}
-
-int nh_deliver_submit(struct nh_deliver *d, char *body, size_t len)
-{
-	struct nh_deliver_item it = {
-		.body = body,
-		.len = len,
-		.seq = d->next_seq,
-		.key = d->next_key,
-		.captured_ms = nh_wall_ms(),
-	};
-
-	if (nh_deliver_submit_item(d, &it) < 0)
-		return -1;
-	d->next_seq++;
-	d->next_key++;
 	return 0;
 }
 
@@ -559,11 +537,6 @@ void nh_deliver_wakeup(struct nh_deliver *d)
 size_t nh_deliver_in_flight(const struct nh_deliver *d)
 {
 	return d->queued + d->held;
-}
-
-size_t nh_deliver_queued(const struct nh_deliver *d)
-{
-	return d->queued;
 }
 
 size_t nh_deliver_running(const struct nh_deliver *d)
@@ -910,7 +883,6 @@ struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o, char *err, si
 
 	d->timeout_ms = o->timeout_ms;
 	d->on_result = o->on_result;
-	d->on_done = o->on_done;
 	d->ctx = o->ctx;
 	d->clock = o->clock;
 	d->queue_max = o->queue_max;

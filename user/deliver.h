@@ -13,8 +13,7 @@
  * request at a time, in submission order, and a request that is to be
  * retried is retried before anything behind it in its lane is sent. So
  * items with the same key are delivered in submission order; items with
- * different keys in different lanes are not ordered. (nh_deliver_submit,
- * without a key, spreads bodies over the lanes in turn.)
+ * different keys in different lanes are not ordered.
  *
  * Retries (with a policy): transport errors, timeouts, 408, 429 and 5xx
  * are retried after a backoff with full jitter, or after Retry-After
@@ -40,21 +39,6 @@
 #include "sign.h"
 #include "stats.h"
 #include "tls.h"
-
-/*
- * Called once per finished body when no on_result is set (and without a
- * retry policy, once per request), from inside nh_deliver_poll() (or
- * nh_deliver_submit() if a request could not even be started).
- *   http_status: the reply's status, 0 if none was received.
- *   rc:          CURLE_OK if a reply was received (whatever its status);
- *                CURLE_OPERATION_TIMEDOUT after timeout_ms; else the
- *                transport error.
- * Return true to take ownership of `body` (e.g. to resubmit or spool it:
- * nh_deliver_submit() may be called from here); return false and the
- * engine frees it.
- */
-typedef bool (*nh_deliver_done_fn)(void *ctx, char *body, size_t len,
-				   int http_status, CURLcode rc);
 
 /* One body with what the engine needs to order and retry it. */
 struct nh_deliver_item {
@@ -87,9 +71,9 @@ struct nh_deliver_result {
 };
 
 /* Called once per finished item, from inside nh_deliver_poll(),
- * nh_deliver_submit*() or nh_deliver_abort(). The callee owns it->body
+ * nh_deliver_submit_item() or nh_deliver_abort(). The callee owns it->body
  * from then on; `it` itself is only valid during the call. It may call
- * nh_deliver_submit*(). */
+ * nh_deliver_submit_item(). */
 typedef void (*nh_deliver_result_fn)(void *ctx, struct nh_deliver_item *it,
 				     const struct nh_deliver_result *r);
 
@@ -105,9 +89,8 @@ struct nh_deliver_opts {
 	const struct nh_signer *signer; /* copied; NULL: requests are not signed */
 	const struct nh_clock *clock;   /* when retries fall due; NULL: the real
 					 * monotonic clock. Kept, not copied. */
-	nh_deliver_result_fn on_result; /* optional; replaces on_done */
-	nh_deliver_done_fn on_done;     /* optional */
-	void *ctx;                      /* passed to on_result / on_done */
+	nh_deliver_result_fn on_result; /* optional: without it finished bodies are freed */
+	void *ctx;                      /* passed to on_result */
 };
 
 struct nh_deliver_stats {
@@ -115,7 +98,7 @@ struct nh_deliver_stats {
 	uint64_t failed_http;      /* attempts answered with a status that is not 2xx */
 	uint64_t failed_transport; /* attempts without a reply: refused, reset, DNS, TLS... */
 	uint64_t failed_timeout;   /* attempts without a complete reply within timeout_ms */
-	uint64_t queue_full;       /* nh_deliver_submit*() returned -1 */
+	uint64_t queue_full;       /* nh_deliver_submit_item() returned -1 */
 	/* Replies by class: [1] 1xx ... [5] 5xx, [0] any other status. */
 	uint64_t by_status[6];
 	uint64_t retried;          /* retries scheduled */
@@ -131,13 +114,10 @@ struct nh_deliver;
 struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o,
 				  char *err, size_t errlen);
 
-/* Takes ownership of `body` (malloc'd, `len` bytes, need not be
- * NUL-terminated) and returns 0. Returns -1 if the queue is full: `body`
- * is then still the caller's (to count as a drop and free, or to spool). */
-int nh_deliver_submit(struct nh_deliver *d, char *body, size_t len);
-
-/* The same with an order number, a key and the rest: the engine copies
- * *it and owns it->body on 0; on -1 (queue full) nothing changes. */
+/* Queues an item (its body malloc'd, it->len bytes, not necessarily
+ * NUL-terminated) on lane it->key % pool_size: the engine copies *it and
+ * owns it->body on 0; on -1 (queue full) nothing changes and the body is
+ * still the caller's (to count as a drop and free, or to spool). */
 int nh_deliver_submit_item(struct nh_deliver *d, const struct nh_deliver_item *it);
 
 /* Waits up to timeout_ms (negative counts as 0: there is no "forever";
@@ -157,8 +137,6 @@ void nh_deliver_wakeup(struct nh_deliver *d);
 
 /* Every item held: waiting, being sent, or waiting to be retried. */
 size_t nh_deliver_in_flight(const struct nh_deliver *d);
-/* Items waiting in the lanes (what queue_max bounds). */
-size_t nh_deliver_queued(const struct nh_deliver *d);
 /* Requests being sent. */
 size_t nh_deliver_running(const struct nh_deliver *d);
 /* Items handed over by nh_deliver_take() that are still being sent. */
@@ -205,7 +183,7 @@ int nh_deliver_reconfigure(struct nh_deliver *d, const struct nh_deliver_opts *o
 void nh_deliver_stats(const struct nh_deliver *d, struct nh_deliver_stats *s);
 
 /* Aborts what is running and frees every body still held, without calling
- * on_done or on_result. NULL is fine. */
+ * on_result. NULL is fine. */
 void nh_deliver_free(struct nh_deliver *d);
 
 #endif

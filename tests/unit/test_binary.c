@@ -962,7 +962,6 @@ static void test_stripped_resolve(void **state)
 			.events = 1u << NH_EV_CONNACK | 1u << NH_EV_SUBSCRIBE,
 			.payload_max = 1024,
 			.ringbuf_bytes = 1 << 20,
-			.share_ringbuf_fd = -1,
 		};
 		struct nh_attachment att;
 		memset(&att, 0, sizeof(att));

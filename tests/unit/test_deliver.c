@@ -308,25 +308,38 @@ struct done_log {
 	unsigned resubmitted;
 };
 
-static bool on_done(void *ctx, char *body, size_t len, int status, CURLcode rc)
+/* Submits a body as its own item, spread over the lanes in turn. */
+static int submit_body(struct nh_deliver *d, char *body, size_t len)
+{
+	static uint64_t seq;
+	struct nh_deliver_item it = { .body = body, .len = len, .seq = seq, .key = seq };
+
+	if (nh_deliver_submit_item(d, &it) < 0)
+		return -1;
+	seq++;
+	return 0;
+}
+
+static void on_result(void *ctx, struct nh_deliver_item *it, const struct nh_deliver_result *r)
 {
 	struct done_log *l = ctx;
 
 	l->calls++;
-	l->last_status = status;
-	l->last_rc = rc;
-	if (l->resubmit_on && status == (int)l->resubmit_on && !l->resubmitted) {
+	l->last_status = r->http_status;
+	l->last_rc = r->rc;
+	if (l->resubmit_on && r->http_status == (int)l->resubmit_on && !l->resubmitted) {
 		l->resubmitted++;
-		return nh_deliver_submit(l->d, body, len) == 0;
+		if (submit_body(l->d, it->body, it->len) == 0)
+			return;
 	}
-	return false;
+	free(it->body);
 }
 
 static struct nh_deliver *deliver_for(const char *url, unsigned pool, unsigned timeout_ms,
 				      size_t queue_max, struct done_log *log)
 {
 	struct nh_deliver_opts o = { .url = url, .pool_size = pool, .timeout_ms = timeout_ms,
-				     .queue_max = queue_max, .on_done = log ? on_done : NULL,
+				     .queue_max = queue_max, .on_result = log ? on_result : NULL,
 				     .ctx = log };
 	char err[256] = "";
 	struct nh_deliver *d = nh_deliver_new(&o, err, sizeof(err));
@@ -354,7 +367,7 @@ static void submit_n(struct nh_deliver *d, unsigned n)
 		size_t len;
 		char *b = make_body(i, &len);
 
-		assert_int_equal(nh_deliver_submit(d, b, len), 0);
+		assert_int_equal(submit_body(d, b, len), 0);
 	}
 }
 
@@ -525,7 +538,7 @@ static void large_body_goes_out_whole_without_expect(void **state)
 	srv_start(s);
 	url_of(s, url, sizeof(url));
 	d = deliver_for(url, 1, 5000, 10, NULL);
-	assert_int_equal(nh_deliver_submit(d, body, len), 0);
+	assert_int_equal(submit_body(d, body, len), 0);
 	assert_int_equal(nh_deliver_drain(d, 30000), 0);
 	assert_int_equal(srv_count(s), 1);
 	/* No "Expect: 100-continue": curl would hold the body for a second
@@ -632,7 +645,7 @@ static void full_queue_refuses_and_keeps_order(void **state)
 	d = deliver_for(url, 1, 5000, 3, NULL);
 	submit_n(d, 4); /* one running, three queued */
 	extra = make_body(99, &len);
-	assert_int_equal(nh_deliver_submit(d, extra, len), -1);
+	assert_int_equal(submit_body(d, extra, len), -1);
 	free(extra); /* still ours after -1 */
 	assert_int_equal(nh_deliver_in_flight(d), 4);
 	nh_deliver_stats(d, &st);
@@ -644,14 +657,14 @@ static void full_queue_refuses_and_keeps_order(void **state)
 		assert_int_equal(strtoul(s->recs[i].body + 7, NULL, 10), i);
 	/* Room again once the queue has drained. */
 	extra = make_body(4, &len);
-	assert_int_equal(nh_deliver_submit(d, extra, len), 0);
+	assert_int_equal(submit_body(d, extra, len), 0);
 	assert_int_equal(nh_deliver_drain(d, 5000), 0);
 	assert_int_equal(srv_count(s), 5);
 	nh_deliver_free(d);
 	srv_free(s);
 }
 
-static void on_done_can_take_and_resubmit_the_body(void **state)
+static void on_result_can_take_and_resubmit_the_body(void **state)
 {
 	struct done_log log = { .resubmit_on = 503 };
 	struct srv *s = srv_new();
@@ -886,7 +899,7 @@ int main(void)
 		cmocka_unit_test(slow_reply_is_failed_timeout),
 		cmocka_unit_test(refused_connection_is_failed_transport),
 		cmocka_unit_test(full_queue_refuses_and_keeps_order),
-		cmocka_unit_test(on_done_can_take_and_resubmit_the_body),
+		cmocka_unit_test(on_result_can_take_and_resubmit_the_body),
 		cmocka_unit_test(drain_gives_up_at_its_deadline),
 		cmocka_unit_test(poll_returns_for_extra_fd_and_wakeup),
 		cmocka_unit_test(bad_options_are_refused),
