@@ -32,7 +32,6 @@ struct nh_capture {
 	 * offset is taken once: a clock step later shifts ts by the step,
 	 * as it would in the broker. */
 	uint64_t boot_to_wall_ns;
-	uint64_t records;
 	uint64_t rejected[NH_REJ_MAX];
 };
 
@@ -145,7 +144,6 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct nh_event ev;
 	int r;
 
-	c->records++;
 	if (nh_record_decode(data, size, c->boot_to_wall_ns, &ev, &why)) {
 		c->rejected[why]++;
 		return 0;
@@ -208,27 +206,12 @@ int nh_capture_consume(struct nh_capture *c)
 	return c->rb ? ring_buffer__consume(c->rb) : 0;
 }
 
-int nh_capture_poll(struct nh_capture *c, int timeout_ms)
-{
-	int n;
-
-	if (!c->rb)
-		return 0;
-	n = ring_buffer__poll(c->rb, timeout_ms);
-	return n == -EINTR ? 0 : n;
-}
-
 void nh_capture_free(struct nh_capture *c)
 {
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
 	free(c);
-}
-
-uint64_t nh_capture_records(const struct nh_capture *c)
-{
-	return c->records;
 }
 
 uint64_t nh_capture_rejected(const struct nh_capture *c, enum nh_rec_reject r)

@@ -35,11 +35,8 @@ int nh_capture_fd(const struct nh_capture *c);
 /* Hands every available record to the callback without blocking.
  * Returns the number of records, or -1 on error. */
 int nh_capture_consume(struct nh_capture *c);
-/* Waits up to timeout_ms, then consumes. */
-int nh_capture_poll(struct nh_capture *c, int timeout_ms);
 void nh_capture_free(struct nh_capture *c);
 
-uint64_t nh_capture_records(const struct nh_capture *c);
 uint64_t nh_capture_rejected(const struct nh_capture *c, enum nh_rec_reject r);
 const char *nh_rec_reject_name(enum nh_rec_reject r);
 

@@ -263,6 +263,7 @@ int nh_cli_main(int argc, char **argv)
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	nh_log_set_level((enum nh_log_level)level);
+	nh_log_take_libbpf();
 
 	if (!strcmp(cmd, "check")) {
 		if (!run.conf_path)

@@ -115,6 +115,7 @@ static void collect(struct run *r, struct nh_stats *s)
 
 	s->captured = d->seen;
 	s->filtered = d->filtered;
+	memcpy(s->by_event, d->by_event, sizeof(s->by_event));
 	s->printed = r->o->to_stdout ? d->handed_over : 0;
 	memcpy(s->udrop, d->udrop, sizeof(s->udrop));
 	memcpy(s->dead, d->dead, sizeof(s->dead));

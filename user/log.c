@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
 
 #include "log.h"
 
@@ -31,4 +34,25 @@ void nh_log(enum nh_log_level level, const char *fmt, ...)
 	va_end(ap);
 	/* One fputs per line keeps lines whole when stderr is shared. */
 	fprintf(stderr, "nanohook: %s: %s\n", names[level], line);
+}
+
+static int libbpf_line(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	enum nh_log_level ours = level == LIBBPF_WARN ? NH_LOG_WARN : NH_LOG_DEBUG;
+	char line[1024];
+	size_t len;
+
+	if (ours > log_level)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	len = strlen(line);
+	while (len && line[len - 1] == '\n')
+		line[--len] = 0;
+	nh_log(ours, "%s", line);
+	return 0;
+}
+
+void nh_log_take_libbpf(void)
+{
+	libbpf_set_print(libbpf_line);
 }

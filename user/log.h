@@ -11,6 +11,10 @@ enum nh_log_level nh_log_get_level(void);
 void nh_log(enum nh_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Routes libbpf's own messages through nh_log: its warnings as warnings,
+ * its info and debug lines only with -vv (debug). */
+void nh_log_take_libbpf(void);
+
 #define nh_err(...) nh_log(NH_LOG_ERROR, __VA_ARGS__)
 #define nh_warn(...) nh_log(NH_LOG_WARN, __VA_ARGS__)
 #define nh_info(...) nh_log(NH_LOG_INFO, __VA_ARGS__)

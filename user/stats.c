@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "config.h"
 #include "deadletter.h"
 
 const double nh_hist_bounds[NH_HIST_BUCKETS] = {
@@ -208,6 +209,11 @@ int nh_stats_prometheus(const struct nh_stats *s, struct nh_buf *out)
 	counter(&pr, "events_printed_total", "Bodies printed (--stdout).", s->printed);
 	counter(&pr, "events_delivered_total", "Events the endpoint answered with 2xx.",
 		s->delivered);
+	head(&pr, "events_wanted_total", "counter",
+	     "Events a rule wanted, handed to delivery (or printed), by event.");
+	for (int e = NH_EV_NONE + 1; e < NH_EV_MAX; e++)
+		p(&pr, "nanohook_events_wanted_total{event=\"%s\"} %" PRIu64 "\n",
+		  nh_event_name((enum nh_event_type)e), s->by_event[e]);
 	counter(&pr, "retries_total", "Attempts scheduled again after a failure.", s->retried);
 	counter(&pr, "events_spooled_total", "Events written to the disk spool.", s->spooled);
 	counter(&pr, "events_replayed_total", "Events read back from the disk spool.", s->replayed);

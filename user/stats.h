@@ -60,6 +60,7 @@ struct nh_stats {
 	uint64_t captured;                 /* checked events */
 	uint64_t filtered;                 /* no rule wants them */
 	uint64_t printed;                  /* --stdout */
+	uint64_t by_event[NH_EV_MAX];      /* wanted by a rule and handed over, per event */
 	uint64_t udrop[NH_UDROP_MAX];
 
 	/* delivery */

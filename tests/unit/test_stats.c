@@ -31,6 +31,8 @@ static struct nh_stats sample(void)
 	s.captured = 995;
 	s.filtered = 5;
 	s.delivered = 970;
+	s.by_event[NH_EV_PUBLISH] = 900;
+	s.by_event[NH_EV_CONNACK] = 70;
 	s.attempts_failed_transport = 40;
 	s.retried = 38;
 	s.dead[1] = 2; /* max_attempts */
@@ -93,6 +95,9 @@ static void prometheus_text_is_consistent(void **state)
 	(void)state;
 	assert_int_equal(nh_stats_prometheus(&s, &b), 0);
 	assert_non_null(strstr(b.data, "\nnanohook_events_delivered_total 970\n"));
+	assert_non_null(strstr(b.data, "\nnanohook_events_wanted_total{event=\"on_message_publish\"} 900\n"));
+	assert_non_null(strstr(b.data, "\nnanohook_events_wanted_total{event=\"on_client_connack\"} 70\n"));
+	assert_non_null(strstr(b.data, "\nnanohook_events_wanted_total{event=\"on_message_acked\"} 0\n"));
 	assert_non_null(strstr(b.data, "# TYPE nanohook_events_delivered_total counter\n"));
 	assert_non_null(strstr(b.data,
 		"nanohook_events_dropped_total{stage=\"bpf\",reason=\"ringbuf_full\"} 3\n"));
