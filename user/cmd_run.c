@@ -37,6 +37,7 @@
 #include "spool.h"
 #include "stats.h"
 #include "target_watch.h"
+#include "url.h"
 
 /* Set from the signal handlers, so process-wide by nature; the loop
  * polls them at least every POLL_MS. */

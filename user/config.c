@@ -31,6 +31,7 @@
 #include <strings.h>
 
 #include "hocon.h"
+#include "url.h"
 #include "topic.h"
 
 #define POOL_SIZE_MAX 1024
@@ -204,85 +205,6 @@ static int get_bool(struct loader *ld, const struct nh_hocon_node *k, const char
 	return 0;
 }
 
-/* ---- url ----------------------------------------------------------------- */
-
-/* http(s)://[user[:pass]@]host[:port][/path][?query]. Returns NULL and
- * sets *why if the URL is unusable; adds the "/" path if there is none. */
-static char *normalize_url(const char *in, bool *path_added, const char **why)
-{
-	const char *auth, *host, *end, *p;
-	size_t auth_len, n = strlen(in);
-	char *out;
-
-	*path_added = false;
-	for (p = in; *p; p++) {
-		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
-			*why = "contains a blank or control character";
-			return NULL;
-		}
-	}
-	if (strncasecmp(in, "http://", 7) == 0)
-		auth = in + 7;
-	else if (strncasecmp(in, "https://", 8) == 0)
-		auth = in + 8;
-	else {
-		*why = "must start with http:// or https://";
-		return NULL;
-	}
-	auth_len = strcspn(auth, "/?#");
-	end = auth + auth_len;
-	host = auth;
-	for (p = auth; p < end; p++)
-		if (*p == '@')
-			host = p + 1;
-
-	if (host < end && *host == '[') {
-		const char *close = memchr(host, ']', (size_t)(end - host));
-
-		if (!close || close == host + 1) {
-			*why = "has a bad [IPv6] host";
-			return NULL;
-		}
-		p = close + 1;
-	} else {
-		p = host;
-		while (p < end && *p != ':')
-			p++;
-		if (p == host) {
-			*why = "has no host";
-			return NULL;
-		}
-	}
-	if (p < end) {
-		unsigned long port = 0;
-		const char *d = ++p;
-
-		if (p[-1] != ':') {
-			*why = "has a bad [IPv6] host";
-			return NULL;
-		}
-		while (p < end && *p >= '0' && *p <= '9' && port <= 65535)
-			port = port * 10 + (unsigned long)(*p++ - '0');
-		if (p == d || p != end || port == 0 || port > 65535) {
-			*why = "has a bad port (1..65535)";
-			return NULL;
-		}
-	}
-
-	*path_added = *end != '/';
-	out = malloc(n + 2);
-	if (!out) {
-		*why = "out of memory";
-		return NULL;
-	}
-	memcpy(out, in, (size_t)(end - in));
-	n = (size_t)(end - in);
-	if (*path_added)
-		out[n++] = '/';
-	strcpy(out + n, end);
-	return out;
-}
-
 static int load_url(struct loader *ld, const struct nh_hocon_node *n)
 {
 	const char *s = NULL, *why = NULL;
@@ -290,7 +212,7 @@ static int load_url(struct loader *ld, const struct nh_hocon_node *n)
 
 	if (get_string(ld, n, "webhook.url", &s) < 0)
 		return -1;
-	url = normalize_url(s, &ld->cfg->url_path_added, &why);
+	url = nh_url_normalize(s, &ld->cfg->url_path_added, &why);
 	if (!url)
 		return error_at(ld, AT_VALUE(n), "webhook.url: '%.200s' %s", s, why);
 	free(ld->cfg->url);
@@ -1215,36 +1137,6 @@ static bool header_is_secret(const char *name)
 		if (strcasestr(name, words[i]))
 			return true;
 	return false;
-}
-
-char *nh_url_redact(const char *url)
-{
-	const char *auth = strstr(url, "://"), *at = NULL, *colon = NULL, *query;
-	char *out;
-	size_t n;
-
-	if (auth) {
-		auth += 3;
-		n = strcspn(auth, "/?#");
-		for (const char *p = auth; p < auth + n; p++)
-			if (*p == '@')
-				at = p;
-		if (at)
-			colon = memchr(auth, ':', (size_t)(at - auth));
-	}
-	query = strchr(auth ? auth : url, '?');
-	/* at most: the url, "****" for the password and for the query */
-	out = malloc(strlen(url) + 9);
-	if (!out)
-		return NULL;
-	if (colon)
-		n = (size_t)sprintf(out, "%.*s****%.*s", (int)(colon + 1 - url), url,
-				    (int)((query ? query : url + strlen(url)) - at), at);
-	else
-		n = (size_t)sprintf(out, "%.*s", (int)((query ? query : url + strlen(url)) - url), url);
-	if (query)
-		strcpy(out + n, "?****");
-	return out;
 }
 
 static void print_url_masked(const char *url, FILE *out)

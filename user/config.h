@@ -122,11 +122,6 @@ char *nh_config_dead_letter_path(const struct nh_config *cfg);
 /* Bit (1 << event) for every event some rule names: the probes to attach. */
 uint32_t nh_config_event_mask(const struct nh_config *cfg);
 
-/* The url as it may be shown in logs and messages: a password in it and
- * the query (where webhook tokens often sit) become ****. malloc'd; NULL
- * when out of memory. */
-char *nh_url_redact(const char *url);
-
 /* `nanohook check`: the effective settings and rules, human-readable. */
 void nh_config_print(const struct nh_config *cfg, FILE *out);
 

@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "deliver.h"
 #include "sign.h"
+#include "url.h"
 #include "tls.h"
 
 /* stderr reports, at most one line per kind per this many ms. */
@@ -717,35 +718,6 @@ oom:
 	return NULL;
 }
 
-static int check_url(const char *url, char *err, size_t errlen)
-{
-	CURLU *u;
-	char *scheme = NULL;
-	CURLUcode uc;
-	int ret = -1;
-
-	if (!url || !url[0]) {
-		snprintf(err, errlen, "no webhook url");
-		return -1;
-	}
-	u = curl_url();
-	if (!u) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	uc = curl_url_set(u, CURLUPART_URL, url, 0);
-	if (uc != CURLUE_OK)
-		snprintf(err, errlen, "url \"%s\": %s", url, curl_url_strerror(uc));
-	else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-		 (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
-		snprintf(err, errlen, "url \"%s\": only http:// and https:// are supported", url);
-	else
-		ret = 0;
-	curl_free(scheme);
-	curl_url_cleanup(u);
-	return ret;
-}
-
 static int setup_easy(struct nh_deliver *d, struct nh_xfer *x)
 {
 	CURL *e = curl_easy_init();
@@ -787,9 +759,9 @@ static int endpoint_build(const struct nh_deliver_opts *o, struct endpoint *ep, 
 			  size_t errlen)
 {
 	memset(ep, 0, sizeof(*ep));
-	if (check_url(o->url, err, errlen) < 0)
+	if (nh_url_check(o->url, err, errlen) < 0)
 		return -1;
-	if (nh_tls_route(o->url, nh_tls_server_name(o->tls), &ep->url, &ep->connect_to, err,
+	if (nh_url_route(o->url, nh_tls_server_name(o->tls), &ep->url, &ep->connect_to, err,
 			 errlen) < 0)
 		goto fail;
 	ep->headers = build_headers(o, err, errlen);

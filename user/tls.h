@@ -41,12 +41,4 @@ const char *nh_tls_server_name(const struct nh_tls *t);
 /* For `check`: what was loaded (certificate subjects and expiry dates). */
 void nh_tls_print(const struct nh_tls *t, FILE *out);
 
-/* With a server_name, requests go to `url` with its host replaced by the
- * name (for SNI, Host and verification) while the connection still goes
- * to the url's host and port (CURLOPT_CONNECT_TO). Returns 0 with
- * *url_out (malloc'd) and *connect_to (NULL without server_name), or -1
- * and a reason. */
-int nh_tls_route(const char *url, const char *server_name, char **url_out,
-		 struct curl_slist **connect_to, char *err, size_t errlen);
-
 #endif

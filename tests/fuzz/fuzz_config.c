@@ -17,6 +17,7 @@
 #include "hocon.h"
 
 #include "fuzz_check.h"
+#include "url.h"
 
 /* Where check output and warnings go; opened once, as libFuzzer runs
  * millions of inputs in one process. */

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "url.h"
 #include "hocon.h"
 
 #define DATA NH_SOURCE_DIR "/tests/data/conf/"

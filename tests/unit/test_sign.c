@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "sign.h"
+#include "url.h"
 #include "tls.h"
 
 #define VECTOR_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -169,21 +170,21 @@ static void test_route(void **state)
 	char *url = NULL, err[256];
 
 	(void)state;
-	assert_int_equal(nh_tls_route("https://10.0.0.5:8443/hook?x=1", "hooks.example", &url, &to,
+	assert_int_equal(nh_url_route("https://10.0.0.5:8443/hook?x=1", "hooks.example", &url, &to,
 				      err, sizeof(err)), 0);
 	assert_string_equal(url, "https://hooks.example:8443/hook?x=1");
 	assert_string_equal(to->data, "hooks.example:8443:10.0.0.5:8443");
 	free(url);
 	curl_slist_free_all(to);
 
-	assert_int_equal(nh_tls_route("https://[::1]/hook", "hooks.example", &url, &to, err,
+	assert_int_equal(nh_url_route("https://[::1]/hook", "hooks.example", &url, &to, err,
 				      sizeof(err)), 0);
 	assert_string_equal(url, "https://hooks.example/hook");
 	assert_string_equal(to->data, "hooks.example:443:[::1]:443");
 	free(url);
 	curl_slist_free_all(to);
 
-	assert_int_equal(nh_tls_route("https://h/x", NULL, &url, &to, err, sizeof(err)), 0);
+	assert_int_equal(nh_url_route("https://h/x", NULL, &url, &to, err, sizeof(err)), 0);
 	assert_string_equal(url, "https://h/x");
 	assert_null(to);
 	free(url);
