@@ -29,7 +29,9 @@ start_nanohook_file() { # NAME ARGS...: like start_nanohook, without --pid
 }
 start_nanohook_file exe --exe "$MOSQ_BIN" --conf "$WORK/exe.conf"
 wait_for 20 grep -qs 'attached to mosquitto' "$NH_LOG" || { not_ok "follow --exe" "no attach"; sed 's/^/#   /' "$NH_LOG"; }
-mosquitto_pub -p "$first_port" -i f-first -t follow/a -m 1
+# QoS 1: mosquitto_pub returns once the broker has stored the message
+# (PUBACK), so the broker is never stopped with the PUBLISH still unread.
+mosquitto_pub -p "$first_port" -i f-first -t follow/a -m 1 -q 1
 kill -TERM "$first_pid"; wait "$first_pid" 2>/dev/null
 start_mosquitto second
 mosquitto_pub -p "$MOSQ_PORT" -i f-second -t follow/b -m 2
@@ -58,7 +60,7 @@ wait_for 10 grep -qs "waiting for a process named $NAMED" "$NH_LOG" &&
 	ok "--name: waits for a process of that name" || not_ok "--name wait" "no message"
 MOSQUITTO=$WORK/bin/$NAMED start_mosquitto third
 wait_for 20 grep -qs 'attached to mosquitto' "$NH_LOG" || { not_ok "follow --name" "no attach"; sed 's/^/#   /' "$NH_LOG"; }
-mosquitto_pub -p "$MOSQ_PORT" -i n-third -t follow/c -m 3
+mosquitto_pub -p "$MOSQ_PORT" -i n-third -t follow/c -m 3 -q 1
 kill -TERM "$MOSQ_PID"; wait "$MOSQ_PID" 2>/dev/null
 MOSQUITTO=$WORK/bin/$NAMED start_mosquitto fourth
 mosquitto_pub -p "$MOSQ_PORT" -i n-fourth -t follow/d -m 4
@@ -113,7 +115,7 @@ cat_conf "$WORK/nmq.conf"
 start_nanomq nmq-first || { not_ok "follow NanoMQ" "NanoMQ did not start"; exit 0; }
 start_nanohook_file nmq --exe "$NANOMQ_BIN" --conf "$WORK/nmq.conf"
 wait_for 20 grep -qs 'attached to nanomq' "$NH_LOG" || { not_ok "follow NanoMQ" "no attach"; sed 's/^/#   /' "$NH_LOG"; }
-mosquitto_pub -h 127.0.0.1 -p "$NMQ_PORT" -i m-first -t follow/e -m 5
+mosquitto_pub -h 127.0.0.1 -p "$NMQ_PORT" -i m-first -t follow/e -m 5 -q 1
 stop_nanomq
 start_nanomq nmq-second
 mosquitto_pub -h 127.0.0.1 -p "$NMQ_PORT" -i m-second -t follow/f -m 6
