@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "broker.h"
+#include "deliveries.h"
 #include "disasm.h"
 #include "elf_file.h"
 #include "mqtt.h"
@@ -289,8 +290,9 @@ int nh_broker_func_accesses(struct nh_target *t, const char *fn, int argno, unsi
 	return rc ? -1 : 0;
 }
 
-struct nh_probe_cfg nh_probe_cfg_for(const struct nh_target *t, const struct nh_attach_opts *o,
-				     enum nh_broker_id id)
+/* What every broker program reads before load (see nh_record.h). */
+static struct nh_probe_cfg nh_probe_cfg_for(const struct nh_target *t,
+					    const struct nh_attach_opts *o, enum nh_broker_id id)
 {
 	return (struct nh_probe_cfg){
 		/* No PID (--exe, --name): every process running the file. */
@@ -303,10 +305,12 @@ struct nh_probe_cfg nh_probe_cfg_for(const struct nh_target *t, const struct nh_
 	};
 }
 
-int nh_probes_attach(struct nh_target *t, const struct nh_attach_opts *o,
-		     struct bpf_object_skeleton *skel, const struct nh_probe *probes,
-		     const struct nh_probe_site *sites, size_t n, struct nh_probe_links *links,
-		     struct nh_attachment *out, char *err, size_t errlen)
+/* 1: pinned probes taken over; 0: skel's used probes loaded, attached and
+ * pinned; -1 and err. Links made are in `links` either way. */
+static int probes_attach(struct nh_target *t, const struct nh_attach_opts *o,
+			 struct bpf_object_skeleton *skel, const struct nh_probe *probes,
+			 const struct nh_probe_site *sites, size_t n, struct nh_probe_links *links,
+			 struct nh_attachment *out, char *err, size_t errlen)
 {
 	struct bpf_object *obj = *skel->obj;
 	struct bpf_map *events, *counters;
@@ -367,11 +371,54 @@ int nh_probes_attach(struct nh_target *t, const struct nh_attach_opts *o,
 	return 0;
 }
 
-void nh_probes_detach(struct nh_probe_links *links)
+void nh_broker_state_free(void *state)
 {
-	for (size_t i = 0; i < links->n; i++)
-		bpf_link__destroy(links->link[i]);
-	links->n = 0;
+	struct nh_broker_state *st = state;
+
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->links.n; i++)
+		bpf_link__destroy(st->links.link[i]);
+	if (st->skel)
+		st->skel_destroy(st->skel);
+	nh_deliveries_free(st->deliveries);
+	free(st);
+}
+
+void *nh_broker_attach(struct nh_target *t, const struct nh_attach_opts *o, size_t state_size,
+		       const struct nh_skel_ops *ops, const struct nh_probe *probes,
+		       const struct nh_probe_site *sites, size_t n, struct nh_attachment *out,
+		       char *err, size_t errlen)
+{
+	struct nh_broker_state *st = calloc(1, state_size);
+	struct bpf_object_skeleton *skeleton = NULL;
+	struct nh_probe_cfg cfg = nh_probe_cfg_for(t, o, t->broker->id);
+	int rc;
+
+	if (!st || !(st->deliveries = nh_deliveries_new())) {
+		free(st);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->skel_destroy = ops->destroy;
+	st->skel = ops->open(t, &cfg, &skeleton);
+	if (!st->skel) {
+		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
+		nh_broker_state_free(st);
+		return NULL;
+	}
+	rc = probes_attach(t, o, skeleton, probes, sites, n, &st->links, out, err, errlen);
+	if (rc < 0) {
+		nh_broker_state_free(st);
+		return NULL;
+	}
+	if (rc > 0) { /* pinned probes taken over: no skeleton of ours */
+		ops->destroy(st->skel);
+		st->skel = NULL;
+	}
+	out->broker = t->broker;
+	out->state = st;
+	return st;
 }
 
 struct filter_emit {

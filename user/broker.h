@@ -95,29 +95,43 @@ struct nh_probe_links {
 };
 
 struct bpf_object_skeleton;
+struct nh_deliveries;
 
-/* What every broker program reads before load, for this target and these
- * options (struct nh_probe_cfg: the tgid filter, the payload cap, the
- * wakeup policy, the broker id). */
-struct nh_probe_cfg nh_probe_cfg_for(const struct nh_target *t, const struct nh_attach_opts *o,
-				     enum nh_broker_id id);
+/* The part of an attachment's state (nh_attachment.state) every broker
+ * has; each broker's own state struct starts with it. */
+struct nh_broker_state {
+	void *skel;                      /* NULL when pinned probes were taken over */
+	void (*skel_destroy)(void *skel);
+	struct nh_probe_links links;
+	struct nh_deliveries *deliveries; /* deliveries waiting for their acks */
+};
+
+/* A broker's skeleton, seen generically: open opens it with its read-only
+ * data set (cfg and the broker's offsets from t->resolved) and gives its
+ * libbpf skeleton; destroy frees it. */
+struct nh_skel_ops {
+	void *(*open)(const struct nh_target *t, const struct nh_probe_cfg *cfg,
+		      struct bpf_object_skeleton **skeleton);
+	void (*destroy)(void *skel);
+};
 
 /*
- * The attach every broker shares, given its opened skeleton with its
- * read-only data set. With --pin, probes already pinned for this process
- * are taken over: returns 1 (the skeleton is not needed). Otherwise sizes
- * the ring buffer, loads only the used probes' programs, attaches each at
- * its site (to the process, or to every process running the file), pins
- * them with --pin, and fills out's fds and link count: returns 0. On
- * failure -1 and err; links already made are in `links` either way.
+ * The attach every broker shares. Allocates the broker's state
+ * (state_size bytes, starting with a struct nh_broker_state), then: with
+ * --pin, takes over the probes already pinned for this process; otherwise
+ * opens the skeleton, sizes the ring buffer, loads only the used probes'
+ * programs, attaches each at its site (to the process, or to every process
+ * running the file), and pins them with --pin. Fills out (fds, link count,
+ * state) and returns the state, or NULL and a reason in err.
  */
-int nh_probes_attach(struct nh_target *t, const struct nh_attach_opts *o,
-		     struct bpf_object_skeleton *skel, const struct nh_probe *probes,
-		     const struct nh_probe_site *sites, size_t n, struct nh_probe_links *links,
-		     struct nh_attachment *out, char *err, size_t errlen);
+void *nh_broker_attach(struct nh_target *t, const struct nh_attach_opts *o, size_t state_size,
+		       const struct nh_skel_ops *ops, const struct nh_probe *probes,
+		       const struct nh_probe_site *sites, size_t n, struct nh_attachment *out,
+		       char *err, size_t errlen);
 
-/* Destroys the links (pinned ones stay attached: their pins hold them). */
-void nh_probes_detach(struct nh_probe_links *links);
+/* Detaches (pinned probes stay: their pins hold them) and frees the state
+ * nh_broker_attach made; NULL is fine. */
+void nh_broker_state_free(void *state);
 
 struct nh_broker {
 	const char *name;

@@ -58,10 +58,8 @@ struct mosq_connect {
 #define DISCONNECT_SLOTS 1024
 
 struct mosq_state {
-	struct mosquitto_bpf *skel;     /* NULL when pinned probes were taken over */
-	struct nh_probe_links links;
+	struct nh_broker_state base;
 	struct mosq_connect connects[CONNECT_SLOTS];
-	struct nh_deliveries *deliveries;
 	/* The last disconnect per connection, for session_terminated: by
 	 * then the broker has freed the context's client id. */
 	struct {
@@ -345,21 +343,32 @@ static int mosq_resolve(struct nh_target *t, char *err, size_t errlen)
 	return 0;
 }
 
-static void mosq_state_free(struct mosq_state *st)
+static void *mosq_skel_open(const struct nh_target *t, const struct nh_probe_cfg *cfg,
+			    struct bpf_object_skeleton **skeleton)
 {
-	nh_probes_detach(&st->links);
-	mosquitto_bpf__destroy(st->skel);
-	nh_deliveries_free(st->deliveries);
-	free(st);
+	const struct mosq_resolved *r = t->resolved;
+	struct mosquitto_bpf *skel = mosquitto_bpf__open();
+
+	if (!skel)
+		return NULL;
+	skel->rodata->cfg = *cfg;
+	skel->rodata->off = r->off;
+	*skeleton = skel->skeleton;
+	return skel;
 }
+
+static void mosq_skel_destroy(void *skel)
+{
+	mosquitto_bpf__destroy(skel);
+}
+
+static const struct nh_skel_ops mosq_skel = { mosq_skel_open, mosq_skel_destroy };
 
 static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		       struct nh_attachment *out, char *err, size_t errlen)
 {
 	const struct mosq_resolved *r = t->resolved;
 	struct nh_probe_site sites[P_MAX];
-	struct mosq_state *st;
-	int rc = -1;
 
 	for (int p = 0; p < P_MAX; p++) {
 		int i = mosq_probes[p].fn;
@@ -372,38 +381,13 @@ static int mosq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 			return -1;
 		}
 	}
-	st = calloc(1, sizeof(*st));
-	if (!st || !(st->deliveries = nh_deliveries_new())) {
-		free(st);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	st->skel = mosquitto_bpf__open();
-	if (!st->skel) {
-		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
-	} else {
-		st->skel->rodata->cfg = nh_probe_cfg_for(t, o, NH_BROKER_MOSQUITTO);
-		st->skel->rodata->off = r->off;
-		rc = nh_probes_attach(t, o, st->skel->skeleton, mosq_probes, sites, P_MAX,
-				      &st->links, out, err, errlen);
-	}
-	if (rc < 0) {
-		mosq_state_free(st);
-		return -1;
-	}
-	if (rc > 0) { /* pinned probes taken over: no skeleton of ours */
-		mosquitto_bpf__destroy(st->skel);
-		st->skel = NULL;
-	}
-	out->broker = &nh_broker_mosquitto;
-	out->state = st;
-	return 0;
+	return nh_broker_attach(t, o, sizeof(struct mosq_state), &mosq_skel, mosq_probes, sites,
+				P_MAX, out, err, errlen) ? 0 : -1;
 }
 
 static void mosq_detach(struct nh_attachment *a)
 {
-	if (a->state)
-		mosq_state_free(a->state);
+	nh_broker_state_free(a->state);
 	a->state = NULL;
 }
 
@@ -529,11 +513,11 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 		return 0;
 	case NH_EV_DELIVERED:
 		if (ev->qos)
-			nh_deliveries_put(st->deliveries, rec->conn_ref, rec->packet_id, ev);
+			nh_deliveries_put(st->base.deliveries, rec->conn_ref, rec->packet_id, ev);
 		return 0;
 	case NH_EV_ACKED:
 		/* the message comes from the delivery it acknowledges */
-		if (nh_deliveries_take(st->deliveries, rec->conn_ref, rec->packet_id, ev)) {
+		if (nh_deliveries_take(st->base.deliveries, rec->conn_ref, rec->packet_id, ev)) {
 			return -2;
 		}
 		return 0;

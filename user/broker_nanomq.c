@@ -144,13 +144,26 @@ static int nmq_sites(const struct nh_target *t, const struct nmq_resolved *r,
 	return 0;
 }
 
-static void nmq_state_free(struct nmq_state *st)
+static void *nmq_skel_open(const struct nh_target *t, const struct nh_probe_cfg *cfg,
+			   struct bpf_object_skeleton **skeleton)
 {
-	nh_probes_detach(&st->links);
-	nanomq_bpf__destroy(st->skel);
-	nh_deliveries_free(st->deliveries);
-	free(st);
+	const struct nmq_resolved *r = t->resolved;
+	struct nanomq_bpf *skel = nanomq_bpf__open();
+
+	if (!skel)
+		return NULL;
+	skel->rodata->cfg = *cfg;
+	skel->rodata->off = r->off;
+	*skeleton = skel->skeleton;
+	return skel;
 }
+
+static void nmq_skel_destroy(void *skel)
+{
+	nanomq_bpf__destroy(skel);
+}
+
+static const struct nh_skel_ops nmq_skel = { nmq_skel_open, nmq_skel_destroy };
 
 static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 		      struct nh_attachment *out, char *err, size_t errlen)
@@ -158,43 +171,20 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 	const struct nmq_resolved *r = t->resolved;
 	struct nh_probe_site sites[P_MAX];
 	struct nmq_state *st;
-	int rc = -1;
 
 	if (nmq_sites(t, r, o, sites, err, errlen))
 		return -1;
-	st = calloc(1, sizeof(*st));
-	if (!st || !(st->deliveries = nh_deliveries_new())) {
-		free(st);
-		snprintf(err, errlen, "out of memory");
+	st = nh_broker_attach(t, o, sizeof(*st), &nmq_skel, nmq_probes, sites, P_MAX, out, err,
+			      errlen);
+	if (!st)
 		return -1;
-	}
 	nmq_read_seed(t, st);
-	st->skel = nanomq_bpf__open();
-	if (!st->skel) {
-		snprintf(err, errlen, "opening the BPF object: %s", strerror(errno));
-	} else {
-		st->skel->rodata->cfg = nh_probe_cfg_for(t, o, NH_BROKER_NANOMQ);
-		st->skel->rodata->off = r->off;
-		rc = nh_probes_attach(t, o, st->skel->skeleton, nmq_probes, sites, P_MAX,
-				      &st->links, out, err, errlen);
-	}
-	if (rc < 0) {
-		nmq_state_free(st);
-		return -1;
-	}
-	if (rc > 0) { /* pinned probes taken over: no skeleton of ours */
-		nanomq_bpf__destroy(st->skel);
-		st->skel = NULL;
-	}
-	out->broker = &nh_broker_nanomq;
-	out->state = st;
 	return 0;
 }
 
 static void nmq_detach(struct nh_attachment *a)
 {
-	if (a->state)
-		nmq_state_free(a->state);
+	nh_broker_state_free(a->state);
 	a->state = NULL;
 }
 

@@ -69,10 +69,8 @@ struct nmq_pipe {
 };
 
 struct nmq_state {
-	struct nanomq_bpf *skel;       /* NULL when pinned probes were taken over */
-	struct nh_probe_links links;
+	struct nh_broker_state base;
 	struct nmq_pipe pipes[PIPE_SLOTS];
-	struct nh_deliveries *deliveries;
 	/* NanoMQ's pipe-id key, read from the broker (g_nanomq_hash_seed), so
 	 * clients connected before nanohook attached can be named too. Used
 	 * while no pipe bind contradicts it. */

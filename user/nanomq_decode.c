@@ -101,7 +101,7 @@ static int decode_delivered(struct nmq_state *st, const struct nh_record *rec,
 	ev->qos = pub.qos;
 	ev->retain = pub.retain;
 	/* put copies everything the event points at, pkt included */
-	nh_deliveries_put(st->deliveries, rec->pipe_id + 1, rec->packet_id, ev);
+	nh_deliveries_put(st->base.deliveries, rec->pipe_id + 1, rec->packet_id, ev);
 	return 0;
 }
 
@@ -183,7 +183,7 @@ int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, struct nh_e
 		rc = name_by_pipe(st, rec, ev);
 		if (rc)
 			return rc;
-		return nh_deliveries_take(st->deliveries, rec->pipe_id + 1, rec->packet_id, ev) ? -2
+		return nh_deliveries_take(st->base.deliveries, rec->pipe_id + 1, rec->packet_id, ev) ? -2
 											       : 0;
 	case NH_EV_DISCONNECTED:
 		/* NanoMQ reports a disconnect when the session ends: at once for
