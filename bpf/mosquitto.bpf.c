@@ -97,7 +97,7 @@ int BPF_KPROBE(mosq_connect, void *mctx)
 	struct nh_record *rec;
 	const void *pkt;
 	bool fault = false;
-	__u32 len, want;
+	__u32 len;
 
 	if (!nh_target_hit() || !mctx)
 		return 0;
@@ -106,15 +106,10 @@ int BPF_KPROBE(mosq_connect, void *mctx)
 		return 0;
 	pkt = NH_READ(const void *, mctx, off.ctx_in_payload, &fault);
 	len = NH_READ(__u32, mctx, off.ctx_in_remaining, &fault);
-	want = len < cfg.payload_max ? len : cfg.payload_max;
-	rec = nh_reserve(NH_EV_CONNECT, pkt, want, &fault);
+	rec = nh_reserve_raw(NH_EV_CONNECT, pkt, len, &fault);
 	if (!rec)
 		return 0;
-	rec->payload_len = len;
-	if (len > want)
-		rec->flags |= NH_F_TRUNC_PAYLOAD;
 	rec->conn_ref = (__u64)mctx;
-	rec->flags |= NH_F_RAW_PACKET;
 	read_addr(rec, mctx, &fault);
 	nh_finish(rec, fault);
 	return 0;
@@ -182,7 +177,7 @@ int BPF_KPROBE(mosq_store, void *src, void *stored, __u64 expiry, __u64 store_id
 	const char *topic;
 	struct nh_span sp;
 	bool fault = false;
-	__u32 len, want;
+	__u32 len;
 	__u8 qos, retain;
 
 	/* Client messages only: $SYS updates and plugin publishes have no
@@ -198,13 +193,9 @@ int BPF_KPROBE(mosq_store, void *src, void *stored, __u64 expiry, __u64 store_id
 	qos = NH_SPAN_GET(__u8, &sp, off.st_qos, &fault);
 	retain = NH_SPAN_GET(__u8, &sp, off.st_retain, &fault);
 	topic = NH_SPAN_GET(const char *, &sp, off.st_topic, &fault);
-	want = len < cfg.payload_max ? len : cfg.payload_max;
-	rec = nh_reserve(NH_EV_PUBLISH, payload, want, &fault);
+	rec = nh_reserve_payload(NH_EV_PUBLISH, payload, len, &fault);
 	if (!rec)
 		return 0;
-	rec->payload_len = len;
-	if (len > want)
-		rec->flags |= NH_F_TRUNC_PAYLOAD;
 	fill_client(rec, src, &fault);
 	rec->qos = qos;
 	if (retain)
@@ -222,20 +213,15 @@ static __always_inline int emit_raw(void *mctx, __u16 type)
 	struct nh_record *rec;
 	const void *pkt;
 	bool fault = false;
-	__u32 len, want;
+	__u32 len;
 
 	if (!nh_target_hit() || !mctx)
 		return 0;
 	pkt = NH_READ(const void *, mctx, off.ctx_in_payload, &fault);
 	len = NH_READ(__u32, mctx, off.ctx_in_remaining, &fault);
-	want = len < cfg.payload_max ? len : cfg.payload_max;
-	rec = nh_reserve(type, pkt, want, &fault);
+	rec = nh_reserve_raw(type, pkt, len, &fault);
 	if (!rec)
 		return 0;
-	rec->payload_len = len;
-	if (len > want)
-		rec->flags |= NH_F_TRUNC_PAYLOAD;
-	rec->flags |= NH_F_RAW_PACKET;
 	fill_client(rec, mctx, &fault);
 	nh_finish(rec, fault);
 	return 0;
@@ -374,7 +360,7 @@ int BPF_KPROBE(mosq_msg_insert, void *mctx, __u64 mid, __u64 dir, __u64 qos,
 	const void *payload;
 	const char *s;
 	bool fault = false;
-	__u32 len, want;
+	__u32 len;
 
 	if ((__u32)dir != MOSQ_MD_OUT || !mctx || !stored)
 		return 0;
@@ -385,13 +371,9 @@ int BPF_KPROBE(mosq_msg_insert, void *mctx, __u64 mid, __u64 dir, __u64 qos,
 		return 0;
 	payload = NH_READ(const void *, stored, off.st_payload, &fault);
 	len = NH_READ(__u32, stored, off.st_payloadlen, &fault);
-	want = len < cfg.payload_max ? len : cfg.payload_max;
-	rec = nh_reserve(NH_EV_DELIVERED, payload, want, &fault);
+	rec = nh_reserve_payload(NH_EV_DELIVERED, payload, len, &fault);
 	if (!rec)
 		return 0;
-	rec->payload_len = len;
-	if (len > want)
-		rec->flags |= NH_F_TRUNC_PAYLOAD;
 	fill_client(rec, mctx, &fault);
 	rec->packet_id = (__u16)mid;
 	rec->qos = (__u8)qos;

@@ -155,7 +155,7 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 	const void *work, *pp, *cp, *payload = NULL;
 	const char *topic = NULL;
 	bool fault = false;
-	__u32 len = 0, want, payload_len = 0;
+	__u32 len = 0, payload_len = 0;
 	__u16 packet_id = 0;
 	__u8 is_event, hdr = 0;
 
@@ -196,14 +196,9 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 		topic = NH_SPAN_GET(const char *, &sp, off.pp_topic_body, &fault);
 		len = NH_SPAN_GET(__u32, &sp, off.pp_topic_len, &fault);
 	}
-	want = payload_len < cfg.payload_max ? payload_len : cfg.payload_max;
-
-	rec = nh_reserve(NH_EV_PUBLISH, payload, want, &fault);
+	rec = nh_reserve_payload(NH_EV_PUBLISH, payload, payload_len, &fault);
 	if (!rec)
 		return 0;
-	rec->payload_len = payload_len;
-	if (payload_len > want)
-		rec->flags |= NH_F_TRUNC_PAYLOAD;
 	if (is_event)
 		rec->flags |= NH_F_SYS_EVENT;
 
@@ -229,22 +224,6 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 
 /* A raw packet (CONNECT with its fixed header; SUBSCRIBE/UNSUBSCRIBE or
  * an outgoing PUBLISH without) into the payload area. */
-static __always_inline struct nh_record *reserve_raw(__u16 type, const void *pkt,
-						     __u32 len, bool *fault)
-{
-	struct nh_record *rec;
-	__u32 want = len < cfg.payload_max ? len : cfg.payload_max;
-
-	rec = nh_reserve(type, pkt, want, fault);
-	if (!rec)
-		return NULL;
-	rec->payload_len = len;
-	if (len > want)
-		rec->flags |= NH_F_TRUNC_PAYLOAD;
-	rec->flags |= NH_F_RAW_PACKET;
-	return rec;
-}
-
 SEC("uprobe")
 int BPF_KPROBE(nmq_conn_handler, const void *packet, void *cp, __u64 max)
 {
@@ -253,7 +232,7 @@ int BPF_KPROBE(nmq_conn_handler, const void *packet, void *cp, __u64 max)
 
 	if (!nh_target_hit() || !packet)
 		return 0;
-	rec = reserve_raw(NH_EV_CONNECT, packet, (__u32)max, &fault);
+	rec = nh_reserve_raw(NH_EV_CONNECT, packet, (__u32)max, &fault);
 	if (!rec)
 		return 0;
 	rec->conn_ref = (__u64)cp;
@@ -297,7 +276,7 @@ static __always_inline int emit_sub(const void *work, __u16 type)
 		return 0;
 	body = NH_READ(const void *, msg, off.msg_body, &fault);
 	len = NH_READ(__u64, msg, off.msg_len, &fault);
-	rec = reserve_raw(type, body, len > 0xffffffffull ? 0xffffffffu : (__u32)len, &fault);
+	rec = nh_reserve_raw(type, body, len > 0xffffffffull ? 0xffffffffu : (__u32)len, &fault);
 	if (!rec)
 		return 0;
 	fill_client(rec, cp, &fault);
@@ -389,7 +368,7 @@ int BPF_KPROBE(nmq_qos_set, __u64 is_sqlite, void *db, __u64 pipe_id, __u64 pack
 	cp = NH_READ(const void *, msg, off.msg_conn_param, &fault);
 	if (fault)
 		return 0;
-	rec = reserve_raw(NH_EV_DELIVERED, body, len > 0xffffffffull ? 0xffffffffu : (__u32)len,
+	rec = nh_reserve_raw(NH_EV_DELIVERED, body, len > 0xffffffffull ? 0xffffffffu : (__u32)len,
 			  &fault);
 	if (!rec)
 		return 0;

@@ -126,6 +126,34 @@ full:
 	return NULL;
 }
 
+/* A record carrying up to cfg.payload_max bytes of a broker buffer of len
+ * bytes: payload_len says how long it was, NH_F_TRUNC_PAYLOAD that it was
+ * cut. */
+static __always_inline struct nh_record *
+nh_reserve_payload(__u16 type, const void *src, __u32 len, bool *fault)
+{
+	__u32 want = len < cfg.payload_max ? len : cfg.payload_max;
+	struct nh_record *rec = nh_reserve(type, src, want, fault);
+
+	if (!rec)
+		return NULL;
+	rec->payload_len = len;
+	if (len > want)
+		rec->flags |= NH_F_TRUNC_PAYLOAD;
+	return rec;
+}
+
+/* The same for a raw MQTT packet body that userspace parses. */
+static __always_inline struct nh_record *
+nh_reserve_raw(__u16 type, const void *pkt, __u32 len, bool *fault)
+{
+	struct nh_record *rec = nh_reserve_payload(type, pkt, len, fault);
+
+	if (rec)
+		rec->flags |= NH_F_RAW_PACKET;
+	return rec;
+}
+
 static __always_inline void nh_submit(struct nh_record *rec)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP, now = rec->ts_boot_ns;
