@@ -566,25 +566,8 @@ static uint64_t cur_uint(struct cursor *c, unsigned n)
 	return v;
 }
 
-static uint64_t cur_uleb(struct cursor *c)
-{
-	uint64_t v = 0;
-
-	for (unsigned shift = 0; shift < 70; shift += 7) {
-		uint8_t b = (uint8_t)cur_uint(c, 1);
-
-		if (c->bad)
-			return 0;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return v;
-	}
-	c->bad = true;
-	return 0;
-}
-
-static int64_t cur_sleb(struct cursor *c)
+/* LEB128, unsigned or signed (sign-extended from the last byte's bit 6). */
+static uint64_t cur_leb(struct cursor *c, bool is_signed)
 {
 	uint64_t v = 0;
 
@@ -596,13 +579,23 @@ static int64_t cur_sleb(struct cursor *c)
 		if (shift < 64)
 			v |= (uint64_t)(b & 0x7f) << shift;
 		if (!(b & 0x80)) {
-			if (shift + 7 < 64 && (b & 0x40))
+			if (is_signed && shift + 7 < 64 && (b & 0x40))
 				v |= ~0ull << (shift + 7);
-			return (int64_t)v;
+			return v;
 		}
 	}
 	c->bad = true;
 	return 0;
+}
+
+static uint64_t cur_uleb(struct cursor *c)
+{
+	return cur_leb(c, false);
+}
+
+static int64_t cur_sleb(struct cursor *c)
+{
+	return (int64_t)cur_leb(c, true);
 }
 
 /* DW_EH_PE_* pointer encodings: a format in the low nibble, what the value
