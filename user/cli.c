@@ -32,7 +32,7 @@ static const char usage_text[] =
 "  nanohook replay FILE --conf FILE\n"
 "  nanohook stats --metrics ADDR:PORT\n"
 "  nanohook detach --pin DIR --pid PID\n"
-"  nanohook check-system\n"
+"  nanohook check-system [--pin DIR]\n"
 "  nanohook --help | --version\n"
 "\n"
 "Commands:\n"
@@ -55,7 +55,10 @@ static const char usage_text[] =
 "  stats    print the counters of the nanohook serving --metrics ADDR:PORT.\n"
 "  detach   remove the probes a nanohook run with --pin left attached.\n"
 "  check-system  can nanohook attach here? BTF, uprobes, ring buffer,\n"
-"           capabilities, each ok or missing.\n"
+"           capabilities, each ok or missing; in a container also its PID\n"
+"           namespace, and with --pin DIR a writable bpffs there. Each\n"
+"           problem is one line with what fixes it (in a container: the\n"
+"           flag of podman/docker run).\n"
 "\n"
 "Options:\n"
 "  -p, --pid PID      the broker process (needs root: CAP_BPF, CAP_PERFMON,\n"
@@ -291,7 +294,7 @@ int nh_cli_main(int argc, char **argv)
 		return nh_cmd_detach(run.pin_dir, run.pid);
 	}
 	if (!strcmp(cmd, "check-system"))
-		return nh_cmd_check_system();
+		return nh_cmd_check_system(run.pin_dir);
 	run.exe = exe;
 	if ((run.pid != 0) + (exe != NULL) + (run.name != NULL) != 1 || !run.conf_path)
 		return usage_error("%s", "attaching needs one of --pid PID, --exe PATH, --name NAME, "

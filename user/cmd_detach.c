@@ -18,7 +18,7 @@ int nh_cmd_detach(const char *pin_dir, pid_t pid)
 	return 0;
 }
 
-int nh_cmd_check_system(void)
+int nh_cmd_check_system(const char *pin_dir)
 {
-	return nh_preflight_report(stdout) ? 1 : 0;
+	return nh_preflight_report(stdout, pin_dir) ? 1 : 0;
 }

@@ -520,7 +520,7 @@ int nh_cmd_run(const struct nh_run_opts *o)
 		.ringbuf_bytes = r.cfg.ringbuf_bytes,
 		.pin_dir = o->pin_dir,
 	};
-	if (nh_preflight(stderr))
+	if (nh_preflight(stderr, o->pin_dir))
 		goto out;
 	if (r.t.broker->attach(&r.t, &aopts, &r.att, err, sizeof(err))) {
 		nh_err("%s", err);

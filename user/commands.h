@@ -40,6 +40,6 @@ int nh_cmd_stats(const char *metrics);
 int nh_cmd_detach(const char *pin_dir, pid_t pid);
 /* `nanohook check-system`: kernel features and capabilities, each ok or
  * missing. 0 if nanohook can attach here, 1 if not. */
-int nh_cmd_check_system(void);
+int nh_cmd_check_system(const char *pin_dir);
 
 #endif

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -20,7 +24,7 @@
 #define CAP_NUM_PERFMON 38
 #define CAP_NUM_BPF 39
 
-#define MAX_ROWS 12
+#define MAX_ROWS 14
 #define MAX_PROBLEMS 8
 #define NOTE_LEN 200
 #define PROBLEM_LEN 640
@@ -36,6 +40,7 @@ struct row {
 /* What the checks found: rows for the report, one line per failed check
  * for the error stream. */
 struct findings {
+	bool in_container;  /* problems name the run flag that fixes them */
 	struct row rows[MAX_ROWS];
 	size_t n_rows;
 	char problems[MAX_PROBLEMS][PROBLEM_LEN];
@@ -278,7 +283,10 @@ static void check_caps(struct findings *f, const struct caps *caps)
 			continue;
 		}
 		add_row(f, c->name, ST_MISSING, "%s", c->why);
-		if (len < sizeof(missing))
+		if (f->in_container) /* one line each, with the flag that grants it */
+			add_problem(f, "missing capability %s (%s): run the container with "
+				    "--cap-add %s (or --privileged)", c->name, c->why, c->name + 4);
+		else if (len < sizeof(missing))
 			len += (size_t)snprintf(missing + len, sizeof(missing) - len, "%s%s (%s)",
 						len ? ", " : "", c->name, c->why);
 	}
@@ -338,6 +346,76 @@ static void check_ptrace_scope(struct findings *f, const char *path)
 		    "(3 can only be lifted by a reboot)", scope);
 }
 
+/* The initial PID namespace's inode number (PROC_PID_INIT_INO). */
+#define PID_NS_INIT_INO 0xEFFFFFFCUL
+
+/* In a container, a PID namespace of its own holds nanohook alone: no
+ * broker can be found there. The host's, or a broker container's (PID 1
+ * is then the broker, not nanohook), are what attaching needs. */
+static void check_pidns(struct findings *f, const char *ns_path, const char *pid1_exe,
+			const char *self_exe)
+{
+	char ns[64] = "", one[512], self[512];
+	unsigned long ino = 0;
+	ssize_t n = readlink(ns_path, ns, sizeof(ns) - 1);
+	ssize_t n1, ns_self;
+
+	if (n > 0)
+		ns[n] = 0;
+	if (n <= 0 || sscanf(ns, "pid:[%lu]", &ino) != 1 || ino == PID_NS_INIT_INO) {
+		add_row(f, "PID namespace", ST_OK, "the host's");
+		return;
+	}
+	n1 = readlink(pid1_exe, one, sizeof(one) - 1);
+	ns_self = readlink(self_exe, self, sizeof(self) - 1);
+	if (n1 > 0 && ns_self > 0 && (one[n1] = 0, self[ns_self] = 0, strcmp(one, self) != 0)) {
+		add_row(f, "PID namespace", ST_OK, "shared with pid 1, %s (a broker container's?)",
+			one);
+		return;
+	}
+	add_row(f, "PID namespace", ST_MISSING, "%s, holding nanohook alone", ns);
+	add_problem(f, "PID namespace: this container has one of its own, so no broker process "
+		    "is visible: run it with --pid=host (a broker on the host or in any "
+		    "container), or --pid=container:NAME (next to the broker's container)");
+}
+
+/* --pin: the folder must be on a BPF filesystem that can be written. */
+static void check_bpffs(struct findings *f, const char *pin_dir)
+{
+	char dir[PATH_MAX], *slash;
+	struct statfs fs;
+	struct statvfs vfs;
+
+	snprintf(dir, sizeof(dir), "%s", pin_dir);
+	/* the pin folder may not exist yet: its nearest existing parent */
+	while (statfs(dir, &fs) && (slash = strrchr(dir, '/')) && slash != dir)
+		*slash = 0;
+	if (statfs(dir, &fs) || fs.f_type != BPF_FS_MAGIC) {
+		add_row(f, "bpffs (--pin)", ST_MISSING, "%s is not on a BPF filesystem", pin_dir);
+		add_problem(f, "--pin %s: not on a BPF filesystem: %s", pin_dir,
+			    f->in_container ? "run the container with -v /sys/fs/bpf:/sys/fs/bpf "
+					      "(the host's bpffs)"
+					    : "mount one (mount -t bpf bpf /sys/fs/bpf)");
+		return;
+	}
+	if (!statvfs(dir, &vfs) && (vfs.f_flag & ST_RDONLY)) {
+		add_row(f, "bpffs (--pin)", ST_MISSING, "%s is read-only", dir);
+		add_problem(f, "--pin %s: %s is mounted read-only: %s", pin_dir, dir,
+			    f->in_container ? "run the container with -v /sys/fs/bpf:/sys/fs/bpf:rw "
+					      "(or --privileged)"
+					    : "remount it read-write");
+		return;
+	}
+	add_row(f, "bpffs (--pin)", ST_OK, "%s", dir);
+}
+
+static bool in_container(const struct nh_preflight_env *e)
+{
+	if (e->in_container)
+		return e->in_container > 0;
+	return !access("/run/.containerenv", F_OK) || !access("/.dockerenv", F_OK);
+}
+
 static void gather(const struct nh_preflight_env *env, struct findings *f)
 {
 	static const struct nh_preflight_env real = { 0 };
@@ -345,6 +423,7 @@ static void gather(const struct nh_preflight_env *env, struct findings *f)
 	struct caps caps = { 0 };
 
 #define OR(field, dflt) (e->field ? e->field : (dflt))
+	f->in_container = in_container(e);
 	read_caps(OR(status_path, "/proc/self/status"), &caps);
 	check_btf(f, OR(btf_path, "/sys/kernel/btf/vmlinux"));
 	check_uprobes(f, OR(uprobe_type_path, "/sys/bus/event_source/devices/uprobe/type"));
@@ -352,6 +431,11 @@ static void gather(const struct nh_preflight_env *env, struct findings *f)
 	check_caps(f, &caps);
 	check_userns(f, OR(uid_map_path, "/proc/self/uid_map"));
 	check_ptrace_scope(f, OR(ptrace_scope_path, "/proc/sys/kernel/yama/ptrace_scope"));
+	if (f->in_container)
+		check_pidns(f, OR(pidns_path, "/proc/self/ns/pid"), OR(pid1_exe_path, "/proc/1/exe"),
+			    OR(self_exe_path, "/proc/self/exe"));
+	if (e->pin_dir)
+		check_bpffs(f, e->pin_dir);
 #undef OR
 }
 
@@ -386,12 +470,16 @@ int nh_preflight_run(const struct nh_preflight_env *env, FILE *err, FILE *report
 	return failed;
 }
 
-int nh_preflight(FILE *err)
+int nh_preflight(FILE *err, const char *pin_dir)
 {
-	return nh_preflight_run(NULL, err, NULL);
+	struct nh_preflight_env env = { .pin_dir = pin_dir };
+
+	return nh_preflight_run(&env, err, NULL);
 }
 
-int nh_preflight_report(FILE *out)
+int nh_preflight_report(FILE *out, const char *pin_dir)
 {
-	return nh_preflight_run(NULL, NULL, out);
+	struct nh_preflight_env env = { .pin_dir = pin_dir };
+
+	return nh_preflight_run(&env, NULL, out);
 }

@@ -71,6 +71,7 @@ static void cap_eff_edge_cases(void **state)
 struct fake {
 	char dir[64];
 	char btf[96], uprobe[96], status[96], uid_map[96], yama[96];
+	char pidns[96], pid1[96], self[96]; /* symlinks, as /proc has them */
 	struct nh_preflight_env env;
 	char *err, *report;
 	size_t err_len, report_len;
@@ -113,6 +114,12 @@ static int fake_setup(void **state)
 	snprintf(fk->status, sizeof(fk->status), "%s/status", fk->dir);
 	snprintf(fk->uid_map, sizeof(fk->uid_map), "%s/uid_map", fk->dir);
 	snprintf(fk->yama, sizeof(fk->yama), "%s/ptrace_scope", fk->dir);
+	snprintf(fk->pidns, sizeof(fk->pidns), "%s/ns_pid", fk->dir);
+	snprintf(fk->pid1, sizeof(fk->pid1), "%s/pid1_exe", fk->dir);
+	snprintf(fk->self, sizeof(fk->self), "%s/self_exe", fk->dir);
+	assert_int_equal(symlink("pid:[4026531836]", fk->pidns), 0); /* the host's */
+	assert_int_equal(symlink("/usr/lib/systemd/systemd", fk->pid1), 0);
+	assert_int_equal(symlink("/usr/local/sbin/nanohook", fk->self), 0);
 	write_file(fk->btf, "BTF");
 	write_file(fk->uprobe, "9\n");
 	set_caps(fk, 0x000001ffffffffffULL);
@@ -124,6 +131,10 @@ static int fake_setup(void **state)
 		.status_path = fk->status,
 		.uid_map_path = fk->uid_map,
 		.ptrace_scope_path = fk->yama,
+		.pidns_path = fk->pidns,
+		.pid1_exe_path = fk->pid1,
+		.self_exe_path = fk->self,
+		.in_container = -1,
 		.probe_ringbuf = fake_probe_ringbuf,
 	};
 	ringbuf_answer = 1;
@@ -134,7 +145,8 @@ static int fake_setup(void **state)
 static int fake_teardown(void **state)
 {
 	struct fake *fk = *state;
-	const char *files[] = { fk->btf, fk->uprobe, fk->status, fk->uid_map, fk->yama };
+	const char *files[] = { fk->btf, fk->uprobe, fk->status, fk->uid_map, fk->yama,
+				fk->pidns, fk->pid1, fk->self };
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		unlink(files[i]);
@@ -422,7 +434,7 @@ static void real_system(void **state)
 	}
 	f = open_memstream(&out, &len);
 	assert_non_null(f);
-	failed = nh_preflight(f);
+	failed = nh_preflight(f, NULL);
 	fclose(f);
 	if (failed)
 		fail_msg("as root on this kernel:\n%s", out);
@@ -430,10 +442,73 @@ static void real_system(void **state)
 	free(out);
 }
 
+/* In a container each missing capability is its own line, naming the flag
+ * of `podman run` / `docker run` that grants it. */
+static void container_names_the_flag_for_each_capability(void **state)
+{
+	struct fake *fk = *state;
+
+	fk->env.in_container = 1;
+	set_caps(fk, CAP(21)); /* CAP_SYS_ADMIN only: it stands for BPF and PERFMON */
+	assert_int_equal(run(fk), 1);
+	assert_int_equal(count_lines(fk->err), 1);
+	assert_non_null(strstr(fk->err, "nanohook: error: missing capability CAP_SYS_PTRACE ("));
+	assert_non_null(strstr(fk->err, "run the container with --cap-add SYS_PTRACE (or --privileged)"));
+	set_caps(fk, 0);
+	assert_int_equal(run(fk), 4);
+	assert_int_equal(count_lines(fk->err), 4);
+	assert_non_null(strstr(fk->err, "--cap-add BPF "));
+	assert_non_null(strstr(fk->err, "--cap-add PERFMON "));
+	assert_non_null(strstr(fk->err, "--cap-add SYS_ADMIN "));
+	assert_true(row_is(fk->report, "CAP_SYS_ADMIN", "missing"));
+}
+
+/* A container with a PID namespace of its own sees no broker; one that
+ * shares the host's, or a broker container's, does. */
+static void container_pid_namespace(void **state)
+{
+	struct fake *fk = *state;
+
+	fk->env.in_container = 1;
+	assert_int_equal(run(fk), 0);
+	assert_true(row_is(fk->report, "PID namespace", "ok"));
+	unlink(fk->pidns);
+	assert_int_equal(symlink("pid:[4026532871]", fk->pidns), 0);
+	assert_int_equal(run(fk), 0); /* pid 1 is not nanohook: --pid=container:BROKER */
+	assert_non_null(strstr(row(fk->report, "PID namespace"), "shared with pid 1, /usr/lib/systemd/systemd"));
+	unlink(fk->pid1);
+	assert_int_equal(symlink("/usr/local/sbin/nanohook", fk->pid1), 0);
+	assert_int_equal(run(fk), 1);
+	assert_non_null(strstr(fk->err, "PID namespace: this container has one of its own"));
+	assert_non_null(strstr(fk->err, "--pid=host"));
+	assert_non_null(strstr(fk->err, "--pid=container:NAME"));
+	/* outside a container the PID namespace is not ours to judge */
+	fk->env.in_container = -1;
+	assert_int_equal(run(fk), 0);
+}
+
+/* --pin needs a BPF filesystem: a plain folder is refused with the fix. */
+static void pin_needs_a_bpffs(void **state)
+{
+	struct fake *fk = *state;
+
+	fk->env.pin_dir = fk->dir; /* a tmp folder, not bpffs */
+	assert_int_equal(run(fk), 1);
+	assert_non_null(strstr(fk->err, "not on a BPF filesystem: mount one (mount -t bpf bpf /sys/fs/bpf)"));
+	fk->env.in_container = 1;
+	assert_int_equal(run(fk), 1);
+	assert_non_null(strstr(fk->err, "run the container with -v /sys/fs/bpf:/sys/fs/bpf"));
+	assert_true(row_is(fk->report, "bpffs (--pin)", "missing"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cap_eff_from_a_real_status),
+		cmocka_unit_test_setup_teardown(container_names_the_flag_for_each_capability, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(container_pid_namespace, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(pin_needs_a_bpffs, fake_setup, fake_teardown),
 		cmocka_unit_test(cap_eff_edge_cases),
 		cmocka_unit_test_setup_teardown(healthy_system_passes, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(no_btf, fake_setup, fake_teardown),
