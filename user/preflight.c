@@ -409,11 +409,36 @@ static void check_bpffs(struct findings *f, const char *pin_dir)
 	add_row(f, "bpffs (--pin)", ST_OK, "%s", dir);
 }
 
+/* Do two namespace links name different namespaces? Unreadable ones
+ * (PID 1's, under some sandboxes) prove nothing. */
+static bool differ(const char *a, const char *b)
+{
+	char x[64], y[64];
+	ssize_t n = readlink(a, x, sizeof(x) - 1), m = readlink(b, y, sizeof(y) - 1);
+
+	return n > 0 && m > 0 && (n != m || memcmp(x, y, (size_t)n));
+}
+
+/* A container's marker file alone is not enough: machines are made from
+ * container images too. A container also has a PID namespace of its own,
+ * or (with --pid=host) a mount namespace other than PID 1's. */
 static bool in_container(const struct nh_preflight_env *e)
 {
 	if (e->in_container)
 		return e->in_container > 0;
-	return !access("/run/.containerenv", F_OK) || !access("/.dockerenv", F_OK);
+	char ns[64] = "";
+	unsigned long ino = PID_NS_INIT_INO;
+	ssize_t n;
+
+	if (access("/run/.containerenv", F_OK) && access("/.dockerenv", F_OK))
+		return false;
+	n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+	if (n > 0)
+		ns[n] = 0;
+	if (n > 0 && sscanf(ns, "pid:[%lu]", &ino) == 1 && ino != PID_NS_INIT_INO)
+		return true;
+	return differ("/proc/self/ns/pid", "/proc/1/ns/pid") ||
+	       differ("/proc/self/ns/mnt", "/proc/1/ns/mnt");
 }
 
 static void gather(const struct nh_preflight_env *env, struct findings *f)
