@@ -366,8 +366,16 @@ static int resolve_by_name(struct run *r, char *err, size_t errlen)
 	char exe[64], pids[256] = "";
 	bool said = false;
 	size_t n, shown, at = 0;
+	pid_t denied;
 
-	while (!(n = nh_procs_named(o->name, procs, NAMED_MAX))) {
+	while (!(n = nh_procs_named(o->name, procs, NAMED_MAX, &denied))) {
+		if (denied) {
+			snprintf(err, errlen, "--name %s: process %d has that name, but its binary "
+				 "(/proc/%d/exe) may not be read: CAP_SYS_PTRACE is missing (it runs "
+				 "as another user or with more privileges); in a container, "
+				 "--cap-add SYS_PTRACE", o->name, (int)denied, (int)denied);
+			return -1;
+		}
 		if (!said)
 			nh_info("waiting for a process named %s", o->name);
 		said = true;

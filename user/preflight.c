@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -184,9 +185,24 @@ static void check_uprobes(struct findings *f, const char *path)
 		    path, strerror(e));
 }
 
+/* Is kernel `release` (NULL: the running one's) at least major.minor?
+ * Unknown counts as yes. */
+static bool kernel_at_least(const char *release, int major, int minor)
+{
+	struct utsname u;
+	int ma, mi;
+
+	if (!release)
+		release = uname(&u) ? "" : u.release;
+	if (sscanf(release, "%d.%d", &ma, &mi) != 2)
+		return true;
+	return ma > major || (ma == major && mi >= minor);
+}
+
 /* libbpf's probe answers 0 for any failure to create the map, EPERM
  * included, so without the capability to create maps it cannot tell. */
-static void check_ringbuf(struct findings *f, int (*probe)(void), bool may_create_maps)
+static void check_ringbuf(struct findings *f, int (*probe)(void), bool may_create_maps,
+			  const char *release)
 {
 	int rc = probe();
 
@@ -196,10 +212,18 @@ static void check_ringbuf(struct findings *f, int (*probe)(void), bool may_creat
 		/* counted once, under the capabilities */
 		add_row(f, "BPF ring buffer", ST_UNTESTED,
 			"needs CAP_BPF or CAP_SYS_ADMIN to test");
-	} else if (rc == 0) {
+	} else if (rc == 0 && !kernel_at_least(release, 5, 8)) {
 		add_row(f, "BPF ring buffer", ST_MISSING, "not supported by this kernel");
 		add_problem(f, "BPF ring buffer: not supported by this kernel: nanohook needs "
 			    "Linux 5.8 or newer");
+	} else if (rc == 0) {
+		/* The kernel has them: bpf() itself was refused. */
+		add_row(f, "BPF ring buffer", ST_MISSING, "bpf() refused making one");
+		add_problem(f, "BPF ring buffer: this kernel has them, but bpf() was refused "
+			    "(a seccomp profile lets it through only with CAP_SYS_ADMIN): %s",
+			    f->in_container ? "run the container with --cap-add SYS_ADMIN, or "
+					      "--security-opt seccomp=unconfined"
+					    : "grant CAP_SYS_ADMIN, or lift the seccomp filter");
 	} else {
 		add_row(f, "BPF ring buffer", ST_MISSING, "could not be probed: %s", strerror(-rc));
 		add_problem(f, "BPF ring buffer: could not create one to test it (%s)",
@@ -419,9 +443,10 @@ static bool differ(const char *a, const char *b)
 	return n > 0 && m > 0 && (n != m || memcmp(x, y, (size_t)n));
 }
 
-/* A container's marker file alone is not enough: machines are made from
- * container images too. A container also has a PID namespace of its own,
- * or (with --pid=host) a mount namespace other than PID 1's. */
+/* podman's marker is made when a container starts. Docker's can also be
+ * found on machines made from container images, so with it a container
+ * also has a PID namespace of its own, or (with --pid=host) a mount
+ * namespace other than PID 1's. */
 static bool in_container(const struct nh_preflight_env *e)
 {
 	if (e->in_container)
@@ -430,7 +455,9 @@ static bool in_container(const struct nh_preflight_env *e)
 	unsigned long ino = PID_NS_INIT_INO;
 	ssize_t n;
 
-	if (access("/run/.containerenv", F_OK) && access("/.dockerenv", F_OK))
+	if (!access("/run/.containerenv", F_OK)) /* podman makes it at every start */
+		return true;
+	if (access("/.dockerenv", F_OK)) /* docker's may be baked into an image */
 		return false;
 	n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
 	if (n > 0)
@@ -452,7 +479,8 @@ static void gather(const struct nh_preflight_env *env, struct findings *f)
 	read_caps(OR(status_path, "/proc/self/status"), &caps);
 	check_btf(f, OR(btf_path, "/sys/kernel/btf/vmlinux"));
 	check_uprobes(f, OR(uprobe_type_path, "/sys/bus/event_source/devices/uprobe/type"));
-	check_ringbuf(f, OR(probe_ringbuf, probe_ringbuf_real), may_create_maps(&caps));
+	check_ringbuf(f, OR(probe_ringbuf, probe_ringbuf_real), may_create_maps(&caps),
+		      e->kernel_release);
 	check_caps(f, &caps);
 	check_userns(f, OR(uid_map_path, "/proc/self/uid_map"));
 	check_ptrace_scope(f, OR(ptrace_scope_path, "/proc/sys/kernel/yama/ptrace_scope"));

@@ -41,6 +41,7 @@ struct nh_preflight_env {
 	const char *pin_dir;           /* --pin DIR to check; NULL: not pinning */
 	/* 1 supported, 0 not, negative errno: could not tell */
 	int (*probe_ringbuf)(void);
+	const char *kernel_release;    /* uname's release */
 };
 
 /* Runs every check (the bpffs one when pin_dir is not NULL); writes one

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +37,14 @@ static int by_pid(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-size_t nh_procs_named(const char *name, struct nh_proc *out, size_t max)
+size_t nh_procs_named(const char *name, struct nh_proc *out, size_t max, pid_t *denied)
 {
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d = opendir("/proc");
 
+	if (denied)
+		*denied = 0;
 	while (d && (de = readdir(d))) {
 		char *end, path[64];
 		long pid = strtol(de->d_name, &end, 10);
@@ -52,8 +55,11 @@ size_t nh_procs_named(const char *name, struct nh_proc *out, size_t max)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
 		/* A kernel thread, or a process that just exited: no file. */
-		if (stat(path, &st))
+		if (stat(path, &st)) {
+			if ((errno == EACCES || errno == EPERM) && denied)
+				*denied = (pid_t)pid;
 			continue;
+		}
 		if (n < max) {
 			out[n] = (struct nh_proc){ .pid = (pid_t)pid, .dev = st.st_dev, .ino = st.st_ino };
 			len = readlink(path, out[n].exe, sizeof(out[n].exe) - 1);

@@ -17,8 +17,11 @@ struct nh_proc {
 
 /* Processes whose name (comm, at most 15 bytes of it) is `name`, this one
  * excepted, in PID order; at most max are stored. Returns how many there
- * are, which may exceed max. */
-size_t nh_procs_named(const char *name, struct nh_proc *out, size_t max);
+ * are, which may exceed max. *denied (may be NULL) gets the PID of one
+ * whose binary this process may not look at (/proc/PID/exe refused:
+ * another user's or a more privileged process, without CAP_SYS_PTRACE), or
+ * 0; such processes are not counted. */
+size_t nh_procs_named(const char *name, struct nh_proc *out, size_t max, pid_t *denied);
 
 /* Do the n processes all run one file? */
 bool nh_procs_one_binary(const struct nh_proc *p, size_t n);

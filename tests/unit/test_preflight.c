@@ -136,6 +136,7 @@ static int fake_setup(void **state)
 		.self_exe_path = fk->self,
 		.in_container = -1,
 		.probe_ringbuf = fake_probe_ringbuf,
+		.kernel_release = "5.4.0-fake", /* before ring buffers */
 	};
 	ringbuf_answer = 1;
 	*state = fk;
@@ -258,6 +259,16 @@ static void no_ringbuf(void **state)
 	assert_int_equal(count_lines(fk->err), 1);
 	assert_non_null(strstr(fk->err, "BPF ring buffer: not supported by this kernel"));
 	assert_non_null(strstr(fk->err, "Linux 5.8"));
+
+	/* A kernel that has them: bpf() was refused (seccomp), not missing. */
+	fk->env.kernel_release = "6.18.44";
+	assert_int_equal(run(fk), 1);
+	assert_non_null(strstr(fk->err, "BPF ring buffer: this kernel has them, but bpf() was refused"));
+	fk->env.in_container = 1;
+	assert_int_equal(run(fk), 1);
+	assert_non_null(strstr(fk->err, "run the container with --cap-add SYS_ADMIN"));
+	fk->env.in_container = -1;
+	fk->env.kernel_release = "5.4.0-fake";
 
 	ringbuf_answer = -EPERM;
 	assert_int_equal(run(fk), 1);
