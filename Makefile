@@ -5,6 +5,8 @@
 #   make demo       a demo broker, a demo endpoint, nanohook between them
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make bench      the benchmark table
+#   make image      the container image nanohook:local (podman or docker; no registry)
+#   make image-test that image run for real against a broker (part of make test)
 #
 # BUILD selects the output folder; SAN=1 builds with ASan and UBSan; V=1
 # shows every command.
@@ -29,7 +31,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 # The probes read the broker's arguments by the x86-64 calling convention
 # (one through pt_regs->r9) and vmlinux/ holds x86's types only: an arm64
 # build would compile and read the wrong registers, so it does not build.
-NEEDS_BUILD := $(filter-out clean deps,$(or $(MAKECMDGOALS),all))
+NEEDS_BUILD := $(filter-out clean deps image,$(or $(MAKECMDGOALS),all))
 ifneq ($(NEEDS_BUILD),)
 ifneq ($(ARCH),x86)
 $(error nanohook builds for x86-64 only: the probes and vmlinux/vmlinux.h are x86-64's, and this is $(shell uname -m))
@@ -92,7 +94,8 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all test unit e2e test-san fuzz fuzz-build fuzz-smoke demo bench clean deps install root
+.PHONY: all test unit e2e test-san fuzz fuzz-build fuzz-smoke demo bench clean deps install root \
+	image image-test
 all: $(BUILD)/nanohook $(TOOL_BINS) $(FIXTURES)
 
 # Installs the Debian packages (fast when they are all there already).
@@ -200,7 +203,18 @@ test: root deps
 	$(MAKE) unit e2e
 	$(MAKE) BUILD=build-san SAN=1 unit e2e
 	$(MAKE) fuzz-smoke
+	$(MAKE) image-test
 	@scripts/run-tests.sh summary
+
+# The container image (deploy/Dockerfile), on a Debian base made with
+# debootstrap and cached under $(BUILD)/image/.
+image: root
+	@scripts/image.sh $(BUILD)
+
+# Builds the image, then runs it against real brokers (tests/image/); a
+# skip, counted, where no container engine is installed.
+image-test: root all
+	@scripts/run-tests.sh image $(BUILD)
 
 demo: root deps
 	$(MAKE) all

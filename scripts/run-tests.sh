@@ -6,6 +6,8 @@
 #
 #   run-tests.sh unit BIN...      cmocka binaries
 #   run-tests.sh e2e BUILD_DIR    tests/e2e/test_*.sh (TAP-style lines)
+#   run-tests.sh image BUILD_DIR  make the container image, then run
+#                                 tests/image/test_image.sh against it
 #   run-tests.sh record KIND NAME pass|fail|skip [REASON]
 #   run-tests.sh summary
 #
@@ -25,6 +27,35 @@ mkdir -p "$(dirname "$results")"
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$results"; }
 
 strict() { [ "${CI:-}" = true ] || [ "$(id -u)" -eq 0 ]; }
+
+# run_tap NAME SCRIPT BUILD: one TAP-style test script (ok / not ok / skip
+# lines), each line recorded; a script that fails without a "not ok", or
+# reports nothing at all, is a failure of its own.
+run_tap() {
+	local name=$1 script=$2 build=$3 started=$SECONDS out rc lines line rest
+	echo "== $name ($build)"
+	out=$(timeout 900 bash "$script" 2>&1); rc=$?
+	printf '%s\n' "$out"
+	echo "# $name: $((SECONDS - started)) s"
+	lines=$(printf '%s\n' "$out" | grep -cE '^(ok|not ok|skip) ')
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) record e2e "$name" pass ;;
+		"not ok "*) record e2e "$name" fail ;;
+		"skip - "*)
+			rest=${line#skip - }
+			skip_or_fail e2e "$name: ${rest%%: *}" "${rest#*: }"
+			;;
+		esac
+	done < <(printf '%s\n' "$out" | grep -E '^(ok|not ok|skip) ')
+	if [ "$rc" -ne 0 ] && ! printf '%s\n' "$out" | grep -q '^not ok '; then
+		echo "not ok - $name exited $rc"
+		record e2e "$name" fail
+	elif [ "$lines" -eq 0 ]; then
+		echo "not ok - $name reported nothing: no ok, not ok or skip line"
+		record e2e "$name" fail
+	fi
+}
 
 # allowed_skip REASON: may this skip stand on this machine?
 allowed_skip() {
@@ -74,31 +105,25 @@ e2e)
 	build=$2
 	export NH_BUILD=$build NH_TOP=$top
 	for t in "$top"/tests/e2e/test_*.sh; do
-		name=$(basename "$t" .sh)
-		echo "== $name ($build)"
-		started=$SECONDS
-		out=$(timeout 600 bash "$t" 2>&1); rc=$?
-		printf '%s\n' "$out"
-		echo "# $name: $((SECONDS - started)) s"
-		lines=$(printf '%s\n' "$out" | grep -cE '^(ok|not ok|skip) ')
-		while IFS= read -r line; do
-			case "$line" in
-			"ok "*) record e2e "$name" pass ;;
-			"not ok "*) record e2e "$name" fail ;;
-			"skip - "*)
-				rest=${line#skip - }
-				skip_or_fail e2e "$name: ${rest%%: *}" "${rest#*: }"
-				;;
-			esac
-		done < <(printf '%s\n' "$out" | grep -E '^(ok|not ok|skip) ')
-		if [ "$rc" -ne 0 ] && ! printf '%s\n' "$out" | grep -q '^not ok '; then
-			echo "not ok - $name exited $rc"
-			record e2e "$name" fail
-		elif [ "$lines" -eq 0 ]; then
-			echo "not ok - $name reported nothing: no ok, not ok or skip line"
-			record e2e "$name" fail
-		fi
+		run_tap "$(basename "$t" .sh)" "$t" "$build"
 	done
+	;;
+image)
+	build=$2
+	export NH_BUILD=$build NH_TOP=$top
+	echo "== container image ($build)"
+	. "$top/scripts/engine.sh"
+	case "$build" in /*) ;; *) build=$top/$build ;; esac
+	if ! nh_engine_setup "$build/image"; then
+		skip_or_fail image "container image" "[absent podman] no container engine (apt-get install podman runc)"
+	elif started=$SECONDS; ! "$top/scripts/image.sh" "$build"; then
+		echo "not ok - make image"
+		record image "make image" fail
+	else
+		record image "make image" pass
+		echo "# make image: $((SECONDS - started)) s"
+		run_tap test_image "$top/tests/image/test_image.sh" "$build"
+	fi
 	;;
 record)
 	if [ "$4" = skip ]; then skip_or_fail "$2" "$3" "${5:-no reason given}"; else record "$2" "$3" "$4"; fi
@@ -121,7 +146,7 @@ summary)
 	[ "$f" -eq 0 ] && [ "$p" -gt 0 ]
 	;;
 *)
-	echo "usage: $0 unit BIN... | e2e BUILD | record KIND NAME STATUS [REASON] | reset | summary" >&2
+	echo "usage: $0 unit BIN... | e2e BUILD | image BUILD | record KIND NAME STATUS [REASON] | reset | summary" >&2
 	exit 2
 	;;
 esac

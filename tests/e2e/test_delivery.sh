@@ -244,6 +244,11 @@ t_hang() {
 	# got them but nanohook cannot know, so it sends them again. They are the
 	# only duplicates the endpoint may see; it answers each event 2xx once.
 	stop_pid "$SINK_PID"
+	# What the hanging endpoint receives starts after this line of the
+	# bodies file (the first endpoint may have received a body it never
+	# answered, which is then sent again: a duplicate of at-least-once, not
+	# of the timeouts).
+	before=$(grep -c . "$WORK/$name.bodies")
 	start_sink_at "$name" "$port" --hang-first 3 --hang-ms 30000
 	traffic_wait
 	wait_ok_lines "$WORK/$name.ok" "$TRAFFIC_SENT" 60
@@ -251,9 +256,10 @@ t_hang() {
 	stop_pid "$SINK_PID"
 	check_delivered "$name" "$WORK/$name.ok" "$TRAFFIC_N"
 	check_summary "$name" "$(wc -l <"$WORK/$name.ok")"
-	received=$(payloads "$WORK/$name.bodies" | sort | uniq -d | wc -l)
+	received=$(tail -n +"$((before + 1))" "$WORK/$name.bodies" >"$WORK/$name.hang.bodies"
+		payloads "$WORK/$name.hang.bodies" | sort | uniq -d | wc -l)
 	if grep -qE 'timeout 3\)' "$NH_LOG" && [ "$received" -le 3 ]; then
-		ok "$name: 3 requests timed out and were sent again ($received received twice)"
+		ok "$name: 3 requests timed out and were sent again ($received received twice by that endpoint)"
 	else
 		not_ok "$name: timeouts" "want 3 timeouts, got $(grep -o 'timeout [0-9]*)' "$NH_LOG"); $received received twice"
 	fi
