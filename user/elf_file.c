@@ -273,21 +273,33 @@ void nh_elf_close(struct nh_elf *elf)
 	free(elf);
 }
 
+/* The PT_LOAD segment whose file bytes (within the file) hold vaddr, or
+ * NULL. */
+static const GElf_Phdr *load_segment_of(const struct nh_elf *elf, uint64_t vaddr)
+{
+	for (size_t i = 0; i < elf->phnum; i++) {
+		const GElf_Phdr *p = &elf->ph[i];
+
+		if (p->p_type == PT_LOAD && vaddr >= p->p_vaddr &&
+		    vaddr - p->p_vaddr < p->p_filesz &&
+		    in_bounds(p->p_offset, p->p_filesz, elf->rawsize))
+			return p;
+	}
+	return NULL;
+}
+
 int nh_elf_vaddr_to_offset(const struct nh_elf *elf, uint64_t vaddr,
 			   uint64_t *off)
 {
+	const GElf_Phdr *p;
+
 	if (!elf || !off)
 		return -EINVAL;
-	for (size_t i = 0; i < elf->phnum; i++) {
-		const GElf_Phdr *p = &elf->ph[i];
-		if (p->p_type != PT_LOAD || vaddr < p->p_vaddr ||
-		    vaddr - p->p_vaddr >= p->p_filesz ||
-		    !in_bounds(p->p_offset, p->p_filesz, elf->rawsize))
-			continue;
-		*off = p->p_offset + (vaddr - p->p_vaddr);
-		return 0;
-	}
-	return -ERANGE;
+	p = load_segment_of(elf, vaddr);
+	if (!p)
+		return -ERANGE;
+	*off = p->p_offset + (vaddr - p->p_vaddr);
+	return 0;
 }
 
 /* The image bytes loaded at [vaddr, vaddr+len), all from one PT_LOAD's
@@ -295,15 +307,11 @@ int nh_elf_vaddr_to_offset(const struct nh_elf *elf, uint64_t vaddr,
 static const uint8_t *vaddr_bytes(const struct nh_elf *elf, uint64_t vaddr,
 				  size_t len)
 {
-	for (size_t i = 0; i < elf->phnum; i++) {
-		const GElf_Phdr *p = &elf->ph[i];
-		if (p->p_type != PT_LOAD || vaddr < p->p_vaddr ||
-		    !in_bounds(vaddr - p->p_vaddr, len, p->p_filesz) ||
-		    !in_bounds(p->p_offset, p->p_filesz, elf->rawsize))
-			continue;
-		return elf->raw + p->p_offset + (vaddr - p->p_vaddr);
-	}
-	return NULL;
+	const GElf_Phdr *p = load_segment_of(elf, vaddr);
+
+	if (!p || !in_bounds(vaddr - p->p_vaddr, len, p->p_filesz))
+		return NULL;
+	return elf->raw + p->p_offset + (vaddr - p->p_vaddr);
 }
 
 int nh_elf_read_vaddr(const struct nh_elf *elf, uint64_t vaddr, void *buf,
@@ -814,19 +822,14 @@ static bool section_region(const struct nh_elf *elf, const char *name, struct re
 /* From vaddr to the end of the file bytes of its PT_LOAD segment. */
 static bool segment_tail(const struct nh_elf *elf, uint64_t vaddr, struct region *r)
 {
-	for (size_t i = 0; i < elf->phnum; i++) {
-		const GElf_Phdr *p = &elf->ph[i];
+	const GElf_Phdr *p = load_segment_of(elf, vaddr);
 
-		if (p->p_type != PT_LOAD || vaddr < p->p_vaddr ||
-		    vaddr - p->p_vaddr >= p->p_filesz ||
-		    !in_bounds(p->p_offset, p->p_filesz, elf->rawsize))
-			continue;
-		r->vaddr = vaddr;
-		r->size = (size_t)(p->p_filesz - (vaddr - p->p_vaddr));
-		r->p = elf->raw + p->p_offset + (vaddr - p->p_vaddr);
-		return true;
-	}
-	return false;
+	if (!p)
+		return false;
+	r->vaddr = vaddr;
+	r->size = (size_t)(p->p_filesz - (vaddr - p->p_vaddr));
+	r->p = elf->raw + p->p_offset + (vaddr - p->p_vaddr);
+	return true;
 }
 
 static bool find_eh_frame_hdr(const struct nh_elf *elf, struct region *hdr)
