@@ -307,11 +307,17 @@ int nh_elf_vaddr_to_offset(const struct nh_elf *elf, uint64_t vaddr,
 static const uint8_t *vaddr_bytes(const struct nh_elf *elf, uint64_t vaddr,
 				  size_t len)
 {
-	const GElf_Phdr *p = load_segment_of(elf, vaddr);
-
-	if (!p || !in_bounds(vaddr - p->p_vaddr, len, p->p_filesz))
-		return NULL;
-	return elf->raw + p->p_offset + (vaddr - p->p_vaddr);
+	/* The segment that holds the whole range: in a malformed file the
+	 * first one holding vaddr need not (segments may overlap). */
+	for (size_t i = 0; i < elf->phnum; i++) {
+		const GElf_Phdr *p = &elf->ph[i];
+		if (p->p_type != PT_LOAD || vaddr < p->p_vaddr ||
+		    !in_bounds(vaddr - p->p_vaddr, len, p->p_filesz) ||
+		    !in_bounds(p->p_offset, p->p_filesz, elf->rawsize))
+			continue;
+		return elf->raw + p->p_offset + (vaddr - p->p_vaddr);
+	}
+	return NULL;
 }
 
 int nh_elf_read_vaddr(const struct nh_elf *elf, uint64_t vaddr, void *buf,
