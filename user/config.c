@@ -930,6 +930,19 @@ static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
 			if (get_duration(ld, k, "nanohook.drain_timeout", 0, DURATION_MAX_MS,
 					 &cfg->drain_timeout_ms) < 0)
 				return -1;
+		} else if (strcmp(k->key, "topic_match") == 0) {
+			const char *s = NULL;
+
+			if (get_string(ld, k, "nanohook.topic_match", &s) < 0)
+				return -1;
+			if (strcasecmp(s, "nanomq") == 0)
+				cfg->wild_dollar = true;
+			else if (strcasecmp(s, "mqtt") == 0)
+				cfg->wild_dollar = false;
+			else
+				return error_at(ld, AT_VALUE(k),
+						"nanohook.topic_match: expected nanomq or mqtt, got %s",
+						describe(k, buf, sizeof(buf)));
 		} else if (strcmp(k->key, "order") == 0) {
 			const char *s = NULL;
 
@@ -992,6 +1005,7 @@ static void set_defaults(struct nh_config *cfg)
 	cfg->spool_fsync = NH_FSYNC_BATCH;
 	cfg->spool_failing_ms = 5000;
 	cfg->order_per_client = true;
+	cfg->wild_dollar = true;
 	cfg->tls.enable = true;
 	cfg->tls.verify = true;
 	cfg->batch = 1;
@@ -1119,8 +1133,8 @@ bool nh_config_wants(const struct nh_config *cfg, enum nh_event_type ev,
 			continue;
 		if (!topical || !r->topic)
 			return true;
-		if (topic && nh_topic_match(r->topic, strlen(r->topic), topic,
-					    topic_len))
+		if (topic && nh_topic_match_mode(r->topic, strlen(r->topic), topic, topic_len,
+						 cfg->wild_dollar))
 			return true;
 	}
 	return false;
@@ -1185,6 +1199,8 @@ static void print_delivery(const struct nh_config *cfg, FILE *out)
 		fprintf(out, "nanohook.dead_letter = \"%s\"\n", cfg->dead_letter);
 	if (cfg->order_per_client != def.order_per_client)
 		fputs("nanohook.order = none\n", out);
+	if (cfg->wild_dollar != def.wild_dollar)
+		fputs("nanohook.topic_match = mqtt\n", out);
 	if (cfg->drain_timeout_ms != def.drain_timeout_ms)
 		fprintf(out, "nanohook.drain_timeout = %llums\n",
 			(unsigned long long)cfg->drain_timeout_ms);

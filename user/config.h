@@ -84,6 +84,8 @@ struct nh_config {
 	/* nanohook {} */
 	char *dead_letter;            /* NULL: dead-letter.jsonl in the spool dir */
 	bool order_per_client;        /* order = per_client (default) | none */
+	bool wild_dollar;             /* topic_match = nanomq (default): a leading
+				       * wildcard matches '$' topics; mqtt: not */
 	uint64_t drain_timeout_ms;    /* at SIGTERM; 0 (default): cancel_timeout + 1 s */
 	char *metrics_listen;         /* metrics = "ADDR:PORT"; NULL: off */
 	char *node;                   /* node name in extended bodies; NULL: host name */

@@ -82,12 +82,18 @@ static size_t level_end(const char *s, size_t len, size_t i)
 bool nh_topic_match(const char *filter, size_t flen, const char *topic,
 		    size_t tlen)
 {
+	return nh_topic_match_mode(filter, flen, topic, tlen, false);
+}
+
+bool nh_topic_match_mode(const char *filter, size_t flen, const char *topic, size_t tlen,
+			 bool wild_dollar)
+{
 	size_t f = 0, t = 0;
 	bool topic_done = false; /* every topic level has been matched */
 
 	if (filter == NULL || topic == NULL || flen == 0 || tlen == 0)
 		return false;
-	if (topic[0] == '$' && (filter[0] == '+' || filter[0] == '#'))
+	if (!wild_dollar && topic[0] == '$' && (filter[0] == '+' || filter[0] == '#'))
 		return false;
 
 	for (;;) {

@@ -28,4 +28,10 @@ bool nh_topic_valid_name(const char *t, size_t len);
 bool nh_topic_match(const char *filter, size_t flen, const char *topic,
 		    size_t tlen);
 
+/* The same, but with wild_dollar a filter starting with a wildcard matches
+ * '$' topics too ("#" matches "$SYS/x"): what NanoMQ's own webhook does,
+ * and so nanohook's default for its rules (nanohook.topic_match). */
+bool nh_topic_match_mode(const char *filter, size_t flen, const char *topic, size_t tlen,
+			 bool wild_dollar);
+
 #endif

@@ -1046,9 +1046,38 @@ static void test_event_names(void **state)
 	assert_string_equal(nh_event_name(NH_EV_MAX), "unknown");
 }
 
+/* A rule's "#" takes NanoMQ's '$' notices too, as NanoMQ's webhook does;
+ * topic_match = mqtt follows MQTT's rule instead. */
+static void topic_match_default_and_mqtt(void **state)
+{
+	struct nh_config cfg;
+	char *msgs = NULL;
+
+	(void)state;
+	assert_int_equal(load_text("webhook { url = \"http://h/\", events = [ { event = "
+				   "\"on_message_publish\", topic = \"#\" } ] }\n", &cfg, &msgs), 0);
+	free(msgs);
+	assert_wants(&cfg, NH_EV_PUBLISH, "$SYS/brokers/client_status/c1", true);
+	assert_wants(&cfg, NH_EV_PUBLISH, "a/b", true);
+	nh_config_free(&cfg);
+	assert_int_equal(load_text("webhook { url = \"http://h/\", events = [ { event = "
+				   "\"on_message_publish\", topic = \"#\" } ] }\n"
+				   "nanohook { topic_match = mqtt }\n", &cfg, &msgs), 0);
+	free(msgs);
+	assert_wants(&cfg, NH_EV_PUBLISH, "$SYS/brokers/client_status/c1", false);
+	assert_wants(&cfg, NH_EV_PUBLISH, "a/b", true);
+	nh_config_free(&cfg);
+	assert_int_not_equal(load_text("webhook { url = \"http://h/\", events = [ { event = "
+				       "\"on_message_publish\" } ] }\nnanohook { topic_match = "
+				       "strict }\n", &cfg, &msgs), 0);
+	assert_non_null(strstr(msgs, "nanohook.topic_match: expected nanomq or mqtt"));
+	free(msgs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(topic_match_default_and_mqtt),
 		cmocka_unit_test(test_hocon_forms),
 		cmocka_unit_test(test_hocon_positions),
 		cmocka_unit_test(test_hocon_merge),

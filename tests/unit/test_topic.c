@@ -91,6 +91,33 @@ static void test_match_table(void **state)
 	}
 }
 
+/* NanoMQ's own webhook matches a leading wildcard against '$' topics
+ * too; nanohook's rules do by default (wild_dollar), MQTT's rule otherwise. */
+static void test_match_wild_dollar(void **state)
+{
+	static const struct {
+		const char *filter, *topic;
+		bool mqtt, nanomq;
+	} cases[] = {
+		{ "#", "$SYS/brokers/client_status/c1", false, true },
+		{ "+/TopicB", "$TopicA/TopicB", false, true },
+		{ "+", "$SYS", false, true },
+		{ "$SYS/#", "$SYS/x", true, true },
+		{ "a/#", "$SYS/x", false, false },
+		{ "#", "a/b", true, true },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t fl = strlen(cases[i].filter), tl = strlen(cases[i].topic);
+
+		assert_int_equal(nh_topic_match_mode(cases[i].filter, fl, cases[i].topic, tl, false),
+				 cases[i].mqtt);
+		assert_int_equal(nh_topic_match_mode(cases[i].filter, fl, cases[i].topic, tl, true),
+				 cases[i].nanomq);
+	}
+}
+
 /* Lengths are explicit: bytes after them must not count. */
 static void test_match_not_nul_terminated(void **state)
 {
@@ -178,6 +205,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match_table),
+		cmocka_unit_test(test_match_wild_dollar),
 		cmocka_unit_test(test_match_not_nul_terminated),
 		cmocka_unit_test(test_valid_table),
 		cmocka_unit_test(test_length_limit),
