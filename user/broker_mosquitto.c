@@ -65,6 +65,7 @@ struct mosq_state {
 	struct {
 		uint64_t conn_ref;
 		uint8_t code;
+		bool terminated; /* its session_terminated went out */
 		char clientid[NH_CLIENTID_MAX];
 	} disconnects[DISCONNECT_SLOTS];
 };
@@ -494,6 +495,7 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 		di = (rec->conn_ref >> 4) % DISCONNECT_SLOTS;
 		st->disconnects[di].conn_ref = rec->conn_ref;
 		st->disconnects[di].code = ev->code;
+		st->disconnects[di].terminated = false;
 		copy_str(st->disconnects[di].clientid, NH_CLIENTID_MAX, ev->clientid.ptr,
 			 ev->clientid.len);
 		return 0;
@@ -501,6 +503,13 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 		/* Same thread, so the connection's disconnect came first. */
 		di = (rec->conn_ref >> 4) % DISCONNECT_SLOTS;
 		if (st->disconnects[di].conn_ref == rec->conn_ref) {
+			/* A session that ended with its connection (expiry 0) whose
+			 * will was delayed: Mosquitto disposes of the context once
+			 * the will is sent, which looks like a kept session
+			 * expiring. The session ended once. */
+			if (st->disconnects[di].terminated)
+				return 1;
+			st->disconnects[di].terminated = true;
 			ev->code = st->disconnects[di].code;
 			if (!ev->clientid.len)
 				ev->clientid = (struct nh_str){ st->disconnects[di].clientid,

@@ -237,9 +237,10 @@ golden_clients() {
 	mosquitto_pub -p "$port" -i c-v31 -V mqttv31 -u bob -t nmq/v31 -m 'v3.1' -q 0
 	# Killed once its subscription is in place: the broker has accepted
 	# the session, so the kill is an abnormal end of a live session.
-	mosquitto_sub -d -p "$port" -i c-killed -t 'nmq/#' >"$WORK/c-killed.out" 2>&1 &
+	stdbuf -oL mosquitto_sub -d -p "$port" -i c-killed -t 'nmq/#' >"$WORK/c-killed.out" 2>&1 &
 	sub=$!
-	wait_for 10 grep -qs 'received SUBACK' "$WORK/c-killed.out"
+	wait_for 15 grep -qs 'received SUBACK' "$WORK/c-killed.out" ||
+		not_ok "c-killed subscribes" "no SUBACK within 15 s"
 	kill -KILL "$sub"
 	wait "$sub" 2>/dev/null
 	return 0
@@ -250,11 +251,13 @@ golden_clients() {
 # that then stops or kills it ends a live session); sets SUB_PID.
 start_sub() {
 	local name=$1; shift
-	mosquitto_sub -d "$@" >"$WORK/$name.sub.out" 2>&1 &
+	stdbuf -oL mosquitto_sub -d "$@" >"$WORK/$name.sub.out" 2>&1 &
 	SUB_PID=$!
 	_pids+=("$SUB_PID")
+	# stdbuf: mosquitto_sub's -d lines, to a file, would sit in its stdio
+	# buffer until it exits.
 	wait_for 15 grep -qs 'received SUBACK' "$WORK/$name.sub.out" ||
-		echo "# $name: no SUBACK within 15 s"
+		not_ok "$name subscribes" "no SUBACK within 15 s: $(tail -2 "$WORK/$name.sub.out" | tr '\n' ' ')"
 }
 
 # extra_room: after the bodies a test waits for have all arrived, a moment

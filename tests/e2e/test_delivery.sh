@@ -45,10 +45,10 @@ traffic() {
 	local name=$1 first=${3:-1} p
 	TRAFFIC_N=$((first - 1 + RATE * $2))
 	SUB_OUT=$WORK/$name.sub
-	mosquitto_sub -d -p "$MOSQ_PORT" -i "sub-$name" -t 'load/#' -F '%p' >"$SUB_OUT" 2>/dev/null &
+	stdbuf -oL mosquitto_sub -d -p "$MOSQ_PORT" -i "sub-$name" -t 'load/#' -F '%p' >"$SUB_OUT" 2>/dev/null &
 	SUB_PID=$!
 	_pids+=("$SUB_PID")
-	wait_for 10 grep -qs 'received SUBACK' "$SUB_OUT"
+	wait_for 15 grep -qs 'received SUBACK' "$SUB_OUT" || not_ok "$name: subscriber" "no SUBACK within 15 s"
 	TRAFFIC_PIDS=()
 	TRAFFIC_SENT=0
 	for p in $PUBS; do

@@ -34,6 +34,11 @@ wait $s1 $s2
 mosquitto_sub -p $P -i s3 -t ev/z -U ev/gone -E
 # A persistent v5 session with a 2 s expiry: it outlives its connection.
 mosquitto_sub -p $P -i pe1 -V mqttv5 -c -x 2 -t ev/p -E
+# A session that ends with its connection (expiry 0) but whose will waits
+# 2 s: Mosquitto disposes of the context when the will goes out, later.
+start_sub wd -p $P -V mqttv5 -i wd -t ev/w --will-topic ev/will --will-payload bye \
+	-D will will-delay-interval 2
+kill -KILL $SUB_PID; wait $SUB_PID 2>/dev/null
 # A takeover: the first connection is stopped so it cannot reconnect.
 mosquitto_sub -p $P -i tk -t ev/t >/dev/null & t1=$!
 wait_for 15 grep -qs '"clientid":"tk","action":"session_subscribed"' "$SINK_OUT"
@@ -41,6 +46,8 @@ kill -STOP $t1
 mosquitto_sub -p $P -i tk -t ev/t -W 1 >/dev/null 2>&1
 kill -KILL $t1 2>/dev/null; kill -CONT $t1 2>/dev/null; wait $t1 2>/dev/null
 wait_for 10 grep -qs '"reason":"expired","username":"undefined","clientid":"pe1"' "$SINK_OUT"
+# The delayed will is published: the broker has disposed of wd's context.
+wait_for 15 grep -qs '"topic":"ev/will".*"from_client_id":"wd"' "$SINK_OUT"
 extra_room
 stop_nanohook
 
@@ -79,6 +86,12 @@ if [ "$(grep -c '"clientid":"pe1","action":"session_terminated"' "$got")" -eq 1 
 	ok "a persistent session is not terminated when its connection closes"
 else
 	not_ok "persistent session" "terminated at disconnect"
+fi
+n=$(grep -c '"clientid":"wd","action":"session_terminated"' "$got")
+if [ "$n" -eq 1 ] && grep -q '"reason":"abnormal","username":"undefined","clientid":"wd","action":"session_terminated"' "$got"; then
+	ok "a session with expiry 0 and a delayed will ends once (abnormal), not again when the will goes out"
+else
+	not_ok "delayed will" "$n session_terminated bodies for wd"; grep '"wd"' "$got" | sed 's/^/#   /'
 fi
 if grep -qE 'dropped +0$' "$NH_LOG"; then ok "summary: nothing dropped"; else
 	not_ok "summary" "drops"; sed 's/^/#   /' "$NH_LOG"; fi
