@@ -338,11 +338,22 @@ fi
 # The runtime image is what deploy/rootfs.sh lays out, nothing more: in a
 # chroot of that root alone, nanohook must start.
 rootfs=$WORK/rootfs
+# /proc is mounted in the root as the container engine would (a sanitized
+# build's runtime reads it), and unmounted at once.
+in_rootfs() {
+	local rc
+	mkdir -p "$rootfs/proc" && mount -t proc proc "$rootfs/proc" || return 1
+	chroot "$rootfs" "$@"; rc=$?
+	umount "$rootfs/proc"
+	return $rc
+}
 if (cd "$NH_TOP" && deploy/rootfs.sh "$NANOHOOK" "$rootfs") >"$WORK/rootfs.log" 2>&1 &&
-	out=$(chroot "$rootfs" /usr/local/sbin/nanohook --version 2>&1) && [ "${out#nanohook }" != "$out" ]; then
-	ok "deploy/rootfs.sh: nanohook runs in a root of only its binary, loader and libraries ($(du -sm "$rootfs" | cut -f1) MB)"
+	out=$(in_rootfs /usr/local/sbin/nanohook --version 2>"$WORK/rootfs.err") &&
+	[ "${out#nanohook }" != "$out" ]; then
+	ok "deploy/rootfs.sh: nanohook runs in a root of only its binary, loader and libraries ($(du -sm --exclude=proc "$rootfs" | cut -f1) MB)"
 else
-	not_ok "deploy/rootfs.sh: nanohook runs in its root" "$(tail -3 "$WORK/rootfs.log" | tr '\n' ' ') ${out:-}"
+	not_ok "deploy/rootfs.sh: nanohook runs in its root" \
+		"$(tail -3 "$WORK/rootfs.log" "$WORK/rootfs.err" | tr '\n' ' ') ${out:-}"
 fi
 
 # What the build stage copies is enough to run its build command.
