@@ -205,6 +205,22 @@ static int get_bool(struct loader *ld, const struct nh_hocon_node *k, const char
 	return 0;
 }
 
+/* A setting with two words: *out is true for `yes`, false for `no`. */
+static int get_either(struct loader *ld, const struct nh_hocon_node *k, const char *what,
+		      const char *yes, const char *no, bool *out)
+{
+	const char *s = NULL;
+	char buf[80];
+
+	if (get_string(ld, k, what, &s) < 0)
+		return -1;
+	if (strcasecmp(s, yes) && strcasecmp(s, no))
+		return error_at(ld, AT_VALUE(k), "%s: expected %s or %s, got %s", what, yes, no,
+				describe(k, buf, sizeof(buf)));
+	*out = !strcasecmp(s, yes);
+	return 0;
+}
+
 static int load_url(struct loader *ld, const struct nh_hocon_node *n)
 {
 	const char *s = NULL, *why = NULL;
@@ -931,31 +947,13 @@ static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
 					 &cfg->drain_timeout_ms) < 0)
 				return -1;
 		} else if (strcmp(k->key, "topic_match") == 0) {
-			const char *s = NULL;
-
-			if (get_string(ld, k, "nanohook.topic_match", &s) < 0)
+			if (get_either(ld, k, "nanohook.topic_match", "nanomq", "mqtt",
+				       &cfg->wild_dollar) < 0)
 				return -1;
-			if (strcasecmp(s, "nanomq") == 0)
-				cfg->wild_dollar = true;
-			else if (strcasecmp(s, "mqtt") == 0)
-				cfg->wild_dollar = false;
-			else
-				return error_at(ld, AT_VALUE(k),
-						"nanohook.topic_match: expected nanomq or mqtt, got %s",
-						describe(k, buf, sizeof(buf)));
 		} else if (strcmp(k->key, "order") == 0) {
-			const char *s = NULL;
-
-			if (get_string(ld, k, "nanohook.order", &s) < 0)
+			if (get_either(ld, k, "nanohook.order", "per_client", "none",
+				       &cfg->order_per_client) < 0)
 				return -1;
-			if (strcasecmp(s, "per_client") == 0)
-				cfg->order_per_client = true;
-			else if (strcasecmp(s, "none") == 0)
-				cfg->order_per_client = false;
-			else
-				return error_at(ld, AT_VALUE(k),
-						"nanohook.order: expected per_client or none, got %s",
-						describe(k, buf, sizeof(buf)));
 		} else {
 			warn_unknown(ld, k, "nanohook");
 		}
