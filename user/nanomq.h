@@ -86,6 +86,13 @@ bool nmq_needs_offsets(const struct nmq_offsets *o, int fn);
 void nmq_add_offset(struct nh_target *t, const char *field, int off, const char *source);
 /* Does r hold an access at disp? */
 bool nmq_has_access(const struct nh_disasm_result *r, int64_t disp);
+/* The one nano_work layout row, among those shipped with a conn_param row
+ * in cp_mask, whose cparam cparam_reader reads and whose msg and
+ * pub_packet work_reader reads: returns how many rows fit; with exactly
+ * one, its offsets go into o and its version range into *versions. */
+int nmq_work_row(unsigned cp_mask, const struct nh_disasm_result *cparam_reader,
+		 const struct nh_disasm_result *work_reader, struct nmq_offsets *o,
+		 const char **versions);
 /* Which conn_param layout rows (bit i: cp_layouts[i] of nanomq_layout.h) o matches. */
 unsigned nmq_cp_layout_mask(const struct nmq_offsets *o);
 /* pub_packet_struct from its table, once the version range is confirmed. */

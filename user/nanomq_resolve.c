@@ -125,6 +125,31 @@ static int resolve_conn_param(struct nh_target *t, struct nmq_offsets *o)
 }
 
 /* Which conn_param layout rows match what was found (bit mask). */
+int nmq_work_row(unsigned cp_mask, const struct nh_disasm_result *cparam_reader,
+		 const struct nh_disasm_result *work_reader, struct nmq_offsets *o,
+		 const char **versions)
+{
+	const struct nmq_work_layout *hit = NULL;
+	int n_hits = 0;
+
+	for (size_t i = 0; i < sizeof(work_layouts) / sizeof(work_layouts[0]); i++) {
+		const struct nmq_work_layout *w = &work_layouts[i];
+
+		if ((w->cp_mask & cp_mask) && nmq_has_access(cparam_reader, w->cparam) &&
+		    nmq_has_access(work_reader, w->msg) && nmq_has_access(work_reader, w->pub_packet)) {
+			hit = w;
+			n_hits++;
+		}
+	}
+	if (n_hits == 1) {
+		o->work_cparam = hit->cparam;
+		o->work_pub_packet = hit->pub_packet;
+		o->work_msg = hit->msg;
+		*versions = hit->versions;
+	}
+	return n_hits;
+}
+
 unsigned nmq_cp_layout_mask(const struct nmq_offsets *o)
 {
 	unsigned mask = 0;
@@ -143,7 +168,7 @@ unsigned nmq_cp_layout_mask(const struct nmq_offsets *o)
 static int resolve_work(struct nh_target *t, struct nmq_offsets *o, char *why, size_t whylen)
 {
 	struct nh_disasm_result hook, decode;
-	const struct nmq_work_layout *hit = NULL;
+	const char *versions = NULL;
 	unsigned cp_mask = nmq_cp_layout_mask(o);
 	char src[160];
 	int n_hits = 0;
@@ -169,27 +194,14 @@ static int resolve_work(struct nh_target *t, struct nmq_offsets *o, char *why, s
 		snprintf(why, whylen, "hook_entry or decode_pub_message not found to confirm the layout");
 		goto missing;
 	}
-	for (size_t i = 0; i < sizeof(work_layouts) / sizeof(work_layouts[0]); i++) {
-		const struct nmq_work_layout *w = &work_layouts[i];
-
-		if (!(w->cp_mask & cp_mask))
-			continue;
-		if (nmq_has_access(&hook, w->cparam) && nmq_has_access(&decode, w->msg) &&
-		    nmq_has_access(&decode, w->pub_packet)) {
-			hit = w;
-			n_hits++;
-		}
-	}
+	n_hits = nmq_work_row(cp_mask, &hook, &decode, o, &versions);
 	if (n_hits != 1) {
 		snprintf(why, whylen, "%s NanoMQ nano_work layout fits this binary's code",
 			 n_hits ? "more than one" : "no");
 		goto missing;
 	}
-	o->work_cparam = hit->cparam;
-	o->work_pub_packet = hit->pub_packet;
-	o->work_msg = hit->msg;
 	snprintf(src, sizeof(src), "table %s, confirmed by hook_entry/decode_pub_message",
-		 hit->versions);
+		 versions);
 	nmq_add_offset(t, "nano_work.cparam", o->work_cparam, src);
 	nmq_add_offset(t, "nano_work.pub_packet", o->work_pub_packet, src);
 	nmq_add_offset(t, "nano_work.msg", o->work_msg, src);

@@ -373,7 +373,7 @@ static int stripped_work(struct nh_target *t, const struct stripped *sc,
 			 struct nmq_offsets *o, char *why, size_t whylen)
 {
 	struct nh_disasm_result *hp = malloc(sizeof(*hp)), *dp = malloc(sizeof(*dp));
-	const struct nmq_work_layout *hit = NULL;
+	const char *versions = NULL;
 	unsigned cp_mask = nmq_cp_layout_mask(o);
 	char src[160];
 	int n_hits = 0, rc = -1;
@@ -384,27 +384,14 @@ static int stripped_work(struct nh_target *t, const struct stripped *sc,
 		snprintf(why, whylen, "handle_pub or decode_pub_message could not be decoded");
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(work_layouts) / sizeof(work_layouts[0]); i++) {
-		const struct nmq_work_layout *w = &work_layouts[i];
-
-		if (!(w->cp_mask & cp_mask))
-			continue;
-		if (nmq_has_access(hp, w->cparam) && nmq_has_access(dp, w->msg) &&
-		    nmq_has_access(dp, w->pub_packet)) {
-			hit = w;
-			n_hits++;
-		}
-	}
+	n_hits = nmq_work_row(cp_mask, hp, dp, o, &versions);
 	if (n_hits != 1) {
 		snprintf(why, whylen, "%s nano_work layout fits handle_pub/decode_pub_message",
 			 n_hits ? "more than one" : "no");
 		goto out;
 	}
-	o->work_cparam = hit->cparam;
-	o->work_pub_packet = hit->pub_packet;
-	o->work_msg = hit->msg;
 	snprintf(src, sizeof(src), "table %s, confirmed by handle_pub/decode_pub_message "
-		 "(recovered from their __func__ literals)", hit->versions);
+		 "(recovered from their __func__ literals)", versions);
 	nmq_add_offset(t, "nano_work.cparam", o->work_cparam, src);
 	nmq_add_offset(t, "nano_work.pub_packet", o->work_pub_packet, src);
 	nmq_add_offset(t, "nano_work.msg", o->work_msg, src);
