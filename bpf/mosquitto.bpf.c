@@ -17,7 +17,12 @@
  *  context__disconnect(ctx) entry+return, session_expiry__add(ctx),
  *  context__add_to_disused(ctx)           session terminated
  *  db__message_insert(ctx, mid, dir, qos, retain, stored, ...)
- *                                         delivered (outgoing, client online)
+ *                                         no record: notes which stored message
+ *                                         an outgoing topic string belongs to
+ *  send__publish(ctx, mid, topic, len, payload, qos, retain, dup, ...)
+ *                                         delivered: the first send (dup 0) of
+ *                                         a message to a connected client, not
+ *                                         its queueing (which may never send)
  *  db__message_delete_outgoing(ctx, mid, state, qos)
  *                                         acked (PUBACK / PUBCOMP)
  *
@@ -52,6 +57,18 @@ struct {
 	__type(key, __u64);
 	__type(value, struct mosq_disc_call);
 } disc_calls SEC(".maps");
+
+/* An outgoing message's topic string -> its stored message, so that the
+ * send, which is handed only the topic and payload, can name the
+ * publisher. The topic string is the store's own and lives as long as it;
+ * LRU, so entries of messages never sent (a session discarded with its
+ * queue) age out instead of filling the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} store_of_topic SEC(".maps");
 
 static __always_inline void fill_client(struct nh_record *rec, const void *mctx,
 					bool *fault)
@@ -128,6 +145,7 @@ int BPF_KPROBE(mosq_connack, void *mctx, __u64 ack, __u64 code)
 		return 0;
 	rec->code = (__u8)code;
 	fill_client(rec, mctx, &fault);
+	rec->broker_reason = (__s32)(ack & 0xff);
 	read_addr(rec, mctx, &fault);
 	nh_finish(rec, fault);
 	return 0;
@@ -355,41 +373,67 @@ int BPF_KPROBE(mosq_msg_insert, void *mctx, __u64 mid, __u64 dir, __u64 qos,
 	       __u64 retain)
 {
 	/* The sixth argument (stored) is in r9 on x86-64. */
-	const void *stored = (const void *)((struct pt_regs *)ctx)->r9;
+	__u64 stored = ((struct pt_regs *)ctx)->r9;
+	bool fault = false;
+	__u64 topic;
+
+	if ((__u32)dir != MOSQ_MD_OUT || !mctx || !stored || !nh_target_hit())
+		return 0;
+	topic = (__u64)NH_READ(const char *, (const void *)stored, off.st_topic, &fault);
+	if (topic && !fault)
+		bpf_map_update_elem(&store_of_topic, &topic, &stored, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mosq_send, void *mctx, __u64 mid, const char *topic, __u64 payloadlen,
+	       const void *payload)
+{
+	/* send__publish(mosq, mid, topic, payloadlen, payload, qos, retain,
+	 * dup, ...): qos is in r9, retain and dup on the stack above the
+	 * return address (x86-64 SysV). */
+	__u64 sp = PT_REGS_SP((struct pt_regs *)ctx), t = (__u64)topic;
+	__u8 qos = (__u8)((struct pt_regs *)ctx)->r9;
 	struct nh_record *rec;
-	const void *payload;
+	__u64 *stored;
 	const char *s;
 	bool fault = false;
-	__u32 len;
+	__u8 retain = 0, dup = 1;
 
-	if ((__u32)dir != MOSQ_MD_OUT || !mctx || !stored)
+	if (!mctx || !topic || !nh_target_hit())
 		return 0;
-	/* An offline session's queue is not a delivery. */
+	if (bpf_probe_read_user(&dup, 1, (void *)(sp + 16)) || dup)
+		return 0; /* a resend is the same delivery */
+	if (bpf_probe_read_user(&retain, 1, (void *)(sp + 8)))
+		fault = true;
+	/* send__publish refuses a closed connection: nothing is sent. */
 	if (NH_READ(__s32, mctx, off.ctx_sock, &fault) == -1 || fault)
 		return 0;
-	if (!nh_target_hit())
-		return 0;
-	payload = NH_READ(const void *, stored, off.st_payload, &fault);
-	len = NH_READ(__u32, stored, off.st_payloadlen, &fault);
-	rec = nh_reserve_payload(NH_EV_DELIVERED, payload, len, &fault);
+	rec = nh_reserve_payload(NH_EV_DELIVERED, payload, (__u32)payloadlen, &fault);
 	if (!rec)
 		return 0;
 	fill_client(rec, mctx, &fault);
 	rec->packet_id = (__u16)mid;
-	rec->qos = (__u8)qos;
-	if ((__u8)retain)
+	rec->qos = qos;
+	if (retain)
 		rec->flags |= NH_F_RETAIN;
-	s = NH_READ(const char *, stored, off.st_topic, &fault);
-	if (!s || NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, s, NH_F_TRUNC_TOPIC))
+	if (NH_COPY_CSTR(rec, topic, NH_TOPIC_MAX, topic, NH_F_TRUNC_TOPIC))
 		fault = true;
-	s = NH_READ(const char *, stored, off.st_source_id, &fault);
-	if (NH_COPY_CSTR(rec, from_clientid, NH_CLIENTID_MAX, s, NH_F_TRUNC_FROM))
-		fault = true;
-	s = NH_READ(const char *, stored, off.st_source_username, &fault);
-	if (s)
-		rec->flags |= NH_F_HAS_FROM_USERNAME;
-	if (NH_COPY_CSTR(rec, from_username, NH_USERNAME_MAX, s, NH_F_TRUNC_FROM))
-		fault = true;
+	stored = bpf_map_lookup_elem(&store_of_topic, &t);
+	if (stored) {
+		s = NH_READ(const char *, (const void *)*stored, off.st_source_id, &fault);
+		if (NH_COPY_CSTR(rec, from_clientid, NH_CLIENTID_MAX, s, NH_F_TRUNC_FROM))
+			fault = true;
+		s = NH_READ(const char *, (const void *)*stored, off.st_source_username, &fault);
+		if (s)
+			rec->flags |= NH_F_HAS_FROM_USERNAME;
+		if (NH_COPY_CSTR(rec, from_username, NH_USERNAME_MAX, s, NH_F_TRUNC_FROM))
+			fault = true;
+	} else {
+		/* queued before nanohook attached: the publisher is unknown,
+		 * and userspace counts the delivery as unmatched */
+		rec->flags |= NH_F_NO_PUBLISHER;
+	}
 	nh_finish(rec, fault);
 	return 0;
 }

@@ -212,6 +212,8 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 		rec->qos = (hdr >> 1) & 3;
 		if (hdr & 1)
 			rec->flags |= NH_F_RETAIN;
+		if (hdr & 8)
+			rec->flags |= NH_F_DUP;
 		rec->packet_id = packet_id;
 		rec->topic_len = len;
 		if (NH_COPY_STR(rec, topic, NH_TOPIC_MAX, topic, len, NH_F_TRUNC_TOPIC))

@@ -10,6 +10,8 @@
  *                       broker_state:  the context's state then
  *   session_terminated  broker_reason: enum mosq_term_reason
  *                       broker_state:  the context's state then
+ *   connack             broker_reason: the CONNACK's acknowledge flags
+ *                       (MOSQ_CONNACK_SESSION_PRESENT)
  */
 #ifndef NH_MOSQ_H
 #define NH_MOSQ_H
@@ -24,6 +26,10 @@ enum mosq_client_state {
 	MOSQ_CS_DISCONNECT_WITH_WILL = 18,
 	MOSQ_CS_REAUTHENTICATING = 21,
 };
+
+/* CONNACK acknowledge flags: the session a client asked to resume was
+ * there, and is handed to this connection */
+#define MOSQ_CONNACK_SESSION_PRESENT 0x01
 
 /* enum mosquitto_msg_origin: mosq_mo_client */
 #define MOSQ_MO_CLIENT 0

@@ -60,6 +60,8 @@ enum nh_event_type {
 #define NH_F_HAS_FROM_USERNAME (1u << 9) /* delivered/acked: publisher has one */
 #define NH_F_TRUNC_FROM (1u << 10)   /* publisher id or username cut */
 #define NH_F_RAW_PACKET (1u << 11)   /* payload holds a raw MQTT packet to parse */
+#define NH_F_NO_PUBLISHER (1u << 12) /* delivered: the stored message was not seen */
+#define NH_F_DUP (1u << 13)          /* publish: the PUBLISH carried DUP (a resend) */
 
 /* What every broker program is told before load (its read-only data,
  * `cfg`); userspace fills it with nh_probe_cfg(). */

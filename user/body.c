@@ -103,6 +103,15 @@ static int payload(struct nh_buf *b, const struct nh_event *ev, enum nh_encoding
 	return -1;
 }
 
+/* delivered / acked follow EMQX 4 (NanoMQ never sent them): the payload
+ * is always there, a string, "" when empty, in every encoding. */
+static int payload_always(struct nh_buf *b, const struct nh_event *ev, enum nh_encoding enc)
+{
+	if (ev->payload && ev->payload_len)
+		return payload(b, ev, enc);
+	return lit(b, ",\"payload\":\"\"");
+}
+
 static int body_publish(struct nh_buf *b, const struct nh_event *ev, enum nh_encoding enc)
 {
 	if (lit(b, "{\"ts\":") || num(b, ev->ts_ms) ||
@@ -225,7 +234,7 @@ static int message_to(struct nh_buf *b, const struct nh_event *ev, enum nh_encod
 	    lit(b, ",\"from_client_id\":") || str(b, ev->from_clientid) ||
 	    lit(b, ",\"username\":") || username(b, ev) ||
 	    lit(b, ",\"clientid\":") || str(b, ev->clientid) ||
-	    payload(b, ev, enc) ||
+	    payload_always(b, ev, enc) ||
 	    lit(b, "}"))
 		return -1;
 	return 0;

@@ -151,7 +151,8 @@ struct nh_broker {
 	 * 1 when it handed its events to emit itself (zero or more: a
 	 * SUBSCRIBE gives one per filter); -1 to reject it as malformed;
 	 * -2 when a record it must join with (the delivery an ack
-	 * acknowledges) was never seen. Rejections are counted. */
+	 * acknowledges) was never seen; -3 for a QoS 2 PUBLISH resent before
+	 * its release, which is no new message. Rejections are counted. */
 	int (*decode)(struct nh_attachment *a, const struct nh_record *rec,
 		      struct nh_event *ev,
 		      void (*emit)(void *ctx, const struct nh_event *ev), void *emit_ctx);

@@ -57,8 +57,20 @@ struct mosq_connect {
 
 #define DISCONNECT_SLOTS 1024
 
+/* A session_terminated of a context taken over by a new connection, held
+ * until that connection's CONNACK says whether the session went on
+ * (session present: it was handed over, nothing ended) or was discarded.
+ * Mosquitto sends that CONNACK in the same call, right after. */
+struct mosq_takeover {
+	bool held;
+	struct nh_event ev;
+	char clientid[NH_CLIENTID_MAX];
+	char username[NH_USERNAME_MAX];
+};
+
 struct mosq_state {
 	struct nh_broker_state base;
+	struct mosq_takeover takeover;
 	struct mosq_connect connects[CONNECT_SLOTS];
 	/* The last disconnect per connection, for session_terminated: by
 	 * then the broker has freed the context's client id. */
@@ -74,7 +86,7 @@ struct mosq_state {
 enum mosq_fn {
 	FN_CONNECT, FN_CONNACK, FN_DISCONNECT, FN_STORE, FN_SUBSCRIBE, FN_UNSUBSCRIBE,
 	FN_SUB_ADD, FN_SUB_REMOVE, FN_CTX_DISCONNECT, FN_EXPIRY_ADD, FN_ADD_TO_DISUSED,
-	FN_MSG_INSERT, FN_MSG_ACKED, FN_MAX
+	FN_MSG_INSERT, FN_MSG_SEND, FN_MSG_ACKED, FN_MAX
 };
 
 #define EV(e) (1u << (e))
@@ -95,8 +107,11 @@ static const struct {
 	[FN_CTX_DISCONNECT] = { "context__disconnect", EV(NH_EV_SESSION_TERMINATED) },
 	[FN_EXPIRY_ADD] = { "session_expiry__add", EV(NH_EV_SESSION_TERMINATED) },
 	[FN_ADD_TO_DISUSED] = { "context__add_to_disused", EV(NH_EV_SESSION_TERMINATED) },
-	/* acked events are named from the delivery they acknowledge */
+	/* a delivery is its first send; the insert before it names the
+	 * stored message, and so the publisher; acked events are named from
+	 * the delivery they acknowledge */
 	[FN_MSG_INSERT] = { "db__message_insert", EV(NH_EV_DELIVERED) | EV(NH_EV_ACKED) },
+	[FN_MSG_SEND] = { "send__publish", EV(NH_EV_DELIVERED) | EV(NH_EV_ACKED) },
 	[FN_MSG_ACKED] = { "db__message_delete_outgoing", EV(NH_EV_ACKED) },
 };
 
@@ -104,7 +119,7 @@ static const struct {
 enum mosq_probe {
 	P_CONNECT, P_CONNACK, P_DISCONNECT, P_STORE, P_SUBSCRIBE, P_UNSUBSCRIBE, P_SUB_ADD,
 	P_SUB_REMOVE, P_CTX_DISCONNECT, P_CTX_DISCONNECT_RET, P_EXPIRY_ADD, P_ADD_TO_DISUSED,
-	P_MSG_INSERT, P_MSG_ACKED, P_MAX
+	P_MSG_INSERT, P_MSG_SEND, P_MSG_ACKED, P_MAX
 };
 
 static const struct nh_probe mosq_probes[P_MAX] = {
@@ -124,6 +139,7 @@ static const struct nh_probe mosq_probes[P_MAX] = {
 	[P_EXPIRY_ADD] = { .program = "mosq_expiry_add", .fn = FN_EXPIRY_ADD },
 	[P_ADD_TO_DISUSED] = { .program = "mosq_add_to_disused", .fn = FN_ADD_TO_DISUSED },
 	[P_MSG_INSERT] = { .program = "mosq_msg_insert", .fn = FN_MSG_INSERT },
+	[P_MSG_SEND] = { .program = "mosq_send", .fn = FN_MSG_SEND },
 	[P_MSG_ACKED] = { .program = "mosq_msg_acked", .fn = FN_MSG_ACKED },
 };
 
@@ -453,7 +469,19 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
 	struct mosq_connect *slot = connect_slot(st, rec->conn_ref);
 	struct nh_mqtt_connect c;
 
-	if (nh_mqtt_parse_connect(ev->payload, ev->payload_len, false, &c)) {
+	int err = nh_mqtt_parse_connect(ev->payload, ev->payload_len, false, &c);
+
+	if (err == -EPROTONOSUPPORT) {
+		/* Refused before its client id is read (Mosquitto answers
+		 * 0x01, unacceptable protocol version): no client connected,
+		 * so no client_connect; its CONNACK names the level it asked
+		 * for, with an empty client id. */
+		memset(slot, 0, sizeof(*slot));
+		slot->conn_ref = rec->conn_ref;
+		slot->proto_ver = c.proto_ver;
+		return 1;
+	}
+	if (err) {
 		slot->conn_ref = 0;
 		return -1;
 	}
@@ -471,6 +499,42 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
 	ev->payload = NULL;
 	ev->payload_len = ev->payload_full_len = 0;
 	return 0;
+}
+
+/* Deliveries are keyed by the receiver's client id, not its connection:
+ * a message sent before a reconnect is acknowledged on the new one. */
+static uint64_t receiver_key(const struct nh_event *ev)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (size_t i = 0; i < ev->clientid.len; i++)
+		h = (h ^ (uint8_t)ev->clientid.ptr[i]) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+static void hold_takeover(struct mosq_takeover *t, const struct nh_event *ev)
+{
+	t->ev = *ev;
+	copy_str(t->clientid, sizeof(t->clientid), ev->clientid.ptr, ev->clientid.len);
+	copy_str(t->username, sizeof(t->username), ev->username.ptr, ev->username.len);
+	t->ev.clientid = (struct nh_str){ t->clientid, strlen(t->clientid) };
+	t->ev.username = (struct nh_str){ t->username, strlen(t->username) };
+	/* nothing else of a session_terminated body points into the record */
+	t->ev.ipaddress = (struct nh_str){ "", 0 };
+	t->held = true;
+}
+
+/* The CONNACK (or a later takeover) that decides a held takeover. */
+static void settle_takeover(struct mosq_takeover *t, const struct nh_event *connack,
+			    void (*emit)(void *, const struct nh_event *), void *emit_ctx)
+{
+	if (!t->held)
+		return;
+	t->held = false;
+	if (connack && connack->session_present && connack->clientid.len == t->ev.clientid.len &&
+	    !memcmp(connack->clientid.ptr, t->ev.clientid.ptr, t->ev.clientid.len))
+		return; /* handed over: the session goes on */
+	emit(emit_ctx, &t->ev);
 }
 
 static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
@@ -519,18 +583,25 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 			return -2; /* its disconnect was not seen: nobody to name */
 		ev->session_expired = rec->broker_reason == MOSQ_TERM_EXPIRED;
 		ev->takeover = rec->broker_state == MOSQ_CS_DUPLICATE;
+		if (ev->takeover) {
+			settle_takeover(&st->takeover, NULL, emit, emit_ctx);
+			hold_takeover(&st->takeover, ev);
+			return 1;
+		}
 		return 0;
 	case NH_EV_DELIVERED:
+		if (rec->flags & NH_F_NO_PUBLISHER)
+			return -2; /* queued before the attach: the publisher is unknown */
 		if (ev->qos)
-			nh_deliveries_put(st->base.deliveries, rec->conn_ref, rec->packet_id, ev);
+			nh_deliveries_put(st->base.deliveries, receiver_key(ev), rec->packet_id, ev);
 		return 0;
 	case NH_EV_ACKED:
 		/* the message comes from the delivery it acknowledges */
-		if (nh_deliveries_take(st->base.deliveries, rec->conn_ref, rec->packet_id, ev)) {
+		if (nh_deliveries_take(st->base.deliveries, receiver_key(ev), rec->packet_id, ev))
 			return -2;
-		}
 		return 0;
 	case NH_EV_CONNACK:
+		ev->session_present = rec->broker_reason & MOSQ_CONNACK_SESSION_PRESENT;
 		break;
 	default:
 		return 0;
@@ -539,17 +610,23 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 	 * CONNACK, or never read) and may not know its protocol yet: take
 	 * them from its CONNECT. */
 	slot = connect_slot(st, rec->conn_ref);
-	if (slot->conn_ref != rec->conn_ref)
-		return 0;
-	if (!ev->clientid.len)
-		ev->clientid = (struct nh_str){ slot->clientid, strlen(slot->clientid) };
-	if (!ev->has_username && slot->has_username) {
-		ev->username = (struct nh_str){ slot->username, strlen(slot->username) };
-		ev->has_username = true;
+	if (slot->conn_ref == rec->conn_ref) {
+		if (!ev->clientid.len)
+			ev->clientid = (struct nh_str){ slot->clientid, strlen(slot->clientid) };
+		if (!ev->has_username && slot->has_username) {
+			ev->username = (struct nh_str){ slot->username, strlen(slot->username) };
+			ev->has_username = true;
+		}
+		if (!ev->proto_ver) {
+			ev->proto_ver = slot->proto_ver;
+			if (slot->keepalive)
+				ev->keepalive = slot->keepalive;
+		}
 	}
-	if (!ev->proto_ver) {
-		ev->proto_ver = slot->proto_ver;
-		ev->keepalive = slot->keepalive;
+	if (st->takeover.held) {
+		settle_takeover(&st->takeover, ev, emit, emit_ctx);
+		emit(emit_ctx, ev);
+		return 1;
 	}
 	return 0;
 }

@@ -42,6 +42,7 @@ const char *nh_rec_reject_name(enum nh_rec_reject r)
 		[NH_REJ_READ_FAULT] = "broker_read_fault",
 		[NH_REJ_TRUNCATED] = "string_too_long",
 		[NH_REJ_UNMATCHED] = "unmatched",
+		[NH_REJ_RESEND] = "qos2_resend",
 	};
 	return r < NH_REJ_MAX ? names[r] : "?";
 }
@@ -156,7 +157,9 @@ static int on_record(void *ctx, void *data, size_t size)
 		/* The attachment is const to the capture, not to its broker. */
 		r = b->decode((struct nh_attachment *)rc->a, data, &ev, deliver_event, c);
 		if (r < 0)
-			c->rejected[r == -2 ? NH_REJ_UNMATCHED : NH_REJ_MALFORMED]++;
+			c->rejected[r == -2   ? NH_REJ_UNMATCHED
+				    : r == -3 ? NH_REJ_RESEND
+					      : NH_REJ_MALFORMED]++;
 		if (r)
 			return 0;
 	}

@@ -19,6 +19,8 @@ enum nh_rec_reject {
 	NH_REJ_READ_FAULT,    /* BPF could not read broker memory */
 	NH_REJ_TRUNCATED,     /* client id, username or topic longer than a record holds */
 	NH_REJ_UNMATCHED,     /* names a record never seen (e.g. an ack before nanohook attached) */
+	NH_REJ_RESEND,        /* a QoS 2 PUBLISH resent (DUP) before its release: the
+			       * same message, which NanoMQ takes in again */
 	NH_REJ_MAX
 };
 

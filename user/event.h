@@ -33,6 +33,7 @@ struct nh_event {
 	uint8_t code;            /* CONNACK or disconnect reason code */
 	bool takeover;           /* terminated: a new connection took it over */
 	bool session_expired;    /* terminated: a kept session expired */
+	bool session_present;    /* connack: the client's session was resumed */
 
 	struct nh_str ipaddress; /* peer address, "" if unknown */
 

@@ -315,9 +315,9 @@ static int proto_version(const struct nh_mqtt_str *name, uint8_t level,
 	*ver = level & 0x7f;
 	*bridge = level & 0x80;
 	if (name->len == 6 && !memcmp(name->ptr, "MQIsdp", 6))
-		return *ver == 3 ? 0 : -EINVAL;
+		return *ver == 3 ? 0 : -EPROTONOSUPPORT;
 	if (name->len == 4 && !memcmp(name->ptr, "MQTT", 4))
-		return *ver == 4 || *ver == 5 ? 0 : -EINVAL;
+		return *ver == 4 || *ver == 5 ? 0 : -EPROTONOSUPPORT;
 	return -EINVAL;
 }
 
@@ -421,8 +421,11 @@ int nh_mqtt_parse_connect(const uint8_t *p, size_t n, bool with_fixed_header,
 	 * [MQTT-2.2.2-1], v5 2.1.3 [MQTT-2.1.3-1]). */
 	if (hdr & 0x0f)
 		return -EINVAL;
-	if ((err = parse_connect(&r, &c)))
+	if ((err = parse_connect(&r, &c))) {
+		if (err == -EPROTONOSUPPORT) /* what the client asked for */
+			out->proto_ver = c.proto_ver;
 		return err;
+	}
 	*out = c;
 	return 0;
 }

@@ -62,7 +62,9 @@ struct nh_mqtt_connect {
  * 0x10 and n must be exactly the packet (NanoMQ's conn_handler gets
  * this); else p starts at the variable header and n is the Remaining
  * Length (Mosquitto's in_packet.payload once the fixed header is
- * consumed). Strings point into p. */
+ * consumed). Strings point into p. -EPROTONOSUPPORT: an MQTT protocol
+ * name with a level no version of MQTT has; out->proto_ver then holds
+ * that level and nothing else is read (the layout after it is unknown). */
 int nh_mqtt_parse_connect(const uint8_t *p, size_t n, bool with_fixed_header,
 			  struct nh_mqtt_connect *out);
 

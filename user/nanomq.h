@@ -59,6 +59,7 @@ struct nmq_resolved {
 /* Which client a pipe id names (NanoMQ's pipe id is a keyed hash of the
  * client id, so it is stable per client id). */
 #define PIPE_SLOTS 4096
+#define QOS2_SLOTS 4096
 
 struct nmq_pipe {
 	uint32_t pipe_id;
@@ -76,6 +77,13 @@ struct nmq_state {
 	 * while no pipe bind contradicts it. */
 	uint8_t seed[16];
 	int seed_state; /* 0 none, 1 read, 2 confirmed by a bind, -1 wrong */
+	/* The last QoS 2 PUBLISH per (publisher, packet id), direct-mapped:
+	 * NanoMQ 0.25 takes a DUP resend of a message it has not released in
+	 * again, as a new message; a resend of one seen here is not posted. */
+	struct {
+		uint64_t key; /* 0 = empty */
+		uint16_t packet_id;
+	} qos2_seen[QOS2_SLOTS];
 };
 
 /* nanomq_resolve.c: a build with symbols; t->resolved is r. */

@@ -5,6 +5,7 @@
  * connected before nanohook), deliveries joined with their acks, raw
  * CONNECT, SUBSCRIBE and outgoing PUBLISH packets parsed.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,29 @@ static void learn_pipe(struct nmq_state *st, const struct nh_event *ev)
 	copy_str(p->username, sizeof(p->username), ev->username);
 }
 
+/* 0 for a QoS 2 message not seen before; -3 for a resend (DUP) of the
+ * last one this publisher sent under that packet id: MQTT's exactly once
+ * makes it the same message. A DUP after its slot was reused is posted
+ * again (at least once, never lost). */
+static int qos2_once(struct nmq_state *st, const struct nh_record *rec,
+		     const struct nh_event *ev)
+{
+	uint64_t key = 0xcbf29ce484222325ull; /* FNV-1a of the client id */
+	size_t i;
+
+	for (i = 0; i < ev->clientid.len; i++)
+		key = (key ^ (uint8_t)ev->clientid.ptr[i]) * 0x100000001b3ull;
+	key |= 1; /* never the empty slot */
+	i = ((key ^ rec->packet_id) * 0x9e3779b97f4a7c15ull) >> (64 - 12);
+	_Static_assert(QOS2_SLOTS == 1 << 12, "the slot is the top 12 bits");
+	if ((rec->flags & NH_F_DUP) && st->qos2_seen[i].key == key &&
+	    st->qos2_seen[i].packet_id == rec->packet_id)
+		return -3;
+	st->qos2_seen[i].key = key;
+	st->qos2_seen[i].packet_id = rec->packet_id;
+	return 0;
+}
+
 int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, struct nh_event *ev,
 		      void (*emit)(void *, const struct nh_event *), void *emit_ctx)
 {
@@ -160,8 +184,12 @@ int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, struct nh_e
 		copy_str(p->username, sizeof(p->username), ev->username);
 		return 1;
 	case NH_EV_CONNECT:
-		if (ev->payload_len != ev->payload_full_len ||
-		    nh_mqtt_parse_connect(ev->payload, ev->payload_len, true, &c))
+		if (ev->payload_len != ev->payload_full_len)
+			return -1;
+		rc = nh_mqtt_parse_connect(ev->payload, ev->payload_len, true, &c);
+		if (rc == -EPROTONOSUPPORT)
+			return 1; /* a level no MQTT has: refused, no client (README) */
+		if (rc)
 			return -1;
 		ev->clientid = (struct nh_str){ c.clientid.ptr, c.clientid.len };
 		ev->username = (struct nh_str){ c.username.ptr, c.username.len };
@@ -177,6 +205,8 @@ int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, struct nh_e
 	case NH_EV_SESSION_SUBSCRIBED:
 	case NH_EV_SESSION_UNSUBSCRIBED:
 		return name_by_pipe(st, rec, ev);
+	case NH_EV_PUBLISH:
+		return ev->qos == 2 && !ev->sys_event ? qos2_once(st, rec, ev) : 0;
 	case NH_EV_DELIVERED:
 		return decode_delivered(st, rec, ev);
 	case NH_EV_ACKED:

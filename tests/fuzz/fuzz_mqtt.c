@@ -42,7 +42,7 @@ static void check_str(struct span s, const struct nh_mqtt_str *m)
 
 static void check_rc(int rc)
 {
-	CHECK(rc == 0 || rc == -EINVAL || rc == -EMSGSIZE);
+	CHECK(rc == 0 || rc == -EINVAL || rc == -EMSGSIZE || rc == -EPROTONOSUPPORT);
 }
 
 /* Fixed header length of an accepted packet (1 + Remaining Length bytes). */
@@ -104,7 +104,9 @@ static void fuzz_connect(struct span s, bool hdr)
 
 	check_rc(rc);
 	if (rc) {
-		CHECK(!c.clientid.present && c.proto_ver == 0);
+		/* only an unknown level of a known name reports the level */
+		CHECK(!c.clientid.present && (rc == -EPROTONOSUPPORT || c.proto_ver == 0));
+		CHECK(rc != -EPROTONOSUPPORT || c.proto_ver < 0x80);
 		return;
 	}
 	CHECK(c.proto_ver >= 3 && c.proto_ver <= 5);

@@ -44,6 +44,9 @@ static const char usage[] =
 "  --dump-headers FILE  append every request to FILE: \"METHOD /path\", its\n"
 "                       headers as \"name: value\" lines, then an empty line\n"
 "  --status CODE        answer counted POSTs with CODE (default 200)\n"
+"  --arrivals FILE      append the wall-clock ms at which each counted body\n"
+"                       arrived to FILE, one per line, in --out's order (for\n"
+"                       capture-to-endpoint latency against a body's \"ts\")\n"
 "  --ok-out FILE        append each body answered 2xx to FILE, one per line, when\n"
 "                       the answer is sent (a body held by --hang-first is\n"
 "                       written only if its answer is ever sent)\n"
@@ -88,6 +91,7 @@ struct sink_opts {
 	unsigned status;
 	unsigned delay_ms;
 	const char *ok_out;
+	const char *arrivals;
 	uint64_t close_first, hang_first, fail_first;
 	unsigned hang_ms, fail_status;
 	unsigned seq[256];
@@ -105,6 +109,7 @@ struct sink {
 	pthread_mutex_t lock;
 	int out_fd;
 	int ok_fd;
+	FILE *arrivals_out;
 	FILE *headers_out;
 	uint64_t faults_used;    /* counted POSTs that went through the fault options */
 	atomic_bool stopping;    /* ends --hang-first holds early; no new answers */
@@ -209,6 +214,14 @@ static unsigned record(struct sink *s, struct MHD_Connection *c, const char *url
 			};
 			if (write_all(s->out_fd, iov, 2) < 0)
 				fprintf(stderr, "nh-sink: %s: %s\n", s->o.out, strerror(errno));
+		}
+		if (s->arrivals_out) {
+			struct timespec now;
+
+			clock_gettime(CLOCK_REALTIME, &now);
+			fprintf(s->arrivals_out, "%lld\n",
+				(long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+			fflush(s->arrivals_out);
 		}
 		if (s->o.print) {
 			printf("POST %s  %.*s\n", url, (int)r->len, r->buf ? r->buf : "");
@@ -443,7 +456,7 @@ static int parse_args(int argc, char **argv, struct sink_opts *o)
 	enum { OPT_LISTEN = 1, OPT_PATH, OPT_OUT, OPT_DUMP, OPT_PRINT, OPT_STATUS, OPT_DELAY,
 	       OPT_THREADS, OPT_EXPECT, OPT_TIMEOUT, OPT_COUNT, OPT_HELP, OPT_OK_OUT,
 	       OPT_CLOSE_FIRST, OPT_HANG_FIRST, OPT_HANG_MS, OPT_FAIL_FIRST, OPT_FAIL_STATUS,
-	       OPT_STATUS_SEQ, OPT_RETRY_AFTER };
+	       OPT_STATUS_SEQ, OPT_RETRY_AFTER, OPT_ARRIVALS };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "path", required_argument, NULL, OPT_PATH },
@@ -457,6 +470,7 @@ static int parse_args(int argc, char **argv, struct sink_opts *o)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "count", no_argument, NULL, OPT_COUNT },
 		{ "ok-out", required_argument, NULL, OPT_OK_OUT },
+		{ "arrivals", required_argument, NULL, OPT_ARRIVALS },
 		{ "close-first", required_argument, NULL, OPT_CLOSE_FIRST },
 		{ "hang-first", required_argument, NULL, OPT_HANG_FIRST },
 		{ "hang-ms", required_argument, NULL, OPT_HANG_MS },
@@ -514,6 +528,7 @@ static int parse_args(int argc, char **argv, struct sink_opts *o)
 			}
 			break;
 		case OPT_OK_OUT: o->ok_out = optarg; break;
+		case OPT_ARRIVALS: o->arrivals = optarg; break;
 		case OPT_RETRY_AFTER: o->retry_after = optarg; break;
 		case OPT_CLOSE_FIRST:
 		case OPT_HANG_FIRST:
@@ -668,6 +683,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nh-sink: --ok-out %s: %s\n", s.o.ok_out, strerror(errno));
 		return 2;
 	}
+	if (s.o.arrivals && !(s.arrivals_out = fopen(s.o.arrivals, "ae"))) {
+		fprintf(stderr, "nh-sink: --arrivals %s: %s\n", s.o.arrivals, strerror(errno));
+		return 2;
+	}
 	if (s.o.dump_headers && !(s.headers_out = fopen(s.o.dump_headers, "ae"))) {
 		fprintf(stderr, "nh-sink: --dump-headers %s: %s\n", s.o.dump_headers,
 			strerror(errno));
@@ -718,6 +737,8 @@ int main(int argc, char **argv)
 	MHD_destroy_response(s.empty);
 	if (s.headers_out)
 		fclose(s.headers_out);
+	if (s.arrivals_out)
+		fclose(s.arrivals_out);
 	if (s.out_fd >= 0)
 		close(s.out_fd);
 	if (s.ok_fd >= 0)

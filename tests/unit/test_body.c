@@ -319,6 +319,30 @@ static void test_strings_from_broker_memory_are_repaired(void **state)
 	nh_buf_free(&b);
 }
 
+/* delivered / acked of an empty message carry "payload":"" in every
+ * encoding (EMQX 4's shape), never null or nothing as NanoMQ's publish. */
+static void test_delivered_empty_payload_is_a_string(void **state)
+{
+	(void)state;
+	static const enum nh_encoding encs[] = { NH_ENC_PLAIN, NH_ENC_BASE64, NH_ENC_BASE62 };
+	static const enum nh_event_type types[] = { NH_EV_DELIVERED, NH_EV_ACKED };
+	struct nh_event ev = { 0 };
+
+	ev.ts_ms = 1;
+	ev.clientid = mkstr("c1");
+	ev.topic = mkstr("t");
+	ev.from_clientid = mkstr("p1");
+	for (size_t t = 0; t < 2; t++)
+		for (size_t e = 0; e < 3; e++) {
+			struct nh_buf b = NH_BUF_INIT;
+
+			ev.type = types[t];
+			assert_int_equal(nh_body_build(&b, &ev, encs[e]), 0);
+			assert_non_null(strstr(b.data, ",\"payload\":\"\"}"));
+			nh_buf_free(&b);
+		}
+}
+
 /* The nine EMQX-4-style bodies, key for key. */
 static void test_emqx_style_bodies(void **state)
 {
@@ -646,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_publish_empty_and_nul_payloads),
 		cmocka_unit_test(test_strings_from_broker_memory_are_repaired),
 		cmocka_unit_test(test_emqx_style_bodies),
+		cmocka_unit_test(test_delivered_empty_payload_is_a_string),
 		cmocka_unit_test(test_appends_and_undoes_on_error),
 		cmocka_unit_test(test_random_payloads_give_valid_json),
 	};

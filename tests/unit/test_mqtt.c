@@ -348,9 +348,10 @@ static void expect_connect(const struct conn_spec *s, long off, uint8_t val, int
 	assert_int_equal(nh_mqtt_parse_connect(pkt.b, pkt.n, true, &c), rc);
 	assert_int_equal(nh_mqtt_parse_connect(body.b, body.n, false, &c), rc);
 	if (rc) {
-		/* nothing half-filled on error */
+		/* nothing half-filled on error, but the level a client asked
+		 * for when no MQTT has it (what its refusal reports) */
 		assert_false(c.clientid.present);
-		assert_int_equal(c.proto_ver, 0);
+		assert_int_equal(c.proto_ver, rc == -EPROTONOSUPPORT ? (s->level & 0x7f) : 0);
 	}
 }
 
@@ -379,15 +380,19 @@ static void test_connect_rejects(void **state)
 	sp.level = 3;
 	expect_connect(&sp, -1, 0, -EINVAL);
 
-	/* name / level pairs that exist in no version */
+	/* name / level pairs that exist in no version: a known name with an
+	 * unknown level is a refusal the broker answers (0x01), and reports
+	 * the level; an unknown name is not MQTT at all */
 	struct conn_spec sn = s;
 	sn.level = 3;
-	expect_connect(&sn, -1, 0, -EINVAL);
+	expect_connect(&sn, -1, 0, -EPROTONOSUPPORT);
 	sn.level = 6;
-	expect_connect(&sn, -1, 0, -EINVAL);
+	expect_connect(&sn, -1, 0, -EPROTONOSUPPORT);
+	sn.level = 7;
+	expect_connect(&sn, -1, 0, -EPROTONOSUPPORT);
 	sn.name = "MQIsdp";
 	sn.level = 4;
-	expect_connect(&sn, -1, 0, -EINVAL);
+	expect_connect(&sn, -1, 0, -EPROTONOSUPPORT);
 	sn.name = "MQTT5";
 	sn.level = 5;
 	expect_connect(&sn, -1, 0, -EINVAL);
