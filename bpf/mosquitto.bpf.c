@@ -313,9 +313,11 @@ int BPF_KPROBE(mosq_ctx_disconnect, void *mctx)
 	if (cfg.target_tgid && (id >> 32) != cfg.target_tgid)
 		return 0;
 	call.state = NH_READ(__u32, mctx, off.ctx_state, &fault);
-	/* Already disconnected: context__disconnect returns at once. The
-	 * broker's own bridges have no client session. */
-	if (call.state == MOSQ_CS_DISCONNECTED ||
+	/* Already disconnected: context__disconnect returns at once. Never
+	 * accepted (no CONNECT yet, refused, or still authenticating): no
+	 * session began. The broker's own bridges have no client session. */
+	if (call.state == MOSQ_CS_DISCONNECTED || call.state == MOSQ_CS_NEW ||
+	    call.state == MOSQ_CS_AUTHENTICATING ||
 	    NH_READ(const void *, mctx, off.ctx_bridge, &fault) || fault)
 		return 0;
 	if (bpf_map_update_elem(&disc_calls, &id, &call, BPF_ANY))

@@ -24,6 +24,7 @@ enum mosq_client_state {
 	MOSQ_CS_DISCONNECTED = 7,
 	MOSQ_CS_DUPLICATE = 17,          /* taken over by a new connection */
 	MOSQ_CS_DISCONNECT_WITH_WILL = 18,
+	MOSQ_CS_AUTHENTICATING = 20,     /* MQTT 5 AUTH exchange before the CONNACK */
 	MOSQ_CS_REAUTHENTICATING = 21,
 };
 

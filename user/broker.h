@@ -152,7 +152,9 @@ struct nh_broker {
 	 * SUBSCRIBE gives one per filter); -1 to reject it as malformed;
 	 * -2 when a record it must join with (the delivery an ack
 	 * acknowledges) was never seen; -3 for a QoS 2 PUBLISH resent before
-	 * its release, which is no new message. Rejections are counted. */
+	 * its release, which is no new message; -4 for a raw packet that
+	 * breaks MQTT's rules (the broker refuses it as well); -5 for a raw
+	 * packet longer than a record holds. Rejections are counted. */
 	int (*decode)(struct nh_attachment *a, const struct nh_record *rec,
 		      struct nh_event *ev,
 		      void (*emit)(void *ctx, const struct nh_event *ev), void *emit_ctx);

@@ -469,7 +469,11 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
 	struct mosq_connect *slot = connect_slot(st, rec->conn_ref);
 	struct nh_mqtt_connect c;
 
-	int err = nh_mqtt_parse_connect(ev->payload, ev->payload_len, false, &c);
+	int err;
+
+	if (ev->payload_len != ev->payload_full_len)
+		return -5;
+	err = nh_mqtt_parse_connect(ev->payload, ev->payload_len, false, &c);
 
 	if (err == -EPROTONOSUPPORT) {
 		/* Refused before its client id is read (Mosquitto answers
@@ -483,7 +487,7 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
 	}
 	if (err) {
 		slot->conn_ref = 0;
-		return -1;
+		return -4; /* Mosquitto closes such a connection unanswered */
 	}
 	slot->conn_ref = rec->conn_ref;
 	slot->proto_ver = c.proto_ver;

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "capture.h"
+#include "config.h" /* nh_event_name */
 #include "log.h"
 
 #define MAX_RINGS 16
@@ -43,6 +44,7 @@ const char *nh_rec_reject_name(enum nh_rec_reject r)
 		[NH_REJ_TRUNCATED] = "string_too_long",
 		[NH_REJ_UNMATCHED] = "unmatched",
 		[NH_REJ_RESEND] = "qos2_resend",
+		[NH_REJ_INVALID_PACKET] = "invalid_packet",
 	};
 	return r < NH_REJ_MAX ? names[r] : "?";
 }
@@ -147,6 +149,9 @@ static int on_record(void *ctx, void *data, size_t size)
 
 	if (nh_record_decode(data, size, c->boot_to_wall_ns, &ev, &why)) {
 		c->rejected[why]++;
+		nh_debug("capture: a record of type %u not posted: %s",
+			 size >= sizeof(struct nh_record) ? ((const struct nh_record *)data)->type : 0u,
+			 nh_rec_reject_name(why));
 		return 0;
 	}
 	if (ev.type >= NH_EV_MAX && !(b && b->decode)) {
@@ -156,10 +161,18 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (b && b->decode) {
 		/* The attachment is const to the capture, not to its broker. */
 		r = b->decode((struct nh_attachment *)rc->a, data, &ev, deliver_event, c);
-		if (r < 0)
-			c->rejected[r == -2   ? NH_REJ_UNMATCHED
-				    : r == -3 ? NH_REJ_RESEND
-					      : NH_REJ_MALFORMED]++;
+		if (r < 0) {
+			why = r == -2	? NH_REJ_UNMATCHED
+			      : r == -3 ? NH_REJ_RESEND
+			      : r == -4 ? NH_REJ_INVALID_PACKET
+			      : r == -5 ? NH_REJ_TRUNCATED
+					: NH_REJ_MALFORMED;
+			c->rejected[why]++;
+			/* -v: which event of which client, to find a cause */
+			nh_debug("capture: %s of client \"%.*s\" (packet id %u) not posted: %s",
+				 nh_event_name(ev.type), (int)ev.clientid.len, ev.clientid.ptr,
+				 (unsigned)ev.packet_id, nh_rec_reject_name(why));
+		}
 		if (r)
 			return 0;
 	}

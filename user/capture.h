@@ -21,6 +21,8 @@ enum nh_rec_reject {
 	NH_REJ_UNMATCHED,     /* names a record never seen (e.g. an ack before nanohook attached) */
 	NH_REJ_RESEND,        /* a QoS 2 PUBLISH resent (DUP) before its release: the
 			       * same message, which NanoMQ takes in again */
+	NH_REJ_INVALID_PACKET, /* a raw CONNECT / (UN)SUBSCRIBE that breaks MQTT's rules:
+				* the broker refuses it too, so no client asked anything */
 	NH_REJ_MAX
 };
 

@@ -185,12 +185,12 @@ int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, struct nh_e
 		return 1;
 	case NH_EV_CONNECT:
 		if (ev->payload_len != ev->payload_full_len)
-			return -1;
+			return -5;
 		rc = nh_mqtt_parse_connect(ev->payload, ev->payload_len, true, &c);
 		if (rc == -EPROTONOSUPPORT)
 			return 1; /* a level no MQTT has: refused, no client (README) */
 		if (rc)
-			return -1;
+			return -4;
 		ev->clientid = (struct nh_str){ c.clientid.ptr, c.clientid.len };
 		ev->username = (struct nh_str){ c.username.ptr, c.username.len };
 		ev->has_username = c.username.present;
