@@ -29,7 +29,8 @@ static const char usage_text[] =
 "           [--metrics ADDR:PORT] [--pin DIR] [--user NAME] [-v|-q]\n"
 "  nanohook check --conf FILE\n"
 "  nanohook probe (--pid PID | --exe PATH) [--broker NAME]\n"
-"  nanohook replay FILE --conf FILE\n"
+"  nanohook replay FILE --conf FILE [--to URL]\n"
+"  nanohook spool (ls | export ID | drop ID) (--conf FILE | --spool-dir DIR)\n"
 "  nanohook stats --metrics ADDR:PORT\n"
 "  nanohook detach --pin DIR --pid PID\n"
 "  nanohook check-system [--pin DIR]\n"
@@ -39,8 +40,10 @@ static const char usage_text[] =
 "  (none)   attach to PID and deliver its events until SIGINT/SIGTERM or\n"
 "           until the process exits; then deliver what is in memory for up\n"
 "           to drain_timeout, keep the rest in the spool, print a summary,\n"
-"           exit 0. SIGHUP reloads FILE (url, headers, rules, encoding,\n"
-"           retry) without detaching; SIGUSR1 prints the counters.\n"
+"           exit 0. SIGHUP reloads FILE (headers, rules, encoding, retry)\n"
+"           without detaching; the url changes at the next start (events\n"
+"           captured for one url never go to another); SIGUSR1 prints the\n"
+"           counters.\n"
 "  check    read FILE, print the effective settings and rules (secrets\n"
 "           masked), and read the TLS files and signing secret it names;\n"
 "           exit 0 if all is usable, 2 with one message per problem if not.\n"
@@ -51,7 +54,14 @@ static const char usage_text[] =
 "           stdin) with FILE's url, headers and retries. Those still not\n"
 "           delivered are printed to stdout as dead-letter lines. Exit\n"
 "           status: how many were not delivered (0 = all were; at most\n"
-"           100), or 125 if it could not run.\n"
+"           100), or 125 if it could not run. --to URL: send them there\n"
+"           instead of FILE's url.\n"
+"  spool    the spool keeps events per destination url; a run sends only\n"
+"           its own url's and reports the others at start. ls: each\n"
+"           destination, its events and url. export ID: its events as\n"
+"           dead-letter lines on stdout (the spool is not changed), for\n"
+"           replay --to. drop ID: delete them. ID \"legacy\": a spool from\n"
+"           before destinations were recorded.\n"
 "  stats    print the counters of the nanohook serving --metrics ADDR:PORT.\n"
 "  detach   remove the probes a nanohook run with --pin left attached.\n"
 "  check-system  can nanohook attach here? BTF, uprobes, ring buffer,\n"
@@ -180,6 +190,7 @@ int nh_cli_main(int argc, char **argv)
 		{ "broker", required_argument, NULL, 'b' },
 		{ "exe", required_argument, NULL, 'e' },
 		{ "spool-dir", required_argument, NULL, 'D' },
+		{ "to", required_argument, NULL, 'T' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "pin", required_argument, NULL, 'P' },
 		{ "name", required_argument, NULL, 'n' },
@@ -191,7 +202,7 @@ int nh_cli_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nh_run_opts run = { 0 };
-	const char *cmd = "run", *exe = NULL, *file = NULL;
+	const char *cmd = "run", *exe = NULL, *file = NULL, *to_url = NULL;
 	int level = NH_LOG_INFO, c;
 
 	usage_status = 2;
@@ -202,7 +213,7 @@ int nh_cli_main(int argc, char **argv)
 		argc--;
 		if (strcmp(cmd, "check") && strcmp(cmd, "probe") && strcmp(cmd, "run") &&
 		    strcmp(cmd, "replay") && strcmp(cmd, "stats") && strcmp(cmd, "detach") &&
-		    strcmp(cmd, "check-system"))
+		    strcmp(cmd, "check-system") && strcmp(cmd, "spool"))
 			return usage_error("unknown command '%s'", cmd);
 		/* replay's exit status counts events: its usage errors
 		 * must not look like "2 were not delivered". */
@@ -232,6 +243,9 @@ int nh_cli_main(int argc, char **argv)
 			break;
 		case 'D':
 			run.spool_dir = optarg;
+			break;
+		case 'T':
+			to_url = optarg;
 			break;
 		case 'M':
 			run.metrics = optarg;
@@ -263,6 +277,25 @@ int nh_cli_main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "replay") && optind < argc)
 		file = argv[optind++];
+	if (!strcmp(cmd, "spool")) {
+		const char *action = optind < argc ? argv[optind++] : NULL, *id = NULL;
+
+		if (!action || (strcmp(action, "ls") && strcmp(action, "export") &&
+				strcmp(action, "drop")))
+			return usage_error("%s", "spool wants ls, export ID or drop ID");
+		if (strcmp(action, "ls")) {
+			if (optind >= argc)
+				return usage_error("spool %s needs a destination ID (see spool ls)",
+						   action);
+			id = argv[optind++];
+		}
+		if (optind < argc)
+			return usage_error("unexpected argument '%s'", argv[optind]);
+		if (!run.conf_path && !run.spool_dir)
+			return usage_error("%s", "spool needs --conf FILE or --spool-dir DIR");
+		nh_log_set_level((enum nh_log_level)level);
+		return nh_cmd_spool(action, id, run.conf_path, run.spool_dir);
+	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	nh_log_set_level((enum nh_log_level)level);
@@ -281,7 +314,7 @@ int nh_cli_main(int argc, char **argv)
 	if (!strcmp(cmd, "replay")) {
 		if (!file || !run.conf_path)
 			return usage_error("%s", "replay needs FILE and --conf FILE");
-		return nh_cmd_replay(file, run.conf_path);
+		return nh_cmd_replay(file, run.conf_path, to_url);
 	}
 	if (!strcmp(cmd, "stats")) {
 		if (!run.metrics)

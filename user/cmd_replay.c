@@ -18,6 +18,7 @@
 #include "deliver.h"
 #include "security.h"
 #include "log.h"
+#include "url.h"
 
 #define REPLAY_QUEUE 10000
 #define POLL_MS 100
@@ -62,7 +63,7 @@ static void on_result(void *ctx, struct nh_deliver_item *it, const struct nh_del
 	free(it->body);
 }
 
-int nh_cmd_replay(const char *file, const char *conf_path)
+int nh_cmd_replay(const char *file, const char *conf_path, const char *to_url)
 {
 	struct replay rp = { 0 };
 	struct nh_retry_policy retry;
@@ -79,6 +80,20 @@ int nh_cmd_replay(const char *file, const char *conf_path)
 
 	if (nh_config_load(conf_path, &cfg, stderr))
 		return NH_REPLAY_CANNOT_RUN;
+	if (to_url) {
+		/* Checked and normalized as webhook.url would be. */
+		const char *problem = NULL;
+		bool added;
+		char *u = nh_url_normalize(to_url, &added, &problem);
+
+		if (!u) {
+			nh_err("replay: --to %s: %s", to_url, problem ? problem : "not a url");
+			nh_config_free(&cfg);
+			return NH_REPLAY_CANNOT_RUN;
+		}
+		free(cfg.url);
+		cfg.url = u;
+	}
 	in = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
 	if (!in) {
 		nh_err("replay: %s: %s", file, strerror(errno));

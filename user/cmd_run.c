@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #include "procfind.h"
 #include "security.h"
 #include "spool.h"
+#include "spool_dest.h"
 #include "stats.h"
 #include "target_watch.h"
 #include "url.h"
@@ -86,6 +88,7 @@ struct run {
 	struct nh_dispatch disp;
 	struct nh_deliver *deliver;
 	struct nh_spool *spool;
+	char *dest_shown; /* webhook.url, redacted (kept across reloads, as the url) */
 	struct nh_dead_letter *dead_letter;
 	struct nh_metrics *metrics;
 	struct nh_target_watch *watch; /* --pid only */
@@ -248,6 +251,10 @@ static void reload(struct run *r)
 		nh_warn("reload: nanohook.spool.max_size and fsync change at the next start");
 	next.spool_max_bytes = r->cfg.spool_max_bytes;
 	next.spool_fsync = r->cfg.spool_fsync;
+	/* Events in memory and in the spool were captured for this url: they
+	 * must never go to another one. */
+	keep_str(&next.url, &r->cfg.url, "webhook.url");
+	next.url_path_added = r->cfg.url_path_added;
 	keep_str(&next.spool_dir, &r->cfg.spool_dir, "nanohook.spool.dir");
 	keep_str(&next.dead_letter, &r->cfg.dead_letter, "nanohook.dead_letter");
 	keep_str(&next.metrics_listen, &r->cfg.metrics_listen, "nanohook.metrics");
@@ -260,6 +267,7 @@ static void reload(struct run *r)
 		     nh_deliver_reconfigure(r->deliver, &o, err, sizeof(err)) < 0)) {
 			nh_err("reload: %s; keeping the running configuration", err);
 			/* The kept strings go back. */
+			r->cfg.url = next.url, next.url = NULL;
 			r->cfg.spool_dir = next.spool_dir, next.spool_dir = NULL;
 			r->cfg.dead_letter = next.dead_letter, next.dead_letter = NULL;
 			r->cfg.metrics_listen = next.metrics_listen, next.metrics_listen = NULL;
@@ -426,6 +434,23 @@ static int resolve_target(struct run *r, char *err, size_t errlen)
 	return resolve_by_name(r, err, errlen);
 }
 
+/* Spools of other urls (an earlier configuration's) are left alone, and
+ * said once at start: they are never sent to this url. */
+static void report_held(void *ctx, const struct nh_spool_dest *d)
+{
+	const char *own_id = ctx;
+
+	if (!strcmp(d->id, own_id))
+		return;
+	if (d->records == UINT64_MAX)
+		nh_warn("spool: destination %s (%s) is in use by another nanohook", d->id, d->url);
+	else if (d->records)
+		nh_warn("spool: %" PRIu64 " events wait for %s (destination %s), which this "
+			"configuration does not name; they are not sent here. "
+			"`nanohook spool ls` lists them, `spool export`/`drop` decide",
+			d->records, d->url, d->id);
+}
+
 /* The spool, the dead-letter file and the engine. */
 static int open_delivery(struct run *r, char *err, size_t errlen)
 {
@@ -434,13 +459,21 @@ static int open_delivery(struct run *r, char *err, size_t errlen)
 	char *dl_path;
 
 	if (dir) {
+		char id[NH_SPOOL_DEST_ID_LEN + 1], why[256];
+		char *dest_dir = nh_spool_dest_open_dir(dir, r->cfg.url, err, errlen);
 		struct nh_spool_opts so = {
-			.dir = dir,
 			.max_bytes = r->cfg.spool_max_bytes,
 			.fsync = r->cfg.spool_fsync,
 		};
 
+		if (!dest_dir)
+			return -1;
+		nh_spool_dest_id(r->cfg.url, id);
+		if (nh_spool_dest_each(dir, report_held, id, why, sizeof(why)) < 0)
+			nh_warn("%s", why);
+		so.dir = dest_dir;
 		r->spool = nh_spool_open(&so, err, errlen);
+		free(dest_dir);
 		if (!r->spool)
 			return -1;
 	}
@@ -457,6 +490,8 @@ static int open_delivery(struct run *r, char *err, size_t errlen)
 		return -1;
 	r->disp.deliver = r->deliver;
 	r->disp.spool = r->spool;
+	r->dest_shown = nh_url_redact(r->cfg.url);
+	r->disp.dest_shown = r->dest_shown;
 	r->disp.dead_letter = r->dead_letter;
 	return 0;
 }
@@ -611,5 +646,6 @@ out:
 	nh_target_close(&r.t);
 	nh_security_free(&r.sec);
 	nh_config_free(&r.cfg);
+	free(r.dest_shown);
 	return rc;
 }

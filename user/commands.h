@@ -31,7 +31,11 @@ int nh_cmd_probe(pid_t pid, const char *exe_path, const struct nh_broker *broker
  * 100; they are printed to stdout as dead-letter lines); 125 if it could
  * not run (bad usage, a bad config, an unreadable file). */
 #define NH_REPLAY_CANNOT_RUN 125
-int nh_cmd_replay(const char *file, const char *conf_path);
+int nh_cmd_replay(const char *file, const char *conf_path, const char *to_url);
+/* `nanohook spool ls | export ID | drop ID (--conf F | --spool-dir D)`:
+ * the spool per destination (spool_dest.h). 0, 1 at run time, 2 usage. */
+int nh_cmd_spool(const char *action, const char *id, const char *conf_path,
+		 const char *spool_dir);
 /* `nanohook stats --metrics ADDR:PORT`: the counters of a running
  * nanohook, read from its /metrics. 0, or 1 if it cannot be reached. */
 int nh_cmd_stats(const char *metrics);

@@ -16,16 +16,17 @@
 #include "buf.h"
 #include "encode.h"
 
-static const char *const reason_names[NH_DEAD_MAX] = {
+static const char *const reason_names[NH_DEAD_MAX + 1] = {
 	[NH_DEAD_REJECTED] = "rejected",
 	[NH_DEAD_MAX_ATTEMPTS] = "max_attempts",
 	[NH_DEAD_MAX_AGE] = "max_age",
 	[NH_DEAD_SPOOL_MAX_AGE] = "spool_max_age",
+	[NH_DEAD_EXPORTED] = "exported",
 };
 
 const char *nh_dead_reason_name(enum nh_dead_reason r)
 {
-	return (unsigned)r < NH_DEAD_MAX ? reason_names[r] : "unknown";
+	return (unsigned)r <= NH_DEAD_MAX ? reason_names[r] : "unknown";
 }
 
 int nh_dead_letter_format(struct nh_buf *out, const struct nh_dead_entry *e)
@@ -39,8 +40,11 @@ int nh_dead_letter_format(struct nh_buf *out, const struct nh_dead_entry *e)
 			      nh_dead_reason_name(e->reason), e->attempts, e->status) < 0 ||
 	    nh_json_append_str(out, err, strlen(err)) < 0 ||
 	    nh_buf_append_fmt(out, ",\"captured_ms\":%" PRIu64 ",\"dead_ms\":%" PRIu64
-			      ",\"key\":\"%" PRIu64 "\",\"%s\":",
-			      e->captured_ms, nh_wall_ms(), e->key, as_text ? "body" : "body_base64") < 0)
+			      ",\"key\":\"%" PRIu64 "\"",
+			      e->captured_ms, nh_wall_ms(), e->key) < 0 ||
+	    (e->dest && (nh_buf_append_str(out, ",\"dest\":") < 0 ||
+			 nh_json_append_str(out, e->dest, strlen(e->dest)) < 0)) ||
+	    nh_buf_append_fmt(out, ",\"%s\":", as_text ? "body" : "body_base64") < 0)
 		goto oom;
 	if (as_text) {
 		if (nh_json_append_str(out, e->body, e->len) < 0)
@@ -113,7 +117,7 @@ int nh_dead_letter_parse(const char *line, size_t len, struct nh_dead_entry *e,
 	e->status = (int)status;
 	e->captured_ms = (uint64_t)captured;
 	reason = cJSON_GetObjectItemCaseSensitive(root, "reason");
-	for (int r = 0; cJSON_IsString(reason) && r < NH_DEAD_MAX; r++)
+	for (int r = 0; cJSON_IsString(reason) && r <= NH_DEAD_MAX; r++)
 		if (strcmp(reason->valuestring, reason_names[r]) == 0)
 			e->reason = (enum nh_dead_reason)r;
 	key = cJSON_GetObjectItemCaseSensitive(root, "key");

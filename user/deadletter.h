@@ -8,8 +8,10 @@
  *    "body":"{\"proto_ver\":4,...}"}
  *
  * reason: "rejected" (the endpoint answered a status that is never
- * retried, e.g. 400), "max_attempts", "max_age" (retry limits), or
- * "spool_max_age" (waited in the spool longer than spool.max_age).
+ * retried, e.g. 400), "max_attempts", "max_age" (retry limits),
+ * "spool_max_age" (waited in the spool longer than spool.max_age), or
+ * "exported" (`nanohook spool export`: held for a destination no longer
+ * configured). dest: the url it was captured for, password hidden.
  * status/error: the last attempt's HTTP status (0: no reply) and transport
  * error ("" if none). key: the ordering key, a decimal string (JSON
  * numbers lose 64-bit precision). body: the exact body as a JSON string;
@@ -27,7 +29,8 @@ enum nh_dead_reason {
 	NH_DEAD_MAX_ATTEMPTS,
 	NH_DEAD_MAX_AGE,
 	NH_DEAD_SPOOL_MAX_AGE,
-	NH_DEAD_MAX
+	NH_DEAD_MAX, /* the reasons a run gives up for; and one more name: */
+	NH_DEAD_EXPORTED = NH_DEAD_MAX
 };
 
 const char *nh_dead_reason_name(enum nh_dead_reason r);
@@ -41,6 +44,7 @@ struct nh_dead_entry {
 	uint64_t key;
 	const char *body;
 	size_t len;
+	const char *dest;   /* the url it was captured for (redacted); NULL: not said */
 };
 
 /* Appends one line for `e` to `out` (the trailing '\n' included). Returns

@@ -118,6 +118,7 @@ static void dead_letter(struct nh_dispatch *d, const struct nh_deliver_item *it,
 		.key = it->key,
 		.body = it->body,
 		.len = it->len,
+		.dest = d->dest_shown,
 	};
 
 	if (!d->dead_letter) {

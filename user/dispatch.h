@@ -54,6 +54,8 @@ struct nh_dispatch {
 	struct nh_extender *extender; /* body.extended: made on first use */
 	struct nh_deliver *deliver;   /* NULL with --stdout */
 	struct nh_spool *spool;       /* NULL: no spool (memory only) */
+	const char *dest_shown;       /* the url events are captured for, redacted:
+				       * written with each dead letter */
 	struct nh_dead_letter *dead_letter; /* NULL: given-up events are only counted */
 	FILE *print_to;               /* bodies as JSON lines with --stdout */
 	const struct nh_clock *clock; /* batch_wait's clock; NULL: the real one */
