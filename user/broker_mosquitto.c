@@ -30,6 +30,7 @@
 #include "deliveries.h"
 #include "disasm.h"
 #include "elf_file.h"
+#include "fnv.h"
 #include "mqtt.h"
 #include "nh_mosq.h"
 #include "nh_offsets.h" /* before the skeleton, which embeds it */
@@ -509,10 +510,8 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
  * a message sent before a reconnect is acknowledged on the new one. */
 static uint64_t receiver_key(const struct nh_event *ev)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	uint64_t h = nh_fnv1a64(ev->clientid.ptr, ev->clientid.len);
 
-	for (size_t i = 0; i < ev->clientid.len; i++)
-		h = (h ^ (uint8_t)ev->clientid.ptr[i]) * 0x100000001b3ull;
 	return h ? h : 1;
 }
 

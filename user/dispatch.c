@@ -8,6 +8,7 @@
 #include "body.h"
 #include "dispatch.h"
 #include "extended.h"
+#include "fnv.h"
 #include "log.h"
 
 /* Bodies read back from the spool into memory at a time: enough to keep
@@ -49,12 +50,8 @@ static bool event_has_topic(enum nh_event_type t)
 
 uint64_t nh_dispatch_key(const char *clientid, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = nh_fnv1a64(clientid, len);
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)clientid[i];
-		h *= 0x100000001b3ull;
-	}
 	/* FNV's low bits are weak; the lane is h % pool_size. */
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ull;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "extended.h"
+#include "fnv.h"
 
 /* Open addressing on client ids; grows at 3/4 full. One counter per
  * client id ever seen: memory grows with distinct clients (tens of bytes
@@ -25,15 +26,6 @@ struct nh_extender {
 	size_t cap, used;
 };
 
-static uint64_t fnv1a(const char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static int grow(struct nh_extender *x)
 {
 	size_t cap = x->cap ? x->cap * 2 : 1024;
@@ -47,7 +39,7 @@ static int grow(struct nh_extender *x)
 
 		if (!s->clientid)
 			continue;
-		j = fnv1a(s->clientid, strlen(s->clientid)) & (cap - 1);
+		j = nh_fnv1a64(s->clientid, strlen(s->clientid)) & (cap - 1);
 		while (slots[j].clientid)
 			j = (j + 1) & (cap - 1);
 		slots[j] = *s;
@@ -65,7 +57,7 @@ static uint64_t next_seq(struct nh_extender *x, struct nh_str id)
 
 	if ((x->used + 1) * 4 > x->cap * 3 && grow(x))
 		return 0;
-	j = fnv1a(id.ptr, id.len) & (x->cap - 1);
+	j = nh_fnv1a64(id.ptr, id.len) & (x->cap - 1);
 	while (x->slots[j].clientid) {
 		if (strlen(x->slots[j].clientid) == id.len && !memcmp(x->slots[j].clientid, id.ptr, id.len))
 			return ++x->slots[j].seq;

@@ -12,6 +12,7 @@
 
 #include "deliveries.h"
 #include "elf_file.h"
+#include "fnv.h"
 #include "log.h"
 #include "mqtt.h"
 #include "nanomq.h"
@@ -133,12 +134,9 @@ static void learn_pipe(struct nmq_state *st, const struct nh_event *ev)
 static int qos2_once(struct nmq_state *st, const struct nh_record *rec,
 		     const struct nh_event *ev)
 {
-	uint64_t key = 0xcbf29ce484222325ull; /* FNV-1a of the client id */
+	uint64_t key = nh_fnv1a64(ev->clientid.ptr, ev->clientid.len) | 1; /* 0: empty */
 	size_t i;
 
-	for (i = 0; i < ev->clientid.len; i++)
-		key = (key ^ (uint8_t)ev->clientid.ptr[i]) * 0x100000001b3ull;
-	key |= 1; /* never the empty slot */
 	i = ((key ^ rec->packet_id) * 0x9e3779b97f4a7c15ull) >> (64 - 12);
 	_Static_assert(QOS2_SLOTS == 1 << 12, "the slot is the top 12 bits");
 	if ((rec->flags & NH_F_DUP) && st->qos2_seen[i].key == key &&

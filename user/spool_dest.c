@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fnv.h"
 #include "spool.h"
 #include "spool_dest.h"
 #include "url.h"
@@ -18,11 +19,7 @@
 
 void nh_spool_dest_id(const char *url, char id[NH_SPOOL_DEST_ID_LEN + 1])
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-
-	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-		h = (h ^ *p) * 0x100000001b3ull;
-	snprintf(id, NH_SPOOL_DEST_ID_LEN + 1, "%016" PRIx64, h);
+	snprintf(id, NH_SPOOL_DEST_ID_LEN + 1, "%016" PRIx64, nh_fnv1a64(url, strlen(url)));
 }
 
 static bool is_id(const char *s)
