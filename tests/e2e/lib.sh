@@ -299,6 +299,20 @@ free_tcp_port() {
 # listening PID PORT: true once PID itself listens on PORT.
 listening() { ss -Hltnp "sport = :$2" 2>/dev/null | grep -q "pid=$1,"; }
 
+# report_checks FILE WORD PREFIX: each line "WORD NAME: TEXT  ok" a checker
+# (tests/tools/nh-conformance.py) wrote to FILE as "ok - PREFIX NAME: TEXT",
+# any other "WORD NAME: TEXT" as not ok.
+report_checks() {
+	local _w name rest
+	while read -r _w name rest; do
+		name=${name%:}
+		case "$rest" in
+		*"  ok") ok "$3$name: ${rest%  ok}" ;;
+		*) not_ok "$3$name" "$rest" ;;
+		esac
+	done < <(grep "^$2 " "$1")
+}
+
 # expect_body FILE NAME BODY: exactly one such body is in FILE.
 expect_body() {
 	local n

@@ -38,13 +38,7 @@ wait_for 30 settled
 extra_room
 "$PY" "$CHECK" mosquitto "$BROKER_LOG" "$SINK_OUT" "$WORK/conf.arrivals" >"$WORK/conf.check"
 sed 's/^/# /' "$WORK/conf.check"
-while read -r _ name rest; do
-	name=${name%:}
-	case "$rest" in
-	*"  ok") ok "invariant $name: ${rest%  ok}" ;;
-	*) not_ok "invariant $name" "$rest" ;;
-	esac
-done < <(grep '^invariant ' "$WORK/conf.check")
+report_checks "$WORK/conf.check" invariant "invariant "
 
 # Every event captured was delivered: nothing unmatched, malformed or lost.
 dropped=$("$NANOHOOK" stats --metrics "$(metrics_address)" 2>/dev/null |

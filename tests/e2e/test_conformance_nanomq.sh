@@ -49,13 +49,7 @@ wait_for 30 compared
 extra_room
 "$PY" "$CHECK" nanomq "$OWN_OUT" "$SINK_OUT" >"$WORK/conf.check"
 grep '^#' "$WORK/conf.check"
-while read -r _ name rest; do
-	name=${name%:}
-	case "$rest" in
-	*"  ok") ok "beside NanoMQ's webhook, $name: ${rest%  ok}" ;;
-	*) not_ok "beside NanoMQ's webhook, $name" "$rest" ;;
-	esac
-done < <(grep '^compare ' "$WORK/conf.check")
+report_checks "$WORK/conf.check" compare "beside NanoMQ's webhook, "
 
 # The QoS 2 resend (cf/dup/2, sent again with DUP before PUBREL) is one
 # publish, and counted as such.

@@ -263,6 +263,18 @@ def check(what, cond):
         raise ProtocolError(what)
 
 
+def connected(port, cid, v5=False, **connect_args):
+    c = Client(port, cid, v5=v5)
+    c.connect(**connect_args)
+    return c
+
+
+def subscriber(port, cid, *filters, qos=1, v5=False, **connect_args):
+    c = connected(port, cid, v5=v5, **connect_args)
+    c.subscribe(*filters, qos=qos)
+    return c
+
+
 def fresh(port, cid):
     """Ends whatever session an earlier run left under cid."""
     c = Client(port, cid)
@@ -273,11 +285,9 @@ def fresh(port, cid):
 # --- scenarios: each ends with every one of its connections closed -------
 
 def basic(port):
-    sub = Client(port, "cf-basic-sub")
-    sub.connect()
+    sub = connected(port, "cf-basic-sub")
     check("SUBACK grants QoS 2", sub.subscribe("cf/basic/#", qos=2) == [2])
-    pub = Client(port, "cf-basic-pub", v5=True)
-    pub.connect(user="alice")
+    pub = connected(port, "cf-basic-pub", v5=True, user="alice")
     for qos in (0, 1, 2):
         pub.publish("cf/basic/q%d" % qos, "basic %d" % qos, qos=qos)
         check("message %d arrives" % qos, sub.receive()[1] == "basic %d" % qos)
@@ -288,16 +298,12 @@ def basic(port):
 
 
 def retained(port):
-    pub = Client(port, "cf-ret-pub")
-    pub.connect()
+    pub = connected(port, "cf-ret-pub")
     pub.publish("cf/ret/a", "kept", qos=1, retain=True)
     pub.disconnect()
-    sub = Client(port, "cf-ret-sub")
-    sub.connect()
-    sub.subscribe("cf/ret/#", qos=1)
+    sub = subscriber(port, "cf-ret-sub", "cf/ret/#", qos=1)
     check("retained message arrives", sub.receive()[1] == "kept")
-    pub = Client(port, "cf-ret-clear")
-    pub.connect()
+    pub = connected(port, "cf-ret-clear")
     pub.publish("cf/ret/a", "", qos=0, retain=True)  # clears the retained message
     pub.disconnect()
     sub.receive()
@@ -305,9 +311,7 @@ def retained(port):
 
 
 def will(port):
-    sub = Client(port, "cf-will-sub")
-    sub.connect()
-    sub.subscribe("cf/will/#", qos=1)
+    sub = subscriber(port, "cf-will-sub", "cf/will/#", qos=1)
     w = Client(port, "cf-will")
     w.connect(will=("cf/will/gone", "bye", 1))
     w.drop()
@@ -321,9 +325,7 @@ def will(port):
 
 
 def will_delay(port):
-    sub = Client(port, "cf-wd-sub")
-    sub.connect()
-    sub.subscribe("cf/wd/#", qos=1)
+    sub = subscriber(port, "cf-wd-sub", "cf/wd/#", qos=1)
     # the session ends with the connection, its will waits 1 s
     w = Client(port, "cf-wd", v5=True)
     w.connect(will=("cf/wd/later", "late", 1), will_delay=1, expiry=0)
@@ -339,9 +341,7 @@ def will_delay(port):
 
 
 def session_expiry(port):
-    c = Client(port, "cf-exp", v5=True)
-    c.connect(clean=True, expiry=1)
-    c.subscribe("cf/exp/#")
+    c = subscriber(port, "cf-exp", "cf/exp/#", v5=True, clean=True, expiry=1)
     c.disconnect()
     # resumed before it expires: the same session
     c = Client(port, "cf-exp", v5=True)
@@ -349,8 +349,7 @@ def session_expiry(port):
     check("session present on resume", present == 1)
     # a DISCONNECT that shortens the expiry to zero ends it now
     c.disconnect(expiry=0)
-    c = Client(port, "cf-exp-wait", v5=True)
-    c.connect(expiry=1)
+    c = connected(port, "cf-exp-wait", v5=True, expiry=1)
     c.disconnect()
     time.sleep(2.5)  # the broker's own expiry timer; no event to wait on
     c = Client(port, "cf-exp-wait", v5=True)
@@ -360,17 +359,13 @@ def session_expiry(port):
 
 
 def takeover(port):
-    a = Client(port, "cf-take")
-    a.connect()
-    a.subscribe("cf/take")
-    b = Client(port, "cf-take")
-    b.connect()
+    a = subscriber(port, "cf-take", "cf/take")
+    b = connected(port, "cf-take")
     check("first connection closed by takeover", a.closed_by_broker())
     a.sock.close()
     b.disconnect()
     # v5 takeover of a kept session
-    a = Client(port, "cf-take5", v5=True)
-    a.connect(clean=False, expiry=30)
+    a = connected(port, "cf-take5", v5=True, clean=False, expiry=30)
     b = Client(port, "cf-take5", v5=True)
     present, _ = b.connect(clean=False, expiry=0)
     check("taken-over v5 session present", present == 1)
@@ -381,12 +376,9 @@ def takeover(port):
 
 def offline_queue(port):
     fresh(port, "cf-off")
-    sub = Client(port, "cf-off")
-    sub.connect(clean=False)
-    sub.subscribe("cf/off/#", qos=2)
+    sub = subscriber(port, "cf-off", "cf/off/#", qos=2, clean=False)
     sub.disconnect()
-    pub = Client(port, "cf-off-pub")
-    pub.connect()
+    pub = connected(port, "cf-off-pub")
     for q in (1, 2, 1, 0):
         pub.publish("cf/off/q%d" % q, "queued %d" % q, qos=q)
     pub.disconnect()
@@ -399,8 +391,7 @@ def offline_queue(port):
     sub.ping()
     sub.disconnect()
     # and the session is ended for good
-    sub = Client(port, "cf-off")
-    sub.connect(clean=True)
+    sub = connected(port, "cf-off", clean=True)
     sub.disconnect()
 
 
@@ -408,17 +399,13 @@ def redelivery(port):
     """QoS 1 and 2 messages sent but not acknowledged are sent again, DUP,
     when the session resumes: the same delivery, not a new one."""
     fresh(port, "cf-redo")
-    sub = Client(port, "cf-redo")
-    sub.connect(clean=False)
-    sub.subscribe("cf/redo/#", qos=2)
-    pub = Client(port, "cf-redo-pub")
-    pub.connect()
+    sub = subscriber(port, "cf-redo", "cf/redo/#", qos=2, clean=False)
+    pub = connected(port, "cf-redo-pub")
     pub.publish("cf/redo/1", "redo 1", qos=1)
     pub.publish("cf/redo/2", "redo 2", qos=2)
     first = [sub.receive(ack=False) for _ in range(2)]
     sub.drop()
-    sub = Client(port, "cf-redo")
-    sub.connect(clean=False)
+    sub = connected(port, "cf-redo", clean=False)
     again = [sub.receive() for _ in range(2)]
     check("resends carry DUP", all(g[3] for g in again))
     check("resends are the same messages", sorted(g[1] for g in again) ==
@@ -426,19 +413,15 @@ def redelivery(port):
     sub.ping()
     sub.disconnect()
     pub.disconnect()
-    sub = Client(port, "cf-redo")
-    sub.connect(clean=True)
+    sub = connected(port, "cf-redo", clean=True)
     sub.disconnect()
 
 
 def client_resend(port):
     """A publisher resends a QoS 1 and a QoS 2 message with DUP before the
     broker's ack: one message each, not two."""
-    sub = Client(port, "cf-dup-sub")
-    sub.connect()
-    sub.subscribe("cf/dup/#", qos=2)
-    pub = Client(port, "cf-dup-pub")
-    pub.connect()
+    sub = subscriber(port, "cf-dup-sub", "cf/dup/#", qos=2)
+    pub = connected(port, "cf-dup-pub")
     m1 = pub.publish("cf/dup/1", "dup 1", qos=1, complete=False)
     pub.expect(PUBACK)
     pub.publish("cf/dup/1", "dup 1", qos=1, mid=m1, dup=True)  # a resend after the ack: new for QoS 1
@@ -456,11 +439,8 @@ def client_resend(port):
 
 
 def topic_alias(port):
-    sub = Client(port, "cf-alias-sub")
-    sub.connect()
-    sub.subscribe("cf/alias/#")
-    pub = Client(port, "cf-alias-pub", v5=True)
-    pub.connect()
+    sub = subscriber(port, "cf-alias-sub", "cf/alias/#")
+    pub = connected(port, "cf-alias-pub", v5=True)
     pub.publish("cf/alias/long/topic/name", "with alias", qos=1, alias=1)
     pub.publish("", "by alias", qos=1, alias=1)
     check("aliased publish arrives on its topic", sub.receive()[0] == "cf/alias/long/topic/name")
@@ -472,11 +452,8 @@ def topic_alias(port):
 def flow_control(port):
     """Receive maximum 1: the broker holds all but one QoS 1 message until
     the previous one is acked."""
-    sub = Client(port, "cf-flow", v5=True)
-    sub.connect(receive_max=1)
-    sub.subscribe("cf/flow/#", qos=1)
-    pub = Client(port, "cf-flow-pub")
-    pub.connect()
+    sub = subscriber(port, "cf-flow", "cf/flow/#", qos=1, v5=True, receive_max=1)
+    pub = connected(port, "cf-flow-pub")
     for i in range(4):
         pub.publish("cf/flow/%d" % i, "flow %d" % i, qos=1)
     got = [sub.receive() for _ in range(4)]
@@ -488,11 +465,8 @@ def flow_control(port):
 def flow_control_cut(port):
     """Receive maximum 1 and the subscriber leaves with messages still held:
     they are never sent."""
-    sub = Client(port, "cf-flowcut", v5=True)
-    sub.connect(receive_max=1)
-    sub.subscribe("cf/flowcut/#", qos=1)
-    pub = Client(port, "cf-flowcut-pub")
-    pub.connect()
+    sub = subscriber(port, "cf-flowcut", "cf/flowcut/#", qos=1, v5=True, receive_max=1)
+    pub = connected(port, "cf-flowcut-pub")
     for i in range(3):
         pub.publish("cf/flowcut/%d" % i, "cut %d" % i, qos=1)
     sub.receive(ack=False)
@@ -501,11 +475,8 @@ def flow_control_cut(port):
 
 
 def overlapping(port):
-    sub = Client(port, "cf-overlap")
-    sub.connect()
-    sub.subscribe("cf/over/#", "cf/over/+", qos=1)
-    pub = Client(port, "cf-overlap-pub")
-    pub.connect()
+    sub = subscriber(port, "cf-overlap", "cf/over/#", "cf/over/+", qos=1)
+    pub = connected(port, "cf-overlap-pub")
     pub.publish("cf/over/x", "overlap", qos=1)
     got = sub.ping() + sub.ping()
     check("overlapping subscriptions deliver 1 or 2 copies", 1 <= len(got) <= 2)
@@ -514,11 +485,8 @@ def overlapping(port):
 
 
 def dollar_topics(port):
-    sub = Client(port, "cf-dollar")
-    sub.connect()
-    sub.subscribe("$cf/#", qos=1)
-    pub = Client(port, "cf-dollar-pub")
-    pub.connect()
+    sub = subscriber(port, "cf-dollar", "$cf/#", qos=1)
+    pub = connected(port, "cf-dollar-pub")
     pub.publish("$cf/x", "dollar", qos=1)
     check("$ topic arrives", sub.receive()[0] == "$cf/x")
     pub.disconnect()
