@@ -404,10 +404,14 @@ int BPF_KPROBE(mosq_send, void *mctx, __u64 mid, const char *topic, __u64 payloa
 
 	if (!mctx || !topic || !nh_target_hit())
 		return 0;
-	if (bpf_probe_read_user(&dup, 1, (void *)(sp + 16)) || dup)
-		return 0; /* a resend is the same delivery */
-	if (bpf_probe_read_user(&retain, 1, (void *)(sp + 8)))
+	/* Both are C bools (2.0.0 to 2.0.20 share this signature): anything
+	 * but 0 or 1 means the stack is not what it is taken for, and the
+	 * record says so (counted as a read fault) rather than guessing. */
+	if (bpf_probe_read_user(&dup, 1, (void *)(sp + 16)) ||
+	    bpf_probe_read_user(&retain, 1, (void *)(sp + 8)) || dup > 1 || retain > 1)
 		fault = true;
+	else if (dup)
+		return 0; /* a resend is the same delivery */
 	/* send__publish refuses a closed connection: nothing is sent. */
 	if (NH_READ(__s32, mctx, off.ctx_sock, &fault) == -1 || fault)
 		return 0;
