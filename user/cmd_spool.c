@@ -44,23 +44,15 @@ static void print_dest(void *ctx, const struct nh_spool_dest *d)
  * `nanohook replay FILE --to URL` sends. The spool is not changed. */
 static int export_dest(const char *dir, const char *id)
 {
-	struct nh_spool_opts so = { .dir = dir, .max_bytes = UINT64_MAX >> 1,
-				    .fsync = NH_FSYNC_NEVER };
-	char err[512], shown[512] = "", *path = NULL;
+	bool legacy = !strcmp(id, NH_SPOOL_LEGACY);
+	char err[512], shown[512];
 	struct nh_buf line = NH_BUF_INIT;
 	struct nh_spool *s;
 	uint64_t n = 0;
-	FILE *f;
 	int r, rc = 1;
 
-	if (strcmp(id, NH_SPOOL_LEGACY) && asprintf(&path, "%s/destination", dir) >= 0 &&
-	    (f = fopen(path, "re"))) {
-		if (fgets(shown, sizeof(shown), f))
-			shown[strcspn(shown, "\r\n")] = 0;
-		fclose(f);
-	}
-	free(path);
-	s = nh_spool_open(&so, err, sizeof(err));
+	nh_spool_dest_url(dir, shown, sizeof(shown));
+	s = nh_spool_dest_open_spool(dir, err, sizeof(err));
 	if (!s) {
 		nh_err("spool export: %s", err);
 		return 1;
@@ -81,7 +73,7 @@ static int export_dest(const char *dir, const char *id)
 			.key = m.key,
 			.body = body,
 			.len = len,
-			.dest = shown[0] ? shown : NULL,
+			.dest = legacy || shown[0] == '(' ? NULL : shown,
 		};
 		nh_buf_reset(&line);
 		if (nh_dead_letter_format(&line, &e) < 0 ||
@@ -107,8 +99,6 @@ static int export_dest(const char *dir, const char *id)
 static int drop_dest(const char *dir, const char *id)
 {
 	bool legacy = !strcmp(id, NH_SPOOL_LEGACY);
-	struct nh_spool_opts so = { .dir = dir, .max_bytes = UINT64_MAX >> 1,
-				    .fsync = NH_FSYNC_NEVER };
 	struct nh_spool_stats st = { 0 };
 	struct nh_spool *s;
 	struct dirent *e;
@@ -117,7 +107,7 @@ static int drop_dest(const char *dir, const char *id)
 	int rc = 0;
 
 	/* Its lock: never under a running nanohook. */
-	s = nh_spool_open(&so, err, sizeof(err));
+	s = nh_spool_dest_open_spool(dir, err, sizeof(err));
 	if (!s) {
 		nh_err("spool drop: %s", err);
 		return 1;

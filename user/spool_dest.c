@@ -84,7 +84,7 @@ char *nh_spool_dest_open_dir(const char *spool_dir, const char *url, char *err, 
 	return dir;
 }
 
-static void read_dest_file(const char *dir, char *out, size_t cap)
+void nh_spool_dest_url(const char *dir, char *out, size_t cap)
 {
 	char *path = NULL;
 	FILE *f;
@@ -101,16 +101,22 @@ static void read_dest_file(const char *dir, char *out, size_t cap)
 	fclose(f);
 }
 
-/* Opens the spool in dir for a moment, for its counts. */
-static void count(const char *dir, struct nh_spool_dest *d)
+struct nh_spool *nh_spool_dest_open_spool(const char *dir, char *err, size_t errlen)
 {
 	struct nh_spool_opts so = { .dir = dir, .max_bytes = UINT64_MAX >> 1,
 				    .fsync = NH_FSYNC_NEVER };
+
+	return nh_spool_open(&so, err, errlen);
+}
+
+/* Opens the spool in dir for a moment, for its counts. */
+static void count(const char *dir, struct nh_spool_dest *d)
+{
 	struct nh_spool_stats st;
 	struct nh_spool *s;
 	char err[256];
 
-	s = nh_spool_open(&so, err, sizeof(err));
+	s = nh_spool_dest_open_spool(dir, err, sizeof(err));
 	if (!s) {
 		d->records = d->bytes = UINT64_MAX; /* in use (locked), or unreadable */
 		return;
@@ -163,7 +169,7 @@ int nh_spool_dest_each(const char *spool_dir,
 		dir = nh_spool_dest_dir(spool_dir, d.id);
 		if (!dir)
 			continue;
-		read_dest_file(dir, d.url, sizeof(d.url));
+		nh_spool_dest_url(dir, d.url, sizeof(d.url));
 		count(dir, &d);
 		free(dir);
 		fn(ctx, &d);

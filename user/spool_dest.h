@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct nh_spool;
+
 #define NH_SPOOL_DEST_ID_LEN 16
 #define NH_SPOOL_LEGACY "legacy"
 
@@ -33,6 +35,14 @@ char *nh_spool_dest_open_dir(const char *spool_dir, const char *url, char *err, 
 /* The directory of a destination id ("legacy": the spool dir itself),
  * malloc'd; NULL if id is neither. */
 char *nh_spool_dest_dir(const char *spool_dir, const char *id);
+
+/* The url a destination directory names (redacted) into out; a phrase
+ * in parentheses if it names none. */
+void nh_spool_dest_url(const char *dir, char *out, size_t cap);
+
+/* A destination's spool, opened to read or remove what it holds (its
+ * lock taken; no size limit; nothing synced): NULL with a reason in err. */
+struct nh_spool *nh_spool_dest_open_spool(const char *dir, char *err, size_t errlen);
 
 struct nh_spool_dest {
 	char id[NH_SPOOL_DEST_ID_LEN + 1]; /* or "legacy" */
