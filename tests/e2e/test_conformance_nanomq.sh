@@ -38,7 +38,8 @@ printf 'webhook {\n  url = "http://127.0.0.1:%s/hook"\n%s\n' "$SINK_PORT" "$rule
 start_nanohook conf "$NMQ_PID" "$WORK/nh.conf" --metrics 127.0.0.1:0 ||
 	{ not_ok "conformance (NanoMQ)" "no attach"; exit 0; }
 
-"$PY" "$SCRIPT" 127.0.0.1 "$NMQ_PORT" >"$WORK/conf.script" 2>&1
+# NanoMQ never sends some of what MQTT says it should: wait less for it.
+NH_MQTT_TIMEOUT=3 "$PY" "$SCRIPT" 127.0.0.1 "$NMQ_PORT" >"$WORK/conf.script" 2>&1
 grep -q '^scenario ' "$WORK/conf.script" &&
 	ok "scenarios ran: $(grep -c ': done$' "$WORK/conf.script") of $(grep -c '^scenario ' "$WORK/conf.script") as MQTT says" ||
 	not_ok "scenarios ran" "$(tail -3 "$WORK/conf.script" | tr '\n' ' ')"

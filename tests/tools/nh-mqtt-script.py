@@ -15,14 +15,16 @@ is checked by the test against the broker's own log, not here; the script
 only fails when the broker does not answer as MQTT says.
 
 Usage: nh-mqtt-script.py HOST PORT [SCENARIO ...]   (default: all)
+NH_MQTT_TIMEOUT (seconds, default 10): how long a packet is waited for.
 """
 
+import os
 import socket
 import struct
 import sys
 import time
 
-TIMEOUT = 10.0
+TIMEOUT = float(os.environ.get("NH_MQTT_TIMEOUT", "10"))
 HOST = "127.0.0.1"
 
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
