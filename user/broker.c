@@ -448,12 +448,12 @@ int nh_broker_emit_sub_filters(struct nh_event *ev,
 	uint16_t packet_id;
 
 	if (ev->payload_len != ev->payload_full_len)
-		return -5;
+		return NH_DECODE_REJECT(NH_REJ_TRUNCATED);
 	ev->payload = NULL;
 	ev->payload_len = ev->payload_full_len = 0;
 	/* Checked whole first: a malformed packet gives no event at all. */
 	if (nh_mqtt_parse_sub(pkt, len, false, ver, unsub, NULL, NULL, &packet_id))
-		return -4;
+		return NH_DECODE_REJECT(NH_REJ_INVALID_PACKET);
 	ev->packet_id = packet_id;
 	nh_mqtt_parse_sub(pkt, len, false, ver, unsub, emit_filter, &fe, &packet_id);
 	return 1;

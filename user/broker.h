@@ -19,6 +19,23 @@
 #include "event.h"
 #include "nh_record.h"
 
+/* Reasons userspace refuses a record. */
+enum nh_rec_reject {
+	NH_REJ_MALFORMED = 0, /* size or lengths inconsistent */
+	NH_REJ_READ_FAULT,    /* BPF could not read broker memory */
+	NH_REJ_TRUNCATED,     /* client id, username or topic longer than a record holds */
+	NH_REJ_UNMATCHED,     /* names a record never seen (e.g. an ack before nanohook attached) */
+	NH_REJ_RESEND,        /* a QoS 2 PUBLISH resent (DUP) before its release: the
+			       * same message, which NanoMQ takes in again */
+	NH_REJ_INVALID_PACKET, /* a raw CONNECT / (UN)SUBSCRIBE that breaks MQTT's rules:
+				* the broker refuses it too, so no client asked anything */
+	NH_REJ_MAX
+};
+
+/* What a broker's decode returns to refuse a record for `why`. */
+#define NH_DECODE_REJECT(why) (-1 - (int)(why))
+
+
 struct nh_elf;
 
 enum nh_broker_id { NH_BROKER_NANOMQ = 1, NH_BROKER_MOSQUITTO = 2 };
@@ -149,12 +166,8 @@ struct nh_broker {
 	 * this broker knows (raw enums, joins across records, raw packets
 	 * that hold several events). Returns 0 to deliver ev as it now is;
 	 * 1 when it handed its events to emit itself (zero or more: a
-	 * SUBSCRIBE gives one per filter); -1 to reject it as malformed;
-	 * -2 when a record it must join with (the delivery an ack
-	 * acknowledges) was never seen; -3 for a QoS 2 PUBLISH resent before
-	 * its release, which is no new message; -4 for a raw packet that
-	 * breaks MQTT's rules (the broker refuses it as well); -5 for a raw
-	 * packet longer than a record holds. Rejections are counted. */
+	 * SUBSCRIBE gives one per filter); NH_DECODE_REJECT(reason) to
+	 * refuse it, which is counted under that reason. */
 	int (*decode)(struct nh_attachment *a, const struct nh_record *rec,
 		      struct nh_event *ev,
 		      void (*emit)(void *ctx, const struct nh_event *ev), void *emit_ctx);

@@ -469,11 +469,10 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
 {
 	struct mosq_connect *slot = connect_slot(st, rec->conn_ref);
 	struct nh_mqtt_connect c;
-
 	int err;
 
 	if (ev->payload_len != ev->payload_full_len)
-		return -5;
+		return NH_DECODE_REJECT(NH_REJ_TRUNCATED);
 	err = nh_mqtt_parse_connect(ev->payload, ev->payload_len, false, &c);
 
 	if (err == -EPROTONOSUPPORT) {
@@ -488,7 +487,8 @@ static int decode_connect(struct mosq_state *st, const struct nh_record *rec,
 	}
 	if (err) {
 		slot->conn_ref = 0;
-		return -4; /* Mosquitto closes such a connection unanswered */
+		/* Mosquitto closes such a connection unanswered */
+		return NH_DECODE_REJECT(NH_REJ_INVALID_PACKET);
 	}
 	slot->conn_ref = rec->conn_ref;
 	slot->proto_ver = c.proto_ver;
@@ -549,7 +549,7 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 	size_t di;
 
 	if (!st)
-		return -1;
+		return NH_DECODE_REJECT(NH_REJ_MALFORMED);
 	if (ev->type == NH_EV_CONNECT)
 		return decode_connect(st, rec, ev);
 	ev->proto_ver = protocol_level(rec->proto_ver);
@@ -583,7 +583,8 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 								strlen(st->disconnects[di].clientid) };
 		}
 		if (!ev->clientid.len)
-			return -2; /* its disconnect was not seen: nobody to name */
+			/* its disconnect was not seen: nobody to name */
+			return NH_DECODE_REJECT(NH_REJ_UNMATCHED);
 		ev->session_expired = rec->broker_reason == MOSQ_TERM_EXPIRED;
 		ev->takeover = rec->broker_state == MOSQ_CS_DUPLICATE;
 		if (ev->takeover) {
@@ -594,14 +595,15 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 		return 0;
 	case NH_EV_DELIVERED:
 		if (rec->flags & NH_F_NO_PUBLISHER)
-			return -2; /* queued before the attach: the publisher is unknown */
+			/* queued before the attach: the publisher is unknown */
+			return NH_DECODE_REJECT(NH_REJ_UNMATCHED);
 		if (ev->qos)
 			nh_deliveries_put(st->base.deliveries, receiver_key(ev), rec->packet_id, ev);
 		return 0;
 	case NH_EV_ACKED:
 		/* the message comes from the delivery it acknowledges */
 		if (nh_deliveries_take(st->base.deliveries, receiver_key(ev), rec->packet_id, ev))
-			return -2;
+			return NH_DECODE_REJECT(NH_REJ_UNMATCHED);
 		return 0;
 	case NH_EV_CONNACK:
 		ev->session_present = rec->broker_reason & MOSQ_CONNACK_SESSION_PRESENT;

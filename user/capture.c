@@ -162,11 +162,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		/* The attachment is const to the capture, not to its broker. */
 		r = b->decode((struct nh_attachment *)rc->a, data, &ev, deliver_event, c);
 		if (r < 0) {
-			why = r == -2	? NH_REJ_UNMATCHED
-			      : r == -3 ? NH_REJ_RESEND
-			      : r == -4 ? NH_REJ_INVALID_PACKET
-			      : r == -5 ? NH_REJ_TRUNCATED
-					: NH_REJ_MALFORMED;
+			why = -1 - r < NH_REJ_MAX ? (enum nh_rec_reject)(-1 - r) : NH_REJ_MALFORMED;
 			c->rejected[why]++;
 			/* -v: which event of which client, to find a cause */
 			nh_debug("capture: %s of client \"%.*s\" (packet id %u) not posted: %s",

@@ -13,19 +13,6 @@
 #include "broker.h"
 #include "event.h"
 
-/* Reasons userspace refuses a record. */
-enum nh_rec_reject {
-	NH_REJ_MALFORMED = 0, /* size or lengths inconsistent */
-	NH_REJ_READ_FAULT,    /* BPF could not read broker memory */
-	NH_REJ_TRUNCATED,     /* client id, username or topic longer than a record holds */
-	NH_REJ_UNMATCHED,     /* names a record never seen (e.g. an ack before nanohook attached) */
-	NH_REJ_RESEND,        /* a QoS 2 PUBLISH resent (DUP) before its release: the
-			       * same message, which NanoMQ takes in again */
-	NH_REJ_INVALID_PACKET, /* a raw CONNECT / (UN)SUBSCRIBE that breaks MQTT's rules:
-				* the broker refuses it too, so no client asked anything */
-	NH_REJ_MAX
-};
-
 typedef void (*nh_event_fn)(void *ctx, const struct nh_event *ev);
 
 struct nh_capture;

@@ -57,7 +57,7 @@ static int name_by_pipe(struct nmq_state *st, const struct nh_record *rec, struc
 	struct nmq_pipe *p = pipe_slot(st, rec->pipe_id);
 
 	if (!p->used || p->pipe_id != rec->pipe_id)
-		return -2;
+		return NH_DECODE_REJECT(NH_REJ_UNMATCHED);
 	ev->clientid = (struct nh_str){ p->clientid, strlen(p->clientid) };
 	ev->username = (struct nh_str){ p->username, strlen(p->username) };
 	ev->has_username = p->has_username;
@@ -81,7 +81,7 @@ static int decode_delivered(struct nmq_state *st, const struct nh_record *rec,
 	if (rc)
 		return rc;
 	if (ev->payload_len != ev->payload_full_len || ev->payload_len > NH_PAYLOAD_LARGE)
-		return -1; /* a cut packet cannot be parsed: raise payload_max */
+		return NH_DECODE_REJECT(NH_REJ_MALFORMED); /* a cut packet cannot be parsed: raise payload_max */
 	pkt[n++] = (uint8_t)rec->pub_header;
 	do {
 		pkt[n++] = (uint8_t)((rem & 0x7f) | (rem > 0x7f ? 0x80 : 0));
@@ -95,7 +95,7 @@ static int decode_delivered(struct nmq_state *st, const struct nh_record *rec,
 			snprintf(hex + 3 * i, 4, "%02x ", pkt[i]);
 		nh_debug("nanomq: outgoing PUBLISH to pipe %u (v%u) does not parse: %s",
 			 rec->pipe_id, ev->proto_ver, hex);
-		return -1;
+		return NH_DECODE_REJECT(NH_REJ_MALFORMED);
 	}
 	ev->topic = (struct nh_str){ pub.topic.ptr, pub.topic.len };
 	ev->payload = pub.payload;
@@ -127,7 +127,7 @@ static void learn_pipe(struct nmq_state *st, const struct nh_event *ev)
 	copy_str(p->username, sizeof(p->username), ev->username);
 }
 
-/* 0 for a QoS 2 message not seen before; -3 for a resend (DUP) of the
+/* 0 for a QoS 2 message not seen before; a rejection for a resend (DUP) of the
  * last one this publisher sent under that packet id: MQTT's exactly once
  * makes it the same message. A DUP after its slot was reused is posted
  * again (at least once, never lost). */
@@ -141,7 +141,7 @@ static int qos2_once(struct nmq_state *st, const struct nh_record *rec,
 	_Static_assert(QOS2_SLOTS == 1 << 12, "the slot is the top 12 bits");
 	if ((rec->flags & NH_F_DUP) && st->qos2_seen[i].key == key &&
 	    st->qos2_seen[i].packet_id == rec->packet_id)
-		return -3;
+		return NH_DECODE_REJECT(NH_REJ_RESEND);
 	st->qos2_seen[i].key = key;
 	st->qos2_seen[i].packet_id = rec->packet_id;
 	return 0;
@@ -156,7 +156,7 @@ int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, struct nh_e
 	int rc;
 
 	if (!st)
-		return -1;
+		return NH_DECODE_REJECT(NH_REJ_MALFORMED);
 	if (rec->type == NH_EV_CONNACK || rec->type == NH_EV_PUBLISH ||
 	    rec->type == NH_EV_SUBSCRIBE || rec->type == NH_EV_UNSUBSCRIBE)
 		learn_pipe(st, ev);
@@ -183,12 +183,12 @@ int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, struct nh_e
 		return 1;
 	case NH_EV_CONNECT:
 		if (ev->payload_len != ev->payload_full_len)
-			return -5;
+			return NH_DECODE_REJECT(NH_REJ_TRUNCATED);
 		rc = nh_mqtt_parse_connect(ev->payload, ev->payload_len, true, &c);
 		if (rc == -EPROTONOSUPPORT)
 			return 1; /* a level no MQTT has: refused, no client (README) */
 		if (rc)
-			return -4;
+			return NH_DECODE_REJECT(NH_REJ_INVALID_PACKET);
 		ev->clientid = (struct nh_str){ c.clientid.ptr, c.clientid.len };
 		ev->username = (struct nh_str){ c.username.ptr, c.username.len };
 		ev->has_username = c.username.present;
@@ -211,8 +211,9 @@ int nmq_decode(struct nh_attachment *a, const struct nh_record *rec, struct nh_e
 		rc = name_by_pipe(st, rec, ev);
 		if (rc)
 			return rc;
-		return nh_deliveries_take(st->base.deliveries, rec->pipe_id + 1, rec->packet_id, ev) ? -2
-											       : 0;
+		if (nh_deliveries_take(st->base.deliveries, rec->pipe_id + 1, rec->packet_id, ev))
+			return NH_DECODE_REJECT(NH_REJ_UNMATCHED);
+		return 0;
 	case NH_EV_DISCONNECTED:
 		/* NanoMQ reports a disconnect when the session ends: at once for
 		 * a clean session, at expiry for a kept one. So every disconnect
