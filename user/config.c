@@ -46,6 +46,7 @@
 #define SPOOL_MAX (1ull << 40)
 #define BATCH_MAX 10000ull
 #define BATCH_WAIT_MAX_MS 60000ull
+#define LANE_INFLIGHT_MAX 64ull
 
 struct event_info {
 	const char *name;
@@ -100,11 +101,21 @@ static bool event_has_topic(enum nh_event_type ev)
 
 /* ---- messages ------------------------------------------------------------ */
 
+/* A url or a list of them, as written for webhook.url or a rule's url. */
+struct url_list {
+	char **urls;
+	size_t n;
+	int line, col;
+};
+
 struct loader {
 	const char *name;
 	const char *dir;  /* the config file's directory: relative paths start there; NULL: cwd */
 	FILE *err;
 	struct nh_config *cfg;
+	struct url_list main_urls;  /* webhook.url */
+	struct url_list *rule_urls; /* per rule (n = 0: none); destinations once all is read */
+	size_t n_rule_urls;
 };
 
 static void vreport(struct loader *ld, int line, int col, const char *fmt,
@@ -221,18 +232,153 @@ static int get_either(struct loader *ld, const struct nh_hocon_node *k, const ch
 	return 0;
 }
 
-static int load_url(struct loader *ld, const struct nh_hocon_node *n)
+static void url_list_free(struct url_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->urls[i]);
+	free(l->urls);
+	memset(l, 0, sizeof(*l));
+}
+
+/* One url, normalized, appended to l; duplicates are refused (a pool of
+ * one endpoint twice would send it twice the load, not two copies). */
+static int url_list_add(struct loader *ld, const struct nh_hocon_node *n, const char *what,
+			struct url_list *l)
 {
 	const char *s = NULL, *why = NULL;
-	char *url;
+	char **urls, *url;
 
-	if (get_string(ld, n, "webhook.url", &s) < 0)
+	if (get_string(ld, n, what, &s) < 0)
 		return -1;
 	url = nh_url_normalize(s, &ld->cfg->url_path_added, &why);
 	if (!url)
-		return error_at(ld, AT_VALUE(n), "webhook.url: '%.200s' %s", s, why);
-	free(ld->cfg->url);
-	ld->cfg->url = url;
+		return error_at(ld, AT_VALUE(n), "%s: '%.200s' %s", what, s, why);
+	for (size_t i = 0; i < l->n; i++) {
+		if (!strcmp(l->urls[i], url)) {
+			free(url);
+			return error_at(ld, AT_VALUE(n), "%s: '%.200s' is in the list twice", what, s);
+		}
+	}
+	if (l->n == NH_DEST_URLS_MAX) {
+		free(url);
+		return error_at(ld, AT_VALUE(n), "%s: more than %d urls in one list", what,
+				NH_DEST_URLS_MAX);
+	}
+	urls = realloc(l->urls, (l->n + 1) * sizeof(*urls));
+	if (!urls) {
+		free(url);
+		return error_at(ld, AT_VALUE(n), "out of memory");
+	}
+	l->urls = urls;
+	l->urls[l->n++] = url;
+	return 0;
+}
+
+/* url = "..." or url = ["...", "..."]: replaces *l. */
+static int load_url_list(struct loader *ld, const struct nh_hocon_node *n, const char *what,
+			 struct url_list *l)
+{
+	char item[80];
+
+	url_list_free(l);
+	l->line = n->line;
+	l->col = n->col;
+	if (n->type != NH_HOCON_ARRAY)
+		return url_list_add(ld, n, what, l);
+	if (n->n_kids == 0)
+		return error_at(ld, AT_VALUE(n), "%s: an empty list, nowhere to send", what);
+	for (size_t i = 0; i < n->n_kids; i++) {
+		snprintf(item, sizeof(item), "%s[%zu]", what, i);
+		if (url_list_add(ld, n->kids[i], item, l) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The spool's name for a list: the urls sorted, so that reordering a
+ * failover list keeps its spool; one url is itself (as spools before
+ * pools were named). */
+static char *dest_key(const struct url_list *l)
+{
+	char **sorted = malloc(l->n * sizeof(*sorted));
+	size_t len = 0, at = 0;
+	char *key;
+
+	if (!sorted)
+		return NULL;
+	memcpy(sorted, l->urls, l->n * sizeof(*sorted));
+	qsort(sorted, l->n, sizeof(*sorted), cmp_str);
+	for (size_t i = 0; i < l->n; i++)
+		len += strlen(sorted[i]) + 1;
+	key = malloc(len);
+	for (size_t i = 0; key && i < l->n; i++) {
+		size_t k = strlen(sorted[i]);
+
+		memcpy(key + at, sorted[i], k);
+		at += k;
+		key[at++] = i + 1 < l->n ? ' ' : '\0';
+	}
+	free(sorted);
+	return key;
+}
+
+/* The destination of list l: an existing one with the same urls (in any
+ * order; the first written sets the order), or a new one that takes l's
+ * strings. Returns its index, or -1. */
+static int dest_of(struct loader *ld, struct url_list *l)
+{
+	struct nh_config *cfg = ld->cfg;
+	struct nh_dest *dests;
+	char *key = dest_key(l);
+
+	if (!key)
+		return error_at(ld, l->line, l->col, "out of memory");
+	for (size_t i = 0; i < cfg->n_dests; i++) {
+		if (!strcmp(cfg->dests[i].key, key)) {
+			free(key);
+			return (int)i;
+		}
+	}
+	if (cfg->n_dests == NH_DESTS_MAX) {
+		free(key);
+		return error_at(ld, l->line, l->col,
+				"more than %d different url lists (webhook.url and the rules' urls)",
+				NH_DESTS_MAX);
+	}
+	dests = realloc(cfg->dests, (cfg->n_dests + 1) * sizeof(*dests));
+	if (!dests) {
+		free(key);
+		return error_at(ld, l->line, l->col, "out of memory");
+	}
+	cfg->dests = dests;
+	cfg->dests[cfg->n_dests] = (struct nh_dest){ .urls = l->urls, .n_urls = l->n, .key = key };
+	memset(l, 0, sizeof(*l));
+	return (int)cfg->n_dests++;
+}
+
+/* Once the webhook block is read: webhook.url is destination 0, and each
+ * rule with a url of its own gets the destination of that list. */
+static int resolve_dests(struct loader *ld)
+{
+	struct nh_config *cfg = ld->cfg;
+	int d = dest_of(ld, &ld->main_urls);
+
+	if (d != 0)
+		return -1;
+	if (!(cfg->url = strdup(cfg->dests[0].urls[0])))
+		return error_at(ld, 1, 1, "out of memory");
+	for (size_t i = 0; i < ld->n_rule_urls && i < cfg->n_rules; i++) {
+		if (!ld->rule_urls[i].n)
+			continue;
+		if ((d = dest_of(ld, &ld->rule_urls[i])) < 0)
+			return -1;
+		cfg->rules[i].dest = (unsigned)d;
+	}
 	return 0;
 }
 
@@ -394,7 +540,8 @@ static int fail_unknown_event(struct loader *ld, const struct nh_hocon_node *n,
 static int load_rule(struct loader *ld, const struct nh_hocon_node *r, size_t idx)
 {
 	struct nh_config *cfg = ld->cfg;
-	const struct nh_hocon_node *ev_node = NULL, *topic_node = NULL;
+	const struct nh_hocon_node *ev_node = NULL, *topic_node = NULL, *url_node = NULL;
+	struct url_list urls = { 0 }, *rule_urls;
 	char what[64], where[48], buf[80];
 	enum nh_event_type ev;
 	struct nh_rule *rules;
@@ -413,6 +560,8 @@ static int load_rule(struct loader *ld, const struct nh_hocon_node *r, size_t id
 			ev_node = k;
 		else if (strcmp(k->key, "topic") == 0)
 			topic_node = k;
+		else if (strcmp(k->key, "url") == 0)
+			url_node = k;
 		else
 			warn_unknown(ld, k, where);
 	}
@@ -443,12 +592,26 @@ static int load_rule(struct loader *ld, const struct nh_hocon_node *r, size_t id
 		}
 	}
 
+	if (url_node) {
+		snprintf(what, sizeof(what), "%s.url", where);
+		if (load_url_list(ld, url_node, what, &urls) < 0) {
+			url_list_free(&urls);
+			free(topic);
+			return -1;
+		}
+	}
 	rules = realloc(cfg->rules, (cfg->n_rules + 1) * sizeof(*rules));
-	if (!rules) {
+	rule_urls = rules ? realloc(ld->rule_urls, (cfg->n_rules + 1) * sizeof(*rule_urls)) : NULL;
+	if (rules)
+		cfg->rules = rules;
+	if (!rule_urls) {
+		url_list_free(&urls);
 		free(topic);
 		return error_at(ld, AT_VALUE(r), "out of memory");
 	}
-	cfg->rules = rules;
+	ld->rule_urls = rule_urls;
+	ld->rule_urls[cfg->n_rules] = urls;
+	ld->n_rule_urls = cfg->n_rules + 1;
 	cfg->rules[cfg->n_rules++] = (struct nh_rule){
 		.event = ev,
 		.topic = topic,
@@ -582,13 +745,18 @@ static int load_tls(struct loader *ld, const struct nh_hocon_node *n)
 static int check_tls(struct loader *ld)
 {
 	struct nh_tls_config *t = &ld->cfg->tls;
-	bool https = strncasecmp(ld->cfg->url, "https://", 8) == 0;
+	const char *plain = NULL;
 
 	if (!t->present || !t->enable)
 		return 0;
-	if (!https)
+	for (size_t d = 0; d < ld->cfg->n_dests && !plain; d++)
+		for (size_t i = 0; i < ld->cfg->dests[d].n_urls && !plain; i++)
+			if (strncasecmp(ld->cfg->dests[d].urls[i], "https://", 8))
+				plain = ld->cfg->dests[d].urls[i];
+	if (plain)
 		return error_at(ld, t->line, t->col,
-				"webhook.tls: the url is not https://, so nothing would be encrypted (use https://, or tls.enable = false)");
+				"webhook.tls: the url %.200s is not https://, so nothing would be encrypted (use https://, or tls.enable = false)",
+				plain);
 	if (t->keyfile && !t->certfile)
 		return error_at(ld, t->line, t->col,
 				"webhook.tls: keyfile without certfile (a client certificate needs both)");
@@ -665,6 +833,24 @@ static int load_sign(struct loader *ld, const struct nh_hocon_node *n)
 
 /* ---- blocks -------------------------------------------------------------------- */
 
+static int load_balance(struct loader *ld, const struct nh_hocon_node *k)
+{
+	const char *s = NULL;
+	char buf[80];
+
+	if (get_string(ld, k, "webhook.balance", &s) < 0)
+		return -1;
+	for (int b = NH_BALANCE_HASH; b <= NH_BALANCE_FAILOVER; b++) {
+		if (!strcasecmp(s, nh_balance_name((enum nh_balance)b))) {
+			ld->cfg->balance = (enum nh_balance)b;
+			return 0;
+		}
+	}
+	return error_at(ld, AT_VALUE(k),
+			"webhook.balance: expected hash, round_robin or failover, got %s",
+			describe(k, buf, sizeof(buf)));
+}
+
 static int load_webhook(struct loader *ld, const struct nh_hocon_node *wh)
 {
 	struct nh_config *cfg = ld->cfg;
@@ -684,7 +870,9 @@ static int load_webhook(struct loader *ld, const struct nh_hocon_node *wh)
 		int rc = 0;
 
 		if (strcmp(k->key, "url") == 0) {
-			rc = load_url(ld, k);
+			rc = load_url_list(ld, k, "webhook.url", &ld->main_urls);
+		} else if (strcmp(k->key, "balance") == 0) {
+			rc = load_balance(ld, k);
 		} else if (strcmp(k->key, "headers") == 0) {
 			rc = load_headers(ld, k);
 		} else if (strcmp(k->key, "body") == 0) {
@@ -719,11 +907,13 @@ static int load_webhook(struct loader *ld, const struct nh_hocon_node *wh)
 		if (rc < 0)
 			return -1;
 	}
-	if (!cfg->url)
+	if (!ld->main_urls.n)
 		return error_at(ld, AT_KEY(wh), "webhook: missing required key 'url'");
 	if (!have_events)
 		return error_at(ld, AT_KEY(wh),
 				"webhook: no events, nothing would ever be sent (add events = [ { event = \"on_message_publish\" } ])");
+	if (resolve_dests(ld) < 0)
+		return -1;
 	return check_tls(ld);
 }
 
@@ -893,6 +1083,55 @@ static int load_spool(struct loader *ld, const struct nh_hocon_node *n)
 	return 0;
 }
 
+static int load_lane(struct loader *ld, const struct nh_hocon_node *n)
+{
+	char buf[80];
+
+	if (n->type != NH_HOCON_OBJECT)
+		return error_at(ld, AT_VALUE(n), "nanohook.lane: expected lane.inflight = N, got %s",
+				describe(n, buf, sizeof(buf)));
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *k = n->kids[i];
+		unsigned long long v;
+
+		if (strcmp(k->key, "inflight") != 0) {
+			warn_unknown(ld, k, "nanohook.lane");
+			continue;
+		}
+		if (get_uint(ld, k, "nanohook.lane.inflight", 1, LANE_INFLIGHT_MAX, &v) < 0)
+			return -1;
+		ld->cfg->lane_inflight = (unsigned)v;
+	}
+	return 0;
+}
+
+static int load_circuit(struct loader *ld, const struct nh_hocon_node *n)
+{
+	char buf[80];
+
+	if (n->type != NH_HOCON_OBJECT)
+		return error_at(ld, AT_VALUE(n),
+				"nanohook.circuit: expected circuit { failures = 5, open_for = 5s }, got %s",
+				describe(n, buf, sizeof(buf)));
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *k = n->kids[i];
+		unsigned long long v;
+
+		if (strcmp(k->key, "failures") == 0) {
+			if (get_uint(ld, k, "nanohook.circuit.failures", 1, 1000000, &v) < 0)
+				return -1;
+			ld->cfg->circuit_failures = (unsigned)v;
+		} else if (strcmp(k->key, "open_for") == 0) {
+			if (get_duration(ld, k, "nanohook.circuit.open_for", 10, DURATION_MAX_MS,
+					 &ld->cfg->circuit_open_ms) < 0)
+				return -1;
+		} else {
+			warn_unknown(ld, k, "nanohook.circuit");
+		}
+	}
+	return 0;
+}
+
 static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
 {
 	struct nh_config *cfg = ld->cfg;
@@ -954,6 +1193,15 @@ static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
 			if (get_either(ld, k, "nanohook.order", "per_client", "none",
 				       &cfg->order_per_client) < 0)
 				return -1;
+		} else if (strcmp(k->key, "lane") == 0) {
+			if (load_lane(ld, k) < 0)
+				return -1;
+		} else if (strcmp(k->key, "circuit") == 0) {
+			if (load_circuit(ld, k) < 0)
+				return -1;
+		} else if (strcmp(k->key, "http2") == 0) {
+			if (get_bool(ld, k, "nanohook.http2", &cfg->http2) < 0)
+				return -1;
 		} else {
 			warn_unknown(ld, k, "nanohook");
 		}
@@ -1008,6 +1256,18 @@ static void set_defaults(struct nh_config *cfg)
 	cfg->tls.verify = true;
 	cfg->batch = 1;
 	cfg->batch_wait_ms = 50;
+	cfg->balance = NH_BALANCE_HASH;
+	cfg->lane_inflight = 1;
+	cfg->circuit_failures = 5;
+	cfg->circuit_open_ms = 5000;
+}
+
+static void loader_free(struct loader *ld)
+{
+	url_list_free(&ld->main_urls);
+	for (size_t i = 0; i < ld->n_rule_urls; i++)
+		url_list_free(&ld->rule_urls[i]);
+	free(ld->rule_urls);
 }
 
 int nh_config_load_buf(const char *name, const char *buf, size_t len,
@@ -1026,6 +1286,7 @@ int nh_config_load_buf(const char *name, const char *buf, size_t len,
 	}
 	rc = load_doc(&ld, doc);
 	nh_hocon_free(doc);
+	loader_free(&ld);
 	if (rc < 0)
 		nh_config_free(cfg);
 	return rc;
@@ -1053,6 +1314,7 @@ int nh_config_load(const char *path, struct nh_config *cfg, FILE *err)
 	}
 	rc = load_doc(&ld, doc);
 	nh_hocon_free(doc);
+	loader_free(&ld);
 	free(abs_dir);
 	if (rc < 0)
 		nh_config_free(cfg);
@@ -1064,6 +1326,13 @@ void nh_config_free(struct nh_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->url);
+	for (size_t d = 0; d < cfg->n_dests; d++) {
+		for (size_t i = 0; i < cfg->dests[d].n_urls; i++)
+			free(cfg->dests[d].urls[i]);
+		free(cfg->dests[d].urls);
+		free(cfg->dests[d].key);
+	}
+	free(cfg->dests);
 	for (size_t i = 0; i < cfg->n_headers; i++) {
 		free(cfg->headers[i].name);
 		free(cfg->headers[i].value);
@@ -1117,25 +1386,41 @@ char *nh_config_dead_letter_path(const struct nh_config *cfg)
 	return p;
 }
 
-bool nh_config_wants(const struct nh_config *cfg, enum nh_event_type ev,
-		     const char *topic, size_t topic_len)
+uint32_t nh_config_dests(const struct nh_config *cfg, enum nh_event_type ev,
+			 const char *topic, size_t topic_len)
 {
 	bool topical = event_has_topic(ev);
+	uint32_t mask = 0;
 
 	if (!cfg || (int)ev <= NH_EV_NONE || ev >= NH_EV_MAX)
-		return false;
+		return 0;
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		const struct nh_rule *r = &cfg->rules[i];
 
-		if (r->event != ev)
+		if (r->event != ev || (mask & (1u << r->dest)))
 			continue;
-		if (!topical || !r->topic)
-			return true;
-		if (topic && nh_topic_match_mode(r->topic, strlen(r->topic), topic, topic_len,
-						 cfg->wild_dollar))
-			return true;
+		if (!topical || !r->topic ||
+		    (topic && nh_topic_match_mode(r->topic, strlen(r->topic), topic, topic_len,
+						  cfg->wild_dollar)))
+			mask |= 1u << r->dest;
 	}
-	return false;
+	return mask;
+}
+
+bool nh_config_wants(const struct nh_config *cfg, enum nh_event_type ev,
+		     const char *topic, size_t topic_len)
+{
+	return nh_config_dests(cfg, ev, topic, topic_len) != 0;
+}
+
+const char *nh_balance_name(enum nh_balance b)
+{
+	switch (b) {
+	case NH_BALANCE_HASH: return "hash";
+	case NH_BALANCE_ROUND_ROBIN: return "round_robin";
+	case NH_BALANCE_FAILOVER: return "failover";
+	}
+	return "?";
 }
 
 /* ---- check output -------------------------------------------------------------- */
@@ -1157,6 +1442,32 @@ static void print_url_masked(const char *url, FILE *out)
 
 	fputs(shown ? shown : "(out of memory)", out);
 	free(shown);
+}
+
+/* url = ... as NanoMQ has it for one url; a pool, and the rules' own
+ * destinations, one per line with their endpoints. */
+static void print_dests(const struct nh_config *cfg, FILE *out)
+{
+	if (cfg->n_dests == 1 && cfg->dests[0].n_urls == 1) {
+		fputs("url = ", out);
+		print_url_masked(cfg->dests[0].urls[0], out);
+		fputc('\n', out);
+		return;
+	}
+	for (size_t d = 0; d < cfg->n_dests; d++) {
+		const struct nh_dest *dest = &cfg->dests[d];
+
+		fprintf(out, "destination %zu%s: %zu endpoint%s", d, d ? "" : " (webhook.url)",
+			dest->n_urls, dest->n_urls == 1 ? "" : "s");
+		if (dest->n_urls > 1)
+			fprintf(out, ", balance = %s", nh_balance_name(cfg->balance));
+		fputc('\n', out);
+		for (size_t i = 0; i < dest->n_urls; i++) {
+			fprintf(out, "  endpoint %zu = ", i);
+			print_url_masked(dest->urls[i], out);
+			fputc('\n', out);
+		}
+	}
 }
 
 /* The delivery settings, each only when it is not the default (the
@@ -1204,6 +1515,16 @@ static void print_delivery(const struct nh_config *cfg, FILE *out)
 			(unsigned long long)cfg->drain_timeout_ms);
 	if (cfg->metrics_listen)
 		fprintf(out, "nanohook.metrics = \"%s\"\n", cfg->metrics_listen);
+	if (cfg->lane_inflight != def.lane_inflight)
+		fprintf(out, "nanohook.lane.inflight = %u (order within a client rests on seq)\n",
+			cfg->lane_inflight);
+	if (cfg->circuit_failures != def.circuit_failures)
+		fprintf(out, "nanohook.circuit.failures = %u\n", cfg->circuit_failures);
+	if (cfg->circuit_open_ms != def.circuit_open_ms)
+		fprintf(out, "nanohook.circuit.open_for = %llums\n",
+			(unsigned long long)cfg->circuit_open_ms);
+	if (cfg->http2)
+		fputs("nanohook.http2 = true\n", out);
 }
 
 /* Paths and names, never the secrets themselves. */
@@ -1239,9 +1560,7 @@ void nh_config_print(const struct nh_config *cfg, FILE *out)
 {
 	static const char *const enc[] = { "plain", "base64", "base62" };
 
-	fputs("url = ", out);
-	print_url_masked(cfg->url ? cfg->url : "", out);
-	fputc('\n', out);
+	print_dests(cfg, out);
 	for (size_t i = 0; i < cfg->n_headers; i++)
 		fprintf(out, "headers.%s = %s\n", cfg->headers[i].name,
 			header_is_secret(cfg->headers[i].name) ? "****"
@@ -1267,6 +1586,8 @@ void nh_config_print(const struct nh_config *cfg, FILE *out)
 		fprintf(out, "rule line %d: %s", r->line, nh_event_name(r->event));
 		if (r->topic)
 			fprintf(out, " topic %s", r->topic);
+		if (cfg->n_dests > 1)
+			fprintf(out, " -> destination %u", r->dest);
 		fputc('\n', out);
 	}
 	if (cfg->url_path_added)

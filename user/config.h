@@ -45,14 +45,38 @@ struct nh_sign_config {
 	int line;
 };
 
+/* How a destination with several urls spreads its events. */
+enum nh_balance {
+	NH_BALANCE_HASH = 0,    /* by client id: a client stays on one endpoint while it is healthy */
+	NH_BALANCE_ROUND_ROBIN, /* each request to the next endpoint */
+	NH_BALANCE_FAILOVER,    /* the first healthy endpoint in the list */
+};
+
+#define NH_DESTS_MAX 32      /* destinations: bits of nh_config_dests() */
+#define NH_DEST_URLS_MAX 16  /* endpoints in one destination */
+
+/* Where events go: one url, or a pool of them. Destination 0 is
+ * webhook.url; a rule with a url of its own adds one (rules naming the
+ * same urls share it). Each destination has its own engine, spool and
+ * counters, so an event for one is never sent to another. */
+struct nh_dest {
+	char **urls;  /* normalized, in the order written (failover's order) */
+	size_t n_urls;
+	char *key;    /* the urls sorted and joined by ' ': names its spool */
+};
+
 struct nh_rule {
 	enum nh_event_type event;
 	char *topic;  /* MQTT filter, NULL = every topic */
 	int line;     /* where the rule was written, for `check` */
+	unsigned dest;/* index in nh_config.dests */
 };
 
 struct nh_config {
-	char *url;
+	char *url;                 /* the first url of dests[0] (messages, replay) */
+	struct nh_dest *dests;     /* [0]: webhook.url; then the rules' own urls */
+	size_t n_dests;
+	enum nh_balance balance;   /* webhook.balance, default hash */
 	struct nh_header *headers;
 	size_t n_headers;
 	enum nh_encoding encoding;
@@ -84,6 +108,10 @@ struct nh_config {
 	/* nanohook {} */
 	char *dead_letter;            /* NULL: dead-letter.jsonl in the spool dir */
 	bool order_per_client;        /* order = per_client (default) | none */
+	unsigned lane_inflight;       /* lane.inflight: requests of one lane at once, default 1 */
+	unsigned circuit_failures;    /* circuit.failures: consecutive failures that open an endpoint's circuit, default 5 */
+	uint64_t circuit_open_ms;     /* circuit.open_for: before the first probe, default 5 s (doubles to 60 s while probes fail) */
+	bool http2;                   /* http2: HTTP/2 (h2c prior knowledge on http://, ALPN on https://), multiplexed */
 	bool wild_dollar;             /* topic_match = nanomq (default): a leading
 				       * wildcard matches '$' topics; mqtt: not */
 	uint64_t drain_timeout_ms;    /* at SIGTERM; 0 (default): cancel_timeout + 1 s */
@@ -115,6 +143,14 @@ void nh_config_free(struct nh_config *cfg);
  * topic need not be NUL-terminated. */
 bool nh_config_wants(const struct nh_config *cfg, enum nh_event_type ev,
 		     const char *topic, size_t topic_len);
+
+/* The destinations (bit i: cfg->dests[i]) whose rules want this event;
+ * the same matching as nh_config_wants(). */
+uint32_t nh_config_dests(const struct nh_config *cfg, enum nh_event_type ev,
+			 const char *topic, size_t topic_len);
+
+/* "hash", "round_robin" or "failover". */
+const char *nh_balance_name(enum nh_balance b);
 
 /* The spool directory in effect (NULL: no spool), and the dead-letter
  * file's path (malloc'd; NULL without a spool dir and dead_letter). */

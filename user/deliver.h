@@ -1,19 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTTP delivery engine: POSTs webhook bodies to one URL over a small
- * pool of keep-alive connections, driven by the caller's event loop.
+ * The HTTP delivery engine: POSTs webhook bodies to one destination (one
+ * url, or a pool of endpoints) over keep-alive connections, driven by the
+ * caller's event loop.
  *
  * Single-threaded by design (libcurl multi interface): the caller's loop
  * also drains the BPF ring buffer, so nothing here ever blocks on HTTP.
  * nh_deliver_poll() is the one place that waits, and it wakes up for the
  * caller's own fd as well as for curl's sockets.
  *
- * Order: there are pool_size lanes, one connection's worth each. An item
- * goes to lane key % pool_size and each lane is strictly sequential: one
- * request at a time, in submission order, and a request that is to be
+ * Order: there are pool_size lanes. An item goes to lane key % pool_size
+ * and, with inflight = 1 (the default), each lane is strictly sequential:
+ * one request at a time, in submission order, and a request that is to be
  * retried is retried before anything behind it in its lane is sent. So
  * items with the same key are delivered in submission order; items with
- * different keys in different lanes are not ordered.
+ * different keys in different lanes are not ordered. With inflight = N a
+ * lane sends up to N of its items at once, so they may arrive (and be
+ * retried) out of order: the receiver orders by seq.
+ *
+ * Endpoints: a lane picks its endpoint only when none of its requests is
+ * on the wire, so a client moves between endpoints only with nothing of
+ * it in flight. hash: lane i prefers endpoint i % n (a client stays on one
+ * endpoint while it is healthy), then the next ones; failover: the first
+ * healthy one in the list; round_robin: the next healthy one. A retry
+ * avoids the endpoint that just failed it when another is healthy. Each
+ * endpoint has a circuit: circuit_failures failures in a row open it, and
+ * no request is sent there for circuit_open_ms; then one request probes
+ * it (half-open): success closes it, failure opens it again for twice as
+ * long (up to a minute). With every circuit open, requests go to their
+ * preferred endpoint anyway, paced by the retry backoff.
+ *
+ * Engines of several destinations may share one curl multi handle (a
+ * hub), so that one wait covers all of them.
  *
  * Retries (with a policy): transport errors, timeouts, 408, 429 and 5xx
  * are retried after a backoff with full jitter, or after Retry-After
@@ -77,8 +95,19 @@ struct nh_deliver_result {
 typedef void (*nh_deliver_result_fn)(void *ctx, struct nh_deliver_item *it,
 				     const struct nh_deliver_result *r);
 
+struct nh_deliver_hub;
+
 struct nh_deliver_opts {
-	const char *url;                /* http:// or https:// */
+	const char *url;                /* http:// or https://: one endpoint, or */
+	const char *const *urls;        /* a pool of them (n_urls > 0 wins over url) */
+	size_t n_urls;
+	enum nh_balance balance;        /* with several urls */
+	unsigned inflight;              /* requests of one lane at once; 0 counts as 1 */
+	unsigned circuit_failures;      /* failures in a row that open a circuit; 0: never */
+	uint64_t circuit_open_ms;       /* before the first probe; 0: 5 s */
+	bool http2;                     /* HTTP/2, multiplexed: h2c with prior
+					 * knowledge on http://, ALPN on https:// */
+	struct nh_deliver_hub *hub;     /* the curl multi to share; NULL: the engine's own */
 	const struct nh_header *headers;/* sent as given; copied */
 	size_t n_headers;
 	unsigned pool_size;             /* lanes = connections, >= 1 */
@@ -107,7 +136,31 @@ struct nh_deliver_stats {
 	struct nh_hist latency_s;  /* each delivered item: captured to answered */
 };
 
+/* One endpoint of the pool. */
+enum nh_circuit { NH_CIRCUIT_CLOSED = 0, NH_CIRCUIT_OPEN, NH_CIRCUIT_HALF_OPEN };
+
+struct nh_endpoint_stats {
+	const char *url;            /* redacted; valid while the engine lives */
+	uint64_t requests;          /* attempts finished */
+	uint64_t ok;                /* 2xx */
+	uint64_t failed_http, failed_transport, failed_timeout;
+	uint64_t circuit_opened;    /* times its circuit opened */
+	enum nh_circuit circuit;
+	unsigned failures_in_row;
+	uint64_t circuit_since_ms;  /* wall clock of the last change of circuit; 0: never */
+	int64_t probe_in_ms;        /* open: ms until a probe may go; else 0 */
+	size_t running;             /* requests on the wire to it */
+};
+
+const char *nh_circuit_name(enum nh_circuit c); /* "closed", "open", "half_open" */
+
 struct nh_deliver;
+
+/* A curl multi handle for several engines: nh_deliver_poll() on any of
+ * them waits for, and moves along, the requests of all. Free it after
+ * every engine using it. */
+struct nh_deliver_hub *nh_deliver_hub_new(char *err, size_t errlen);
+void nh_deliver_hub_free(struct nh_deliver_hub *h);
 
 /* Returns NULL and a one-line reason in err on bad options or when curl
  * cannot be set up. */
@@ -173,14 +226,18 @@ void nh_deliver_abort(struct nh_deliver *d);
 typedef void (*nh_deliver_take_fn)(void *ctx, struct nh_deliver_item *it, bool running);
 size_t nh_deliver_take(struct nh_deliver *d, nh_deliver_take_fn fn, void *ctx);
 
-/* New url, headers, timeout, retry policy and queue_max, for requests
- * started from now on; items held keep their lanes. pool_size cannot
- * change (the lanes would reorder keys): a different one is an error.
+/* New headers, timeout, retry policy and queue_max, for requests started
+ * from now on; items held keep their lanes. The urls, pool_size and
+ * inflight cannot change (events are captured for their destination, and
+ * the lanes would reorder keys): different ones are an error.
  * Returns 0, or -1 and a reason in err (the engine is unchanged). */
 int nh_deliver_reconfigure(struct nh_deliver *d, const struct nh_deliver_opts *o,
 			   char *err, size_t errlen);
 
 void nh_deliver_stats(const struct nh_deliver *d, struct nh_deliver_stats *s);
+
+size_t nh_deliver_n_endpoints(const struct nh_deliver *d);
+void nh_deliver_endpoint_stats(const struct nh_deliver *d, size_t i, struct nh_endpoint_stats *s);
 
 /* Aborts what is running and frees every body still held, without calling
  * on_result. NULL is fine. */

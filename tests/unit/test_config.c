@@ -860,7 +860,7 @@ static const struct error_case value_errors[] = {
 	{ WH(" url = \"http://h:/\""), "t.conf:4:8: webhook.url: 'http://h:/' has a bad port (1..65535)\n" },
 	{ WH(" url = \"http://[::1/\""), "t.conf:4:8: webhook.url: 'http://[::1/' has a bad [IPv6] host\n" },
 	{ WH(" url = \"http://h/a b\""), "t.conf:4:8: webhook.url: 'http://h/a b' contains a blank or control character\n" },
-	{ WH(" url = [\"http://h/\"]"), "t.conf:4:8: webhook.url: expected a string, got an array\n" },
+	{ WH(" url = [[\"http://h/\"]]"), "t.conf:4:9: webhook.url[0]: expected a string, got an array\n" },
 	{ WH(" headers.a.b = x"), "t.conf:4:10: webhook.headers.a: expected a string, got an object (quote a header name holding '.': headers.\"a.b\" = ...)\n" },
 	{ WH(" headers.\"bad name\" = x"), "t.conf:4:10: webhook.headers: 'bad name' is not a valid HTTP header name\n" },
 	{ WH(" headers.x-a = \"1\\r\\nX-Injected: 1\""), "t.conf:4:16: webhook.headers.x-a: the value holds a line break or control character\n" },
@@ -889,7 +889,7 @@ static const struct error_case value_errors[] = {
 	{ NH("nanohook { capture = 5 }"), "t.conf:5:22: nanohook.capture: expected capture.payload_max = ..., got '5'\n" },
 	{ NH("nanohook { queue_max = 0 }"), "t.conf:5:24: nanohook.queue_max: 0 is out of range 1..10000000\n" },
 	{ NH("nanohook = [1]"), "t.conf:5:12: nanohook: expected a block nanohook { ... }, got an array\n" },	{ WH(" tls { cacertfile = \"a\" }"),
-	  "t.conf:4:2: webhook.tls: the url is not https://, so nothing would be encrypted (use https://, or tls.enable = false)\n" },
+	  "t.conf:4:2: webhook.tls: the url http://h/ is not https://, so nothing would be encrypted (use https://, or tls.enable = false)\n" },
 	{ WH(" tls = yes"),
 	  "t.conf:4:8: webhook.tls: expected a block tls { ... }, got 'yes'\n" },
 	{ WH(" url = \"https://h/\"\n tls { keyfile = \"k\" }"),
@@ -908,9 +908,66 @@ static const struct error_case value_errors[] = {
 	  "t.conf:5:32: nanohook.sign.secret_env: '1BAD' is not an environment variable name\n" },
 	{ NH("nanohook { sign { secret_env = A, secret_file = b } }"),
 	  "t.conf:5:12: nanohook.sign: secret_file and secret_env both set; keep one\n" },
+	{ WH_BARE(" url = []\n events = [ { event = on_client_connack } ]"),
+	  "t.conf:2:8: webhook.url: an empty list, nowhere to send\n" },
+	{ WH_BARE(" url = [\"http://a/\", \"http://a\"]\n events = [ { event = on_client_connack } ]"),
+	  "t.conf:2:22: webhook.url[1]: 'http://a' is in the list twice\n" },
+	{ WH_BARE(" url = [\"http://a/\", \"ftp://b/\"]\n events = [ { event = on_client_connack } ]"),
+	  "t.conf:2:22: webhook.url[1]: 'ftp://b/' must start with http:// or https://\n" },
+	{ WH(" balance = random"),
+	  "t.conf:4:12: webhook.balance: expected hash, round_robin or failover, got 'random'\n" },
+	{ WH_BARE(" url = \"http://a/\"\n events = [ { event = on_client_connack, url = 7 } ]"),
+	  "t.conf:3:48: webhook.events[0].url: '7' must start with http:// or https://\n" },
+	{ NH("nanohook { lane.inflight = 0 }"),
+	  "t.conf:5:28: nanohook.lane.inflight: 0 is out of range 1..64\n" },
+	{ NH("nanohook { circuit { failures = 0 } }"),
+	  "t.conf:5:33: nanohook.circuit.failures: 0 is out of range 1..1000000\n" },
 	{ NH("nanohook { sign = on }"),
 	  "t.conf:5:19: nanohook.sign: expected a block nanohook.sign { ... }, got 'on'\n" },
 };
+
+/* A pool, a rule with its own url, and a rule naming the pool in another
+ * order: two destinations, and each rule knows its own. */
+static void test_pool_and_rule_urls(void **state)
+{
+	static const char text[] =
+		"webhook {\n"
+		" url = [\"http://a:1/h\", \"http://b:2/h\"]\n"
+		" balance = failover\n"
+		" events = [\n"
+		"  { event = on_message_publish, topic = \"billing/#\", url = \"http://c:3/bill\" }\n"
+		"  { event = on_message_publish, topic = \"x/#\" }\n"
+		"  { event = on_client_connack, url = [\"http://b:2/h\", \"http://a:1/h\"] }\n"
+		" ]\n"
+		"}\n"
+		"nanohook { lane.inflight = 8, circuit { failures = 3, open_for = 2s }, http2 = true }\n";
+	struct nh_config cfg;
+	char *msgs;
+
+	(void)state;
+	assert_int_equal(load_text(text, &cfg, &msgs), 0);
+	assert_string_equal(msgs, "");
+	assert_int_equal(cfg.n_dests, 2);
+	assert_int_equal(cfg.dests[0].n_urls, 2);
+	assert_string_equal(cfg.dests[0].urls[0], "http://a:1/h");
+	assert_string_equal(cfg.dests[0].key, "http://a:1/h http://b:2/h");
+	assert_string_equal(cfg.dests[1].key, "http://c:3/bill");
+	assert_string_equal(cfg.url, "http://a:1/h");
+	assert_int_equal(cfg.balance, NH_BALANCE_FAILOVER);
+	assert_int_equal(cfg.lane_inflight, 8);
+	assert_int_equal(cfg.circuit_failures, 3);
+	assert_int_equal(cfg.circuit_open_ms, 2000);
+	assert_true(cfg.http2);
+	assert_int_equal(cfg.rules[0].dest, 1);
+	assert_int_equal(cfg.rules[1].dest, 0);
+	assert_int_equal(cfg.rules[2].dest, 0);
+	assert_int_equal(nh_config_dests(&cfg, NH_EV_PUBLISH, "billing/1", 9), 1u << 1);
+	assert_int_equal(nh_config_dests(&cfg, NH_EV_PUBLISH, "x/1", 3), 1u << 0);
+	assert_int_equal(nh_config_dests(&cfg, NH_EV_PUBLISH, "y", 1), 0);
+	assert_int_equal(nh_config_dests(&cfg, NH_EV_CONNACK, NULL, 0), 1u << 0);
+	free(msgs);
+	nh_config_free(&cfg);
+}
 
 static void test_bad_values(void **state)
 {
@@ -1097,6 +1154,7 @@ int main(void)
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_pool_and_rule_urls),
 		cmocka_unit_test(test_good_values),
 		cmocka_unit_test(test_event_names),
 		cmocka_unit_test(test_tls_and_sign),

@@ -864,7 +864,7 @@ static void abort_puts_requests_back_for_take(void **state)
 	srv_free(s);
 }
 
-static void refused_endpoint_is_failing_and_reconfigure_moves_on(void **state)
+static void refused_endpoint_is_failing_and_its_url_cannot_change(void **state)
 {
 	struct srv *s = srv_start(NULL, 0);
 	struct nh_retry_policy p = policy(100, 10, 100);
@@ -891,21 +891,247 @@ static void refused_endpoint_is_failing_and_reconfigure_moves_on(void **state)
 	assert_int_equal(nh_deliver_failing_ms(d), 250);
 	assert_int_equal(res.n, 0);
 
+	/* Events were captured for their destination: a reload cannot send
+	 * them elsewhere, so the engine refuses another url, and pool_size. */
 	o.url = good;
 	o.pool_size = 3;
 	assert_int_equal(nh_deliver_reconfigure(d, &o, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "pool_size"));
 	o.pool_size = 2;
+	assert_int_equal(nh_deliver_reconfigure(d, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "urls"));
+	o.url = bad;
+	o.timeout_ms = 500;
 	assert_int_equal(nh_deliver_reconfigure(d, &o, err, sizeof(err)), 0);
-	/* A retry to the old url may be on the wire still, and fail again:
-	 * the clock moves past max_delay at every poll until both arrive. */
-	POLL_UNTIL(d, (fc.now += 100, res.n == 2));
-	assert_int_equal(s->n_got, 2);
-	assert_int_equal(res.r[0].out, NH_OUT_DELIVERED);
-	assert_int_equal(res.r[1].out, NH_OUT_DELIVERED);
-	assert_int_equal(nh_deliver_failing_ms(d), 0);
+	assert_int_equal(res.n, 0);
+	assert_int_equal(nh_deliver_in_flight(d), 2);
+	assert_int_equal(s->n_got, 0);
 	nh_deliver_free(d);
 	srv_free(s);
+}
+
+/* ---- pools of endpoints ---------------------------------------------------------- */
+
+static size_t got_n(struct srv *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->n_got;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+static struct nh_deliver *pool_engine(const char *const *urls, size_t n, enum nh_balance b,
+				      unsigned pool, unsigned inflight,
+				      const struct nh_retry_policy *p, struct results *res,
+				      const struct nh_clock *clock, struct nh_deliver_hub *hub)
+{
+	struct nh_deliver_opts o = { .urls = urls, .n_urls = n, .balance = b, .pool_size = pool,
+				     .inflight = inflight, .timeout_ms = 5000, .queue_max = 10000,
+				     .retry = p, .on_result = on_result, .ctx = res,
+				     .clock = clock, .circuit_failures = 2, .circuit_open_ms = 1000,
+				     .hub = hub };
+	char err[256] = "";
+	struct nh_deliver *d = nh_deliver_new(&o, err, sizeof(err));
+
+	if (!d)
+		fail_msg("nh_deliver_new: %s", err);
+	return d;
+}
+
+/* Each key's bodies at one server, in seq order; returns how many it got. */
+static size_t keys_stay_home(struct srv *s, bool home[8])
+{
+	uint64_t last[8];
+
+	memset(last, 0xff, sizeof(last));
+	for (size_t i = 0; i < s->n_got; i++) {
+		uint64_t k = body_key(s->got[i].body), q = body_seq(s->got[i].body);
+
+		assert_true(k < 8);
+		assert_true(home[k]);
+		if (last[k] != UINT64_MAX)
+			assert_true(q > last[k]);
+		last[k] = q;
+	}
+	return s->n_got;
+}
+
+static void hash_keeps_each_key_on_one_endpoint(void **state)
+{
+	struct srv *a = srv_start(NULL, 0), *b = srv_start(NULL, 0);
+	struct nh_retry_policy p = policy(3, 1, 1);
+	struct results res = { 0 };
+	char ua[64], ub[64];
+	const char *urls[2] = { ua, ub };
+	bool at_a[8] = { 0 }, at_b[8] = { 0 };
+	struct nh_deliver *d;
+
+	(void)state;
+	srv_run(a);
+	srv_run(b);
+	url_of(a, ua, sizeof(ua));
+	url_of(b, ub, sizeof(ub));
+	d = pool_engine(urls, 2, NH_BALANCE_HASH, 4, 1, &p, &res, NULL, NULL);
+	for (uint64_t i = 0; i < 400; i++)
+		submit(d, i, i % 8);
+	assert_int_equal(nh_deliver_drain(d, 20000), 0);
+	assert_int_equal(res.n, 400);
+	/* lane = key % 4, endpoint = lane % 2: even keys at a, odd at b. */
+	for (int k = 0; k < 8; k++)
+		(k % 2 ? at_b : at_a)[k] = true;
+	assert_int_equal(keys_stay_home(a, at_a), 200);
+	assert_int_equal(keys_stay_home(b, at_b), 200);
+	nh_deliver_free(d);
+	srv_free(a);
+	srv_free(b);
+}
+
+static void round_robin_alternates(void **state)
+{
+	struct srv *a = srv_start(NULL, 0), *b = srv_start(NULL, 0);
+	struct nh_retry_policy p = policy(3, 1, 1);
+	struct results res = { 0 };
+	char ua[64], ub[64];
+	const char *urls[2] = { ua, ub };
+	struct nh_deliver *d;
+
+	(void)state;
+	srv_run(a);
+	srv_run(b);
+	url_of(a, ua, sizeof(ua));
+	url_of(b, ub, sizeof(ub));
+	d = pool_engine(urls, 2, NH_BALANCE_ROUND_ROBIN, 4, 1, &p, &res, NULL, NULL);
+	for (uint64_t i = 0; i < 100; i++)
+		submit(d, i, i);
+	assert_int_equal(nh_deliver_drain(d, 20000), 0);
+	assert_int_equal(res.n, 100);
+	assert_int_equal(got_n(a), 50);
+	assert_int_equal(got_n(b), 50);
+	nh_deliver_free(d);
+	srv_free(a);
+	srv_free(b);
+}
+
+/* a fails twice (its circuit opens), b takes everything in order; once
+ * the circuit's time is up one request probes a, and a has it back. */
+static void failover_opens_the_circuit_then_a_probe_closes_it(void **state)
+{
+	static const struct action down[2] = { { .status = 503 }, { .status = 503 } };
+	struct srv *a = srv_start(down, 2), *b = srv_start(NULL, 0);
+	struct nh_retry_policy p = policy(10, 1, 1);
+	struct results res = { 0 };
+	struct nh_endpoint_stats es;
+	char ua[64], ub[64];
+	const char *urls[2] = { ua, ub };
+	struct fake_clock fc;
+	struct nh_deliver *d;
+
+	(void)state;
+	fake_clock_init(&fc);
+	srv_run(a);
+	srv_run(b);
+	url_of(a, ua, sizeof(ua));
+	url_of(b, ub, sizeof(ub));
+	d = pool_engine(urls, 2, NH_BALANCE_FAILOVER, 1, 1, &p, &res, &fc.clock, NULL);
+	for (uint64_t i = 0; i < 10; i++)
+		submit(d, i, 0);
+	/* Retries fall due 0..1 ms later by the test's clock. */
+	POLL_UNTIL(d, (fc.now += 1, res.n == 10));
+	assert_int_equal(got_n(a), 2);
+	assert_int_equal(got_n(b), 10);
+	for (size_t i = 0; i < 10; i++) {
+		assert_int_equal(res.r[i].out, NH_OUT_DELIVERED);
+		assert_int_equal(body_seq(b->got[i].body), i);
+	}
+	nh_deliver_endpoint_stats(d, 0, &es);
+	assert_int_equal(es.circuit, NH_CIRCUIT_OPEN);
+	assert_int_equal(es.circuit_opened, 1);
+	assert_int_equal(es.failed_http, 2);
+	assert_true(es.probe_in_ms > 0);
+
+	fc.now += 1000;
+	submit(d, 10, 0);
+	submit(d, 11, 0);
+	POLL_UNTIL(d, res.n == 12);
+	assert_int_equal(got_n(a), 4);
+	assert_int_equal(got_n(b), 10);
+	nh_deliver_endpoint_stats(d, 0, &es);
+	assert_int_equal(es.circuit, NH_CIRCUIT_CLOSED);
+	assert_int_equal(es.ok, 2);
+	nh_deliver_endpoint_stats(d, 1, &es);
+	assert_int_equal(es.ok, 10);
+	assert_int_equal(es.circuit, NH_CIRCUIT_CLOSED);
+	nh_deliver_free(d);
+	srv_free(a);
+	srv_free(b);
+}
+
+/* inflight = 4: one lane has four requests on the wire at once. */
+static void inflight_sends_several_of_one_lane(void **state)
+{
+	static const struct action held[4] = { { .status = 200, .hold = true },
+					       { .status = 200, .hold = true },
+					       { .status = 200, .hold = true },
+					       { .status = 200, .hold = true } };
+	struct srv *s = srv_start(held, 4);
+	struct nh_retry_policy p = policy(3, 1, 1);
+	struct results res = { 0 };
+	char u[64];
+	const char *urls[1] = { u };
+	struct nh_deliver *d;
+
+	(void)state;
+	srv_run(s);
+	url_of(s, u, sizeof(u));
+	d = pool_engine(urls, 1, NH_BALANCE_HASH, 1, 4, &p, &res, NULL, NULL);
+	for (uint64_t i = 0; i < 6; i++)
+		submit(d, i, 0);
+	POLL_UNTIL(d, got_n(s) == 4);
+	poll_rounds(d, 3);
+	assert_int_equal(got_n(s), 4);
+	assert_int_equal(nh_deliver_running(d), 4);
+	assert_int_equal(res.n, 0);
+	srv_release(s);
+	assert_int_equal(nh_deliver_drain(d, 20000), 0);
+	assert_int_equal(res.n, 6);
+	assert_int_equal(got_n(s), 6);
+	nh_deliver_free(d);
+	srv_free(s);
+}
+
+/* Two destinations on one hub: polling either moves both along. */
+static void a_hub_moves_every_engine(void **state)
+{
+	struct srv *a = srv_start(NULL, 0), *b = srv_start(NULL, 0);
+	struct nh_retry_policy p = policy(3, 1, 1);
+	struct results ra = { 0 }, rb = { 0 };
+	char ua[64], ub[64], err[256];
+	const char *urls_a[1] = { ua }, *urls_b[1] = { ub };
+	struct nh_deliver_hub *hub = nh_deliver_hub_new(err, sizeof(err));
+	struct nh_deliver *da, *db;
+
+	(void)state;
+	assert_non_null(hub);
+	srv_run(a);
+	srv_run(b);
+	url_of(a, ua, sizeof(ua));
+	url_of(b, ub, sizeof(ub));
+	da = pool_engine(urls_a, 1, NH_BALANCE_HASH, 2, 1, &p, &ra, NULL, hub);
+	db = pool_engine(urls_b, 1, NH_BALANCE_HASH, 2, 1, &p, &rb, NULL, hub);
+	for (uint64_t i = 0; i < 20; i++) {
+		submit(da, i, i);
+		submit(db, i, i);
+	}
+	POLL_UNTIL(da, ra.n == 20 && rb.n == 20);
+	assert_int_equal(got_n(a), 20);
+	assert_int_equal(got_n(b), 20);
+	nh_deliver_free(da);
+	nh_deliver_free(db);
+	nh_deliver_hub_free(hub);
+	srv_free(a);
+	srv_free(b);
 }
 
 /* ---- the settings ---------------------------------------------------------------- */
@@ -1013,7 +1239,12 @@ int main(void)
 		cmocka_unit_test(take_hands_over_everything_in_seq_order),
 		cmocka_unit_test(handed_over_failure_is_released_not_retried),
 		cmocka_unit_test(abort_puts_requests_back_for_take),
-		cmocka_unit_test(refused_endpoint_is_failing_and_reconfigure_moves_on),
+		cmocka_unit_test(refused_endpoint_is_failing_and_its_url_cannot_change),
+		cmocka_unit_test(hash_keeps_each_key_on_one_endpoint),
+		cmocka_unit_test(round_robin_alternates),
+		cmocka_unit_test(failover_opens_the_circuit_then_a_probe_closes_it),
+		cmocka_unit_test(inflight_sends_several_of_one_lane),
+		cmocka_unit_test(a_hub_moves_every_engine),
 		cmocka_unit_test(settings_defaults_and_overrides),
 		cmocka_unit_test(bad_settings_are_refused_with_their_place),
 	};
