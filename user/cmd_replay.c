@@ -109,8 +109,15 @@ int nh_cmd_replay(const char *file, const char *conf_path, const char *to_url)
 		.max_delay_ms = cfg.retry_max_delay_ms,
 		.max_age_ms = cfg.retry_max_age_ms,
 	};
+	/* --to: that url; else webhook.url, a pool as configured. */
 	o = (struct nh_deliver_opts){
 		.url = cfg.url,
+		.urls = to_url ? NULL : (const char *const *)cfg.dests[0].urls,
+		.n_urls = to_url ? 0 : cfg.dests[0].n_urls,
+		.balance = cfg.balance,
+		.circuit_failures = cfg.circuit_failures,
+		.circuit_open_ms = cfg.circuit_open_ms,
+		.http2 = cfg.http2,
 		.headers = cfg.headers,
 		.n_headers = cfg.n_headers,
 		.pool_size = cfg.pool_size,

@@ -29,6 +29,7 @@
 #include "deliver.h"
 #include "dispatch.h"
 #include "log.h"
+#include "router.h"
 #include "extended.h"
 #include "metrics.h"
 #include "preflight.h"
@@ -85,10 +86,13 @@ struct run {
 	struct nh_target t;
 	struct nh_attachment att;
 	struct nh_capture *cap;
-	struct nh_dispatch disp;
-	struct nh_deliver *deliver;
-	struct nh_spool *spool;
-	char *dest_shown; /* webhook.url, redacted (kept across reloads, as the url) */
+	struct nh_router router;
+	/* One per destination (cfg.dests, kept across reloads): its engine,
+	 * spool and counters. NULL with --stdout. */
+	struct nh_dispatch *disp;
+	size_t n_disp;
+	struct nh_deliver_hub *hub;    /* the engines' one curl multi */
+	char **dest_shown;             /* each destination's urls, redacted */
 	struct nh_dead_letter *dead_letter;
 	struct nh_metrics *metrics;
 	struct nh_target_watch *watch; /* --pid only */
@@ -101,9 +105,96 @@ struct run {
 	bool bpf_final;        /* read after detach: no need to read again */
 };
 
+/* One destination's counters, into its row and the totals. */
+static void collect_dest(struct run *r, size_t i, struct nh_stats *s)
+{
+	const struct nh_dispatch *d = &r->disp[i];
+	struct nh_stats_dest *sd = i < NH_STATS_DESTS_MAX ? &s->dests[s->n_dests++] : NULL;
+	struct nh_deliver_stats ds;
+	uint64_t dropped = 0, dead = 0;
+
+	for (int k = 0; k < NH_UDROP_MAX; k++) {
+		s->udrop[k] += d->st.udrop[k];
+		dropped += d->st.udrop[k];
+	}
+	for (int k = 0; k < NH_DEAD_MAX; k++) {
+		s->dead[k] += d->st.dead[k];
+		dead += d->st.dead[k];
+	}
+	s->delivered += d->st.delivered;
+	nh_deliver_stats(d->deliver, &ds);
+	s->attempts_failed_http += ds.failed_http;
+	s->attempts_failed_transport += ds.failed_transport;
+	s->attempts_failed_timeout += ds.failed_timeout;
+	for (int k = 0; k < 6; k++)
+		s->by_status[k] += ds.by_status[k];
+	s->retried += ds.retried;
+	for (int k = 0; k <= NH_HIST_BUCKETS; k++) {
+		s->request_s.bucket[k] += ds.request_s.bucket[k];
+		s->latency_s.bucket[k] += ds.latency_s.bucket[k];
+	}
+	s->request_s.count += ds.request_s.count;
+	s->request_s.sum += ds.request_s.sum;
+	s->latency_s.count += ds.latency_s.count;
+	s->latency_s.sum += ds.latency_s.sum;
+	s->running += nh_deliver_running(d->deliver);
+	s->queued += nh_deliver_in_flight(d->deliver) - nh_deliver_running(d->deliver);
+	if ((double)nh_deliver_failing_ms(d->deliver) / 1000.0 > s->failing_s)
+		s->failing_s = (double)nh_deliver_failing_ms(d->deliver) / 1000.0;
+	if (sd) {
+		*sd = (struct nh_stats_dest){
+			.handed_over = d->st.handed_over,
+			.delivered = d->st.delivered,
+			.spooled = d->st.spooled,
+			.dead = dead,
+			.dropped = dropped,
+			.queued = nh_deliver_in_flight(d->deliver) - nh_deliver_running(d->deliver),
+			.running = nh_deliver_running(d->deliver),
+			.spooling = d->spooling,
+			.failing_s = (double)nh_deliver_failing_ms(d->deliver) / 1000.0,
+		};
+	}
+	for (size_t e = 0; e < nh_deliver_n_endpoints(d->deliver) &&
+			   s->n_endpoints < NH_STATS_ENDPOINTS_MAX; e++) {
+		struct nh_endpoint_stats es;
+
+		nh_deliver_endpoint_stats(d->deliver, e, &es);
+		s->endpoints[s->n_endpoints++] = (struct nh_stats_endpoint){
+			.url = es.url,
+			.dest = (unsigned)i,
+			.requests = es.requests,
+			.ok = es.ok,
+			.failed_http = es.failed_http,
+			.failed_transport = es.failed_transport,
+			.failed_timeout = es.failed_timeout,
+			.circuit_opened = es.circuit_opened,
+			.circuit = nh_circuit_name(es.circuit),
+			.failures_in_row = es.failures_in_row,
+			.circuit_since_s = (double)es.circuit_since_ms / 1000.0,
+			.probe_in_s = (double)es.probe_in_ms / 1000.0,
+			.running = es.running,
+		};
+	}
+	if (d->spool) {
+		struct nh_spool_stats ss;
+
+		nh_spool_stats(d->spool, &ss);
+		s->spool_on = true;
+		s->spooling |= d->spooling;
+		s->spooled += d->st.spooled;
+		s->replayed += ss.read_new;
+		s->spool_records += ss.records;
+		s->spool_bytes += ss.bytes;
+		s->spool_corrupt += ss.corrupt;
+		s->spool_corrupt_bytes += ss.corrupt_bytes;
+		if (sd)
+			sd->spool_records = ss.records;
+	}
+}
+
 static void collect(struct run *r, struct nh_stats *s)
 {
-	const struct nh_dispatch_stats *d = &r->disp.st;
+	const struct nh_router_stats *rs = &r->router.st;
 
 	memset(s, 0, sizeof(*s));
 	s->uptime_s = (double)((uint64_t)nh_mono_ms() - r->started) / 1000.0;
@@ -117,42 +208,14 @@ static void collect(struct run *r, struct nh_stats *s)
 	}
 	s->n_rejected = NH_REJ_MAX;
 
-	s->captured = d->seen;
-	s->filtered = d->filtered;
-	memcpy(s->by_event, d->by_event, sizeof(s->by_event));
-	s->printed = r->o->to_stdout ? d->handed_over : 0;
-	memcpy(s->udrop, d->udrop, sizeof(s->udrop));
-	memcpy(s->dead, d->dead, sizeof(s->dead));
+	s->captured = rs->seen;
+	s->filtered = rs->filtered;
+	memcpy(s->by_event, rs->by_event, sizeof(s->by_event));
+	s->printed = r->o->to_stdout ? rs->wanted - rs->no_body : 0;
+	s->udrop[NH_UDROP_NO_BODY] += rs->no_body;
 	s->dead_letter_path = r->dead_letter ? nh_dead_letter_path(r->dead_letter) : NULL;
-	s->delivered = d->delivered;
-	if (r->deliver) {
-		struct nh_deliver_stats ds;
-
-		nh_deliver_stats(r->deliver, &ds);
-		s->attempts_failed_http = ds.failed_http;
-		s->attempts_failed_transport = ds.failed_transport;
-		s->attempts_failed_timeout = ds.failed_timeout;
-		memcpy(s->by_status, ds.by_status, sizeof(s->by_status));
-		s->retried = ds.retried;
-		s->request_s = ds.request_s;
-		s->latency_s = ds.latency_s;
-		s->running = nh_deliver_running(r->deliver);
-		s->queued = nh_deliver_in_flight(r->deliver) - s->running;
-		s->failing_s = (double)nh_deliver_failing_ms(r->deliver) / 1000.0;
-	}
-	if (r->spool) {
-		struct nh_spool_stats ss;
-
-		nh_spool_stats(r->spool, &ss);
-		s->spool_on = true;
-		s->spooling = r->disp.spooling;
-		s->spooled = d->spooled;
-		s->replayed = ss.read_new;
-		s->spool_records = ss.records;
-		s->spool_bytes = ss.bytes;
-		s->spool_corrupt = ss.corrupt;
-		s->spool_corrupt_bytes = ss.corrupt_bytes;
-	}
+	for (size_t i = 0; i < r->n_disp; i++)
+		collect_dest(r, i, s);
 }
 
 static int fill_metrics(void *ctx, struct nh_buf *out)
@@ -163,8 +226,10 @@ static int fill_metrics(void *ctx, struct nh_buf *out)
 	return nh_stats_prometheus(&s, out);
 }
 
+/* Destination i's engine settings. */
 static void deliver_opts(struct run *r, const struct nh_config *cfg,
-			 const struct nh_security *sec, struct nh_deliver_opts *o)
+			 const struct nh_security *sec, const struct nh_dest *dest, size_t i,
+			 struct nh_deliver_opts *o)
 {
 	r->retry = (struct nh_retry_policy){
 		.max_attempts = cfg->retry_max_attempts,
@@ -173,7 +238,14 @@ static void deliver_opts(struct run *r, const struct nh_config *cfg,
 		.max_age_ms = cfg->retry_max_age_ms,
 	};
 	*o = (struct nh_deliver_opts){
-		.url = cfg->url,
+		.urls = (const char *const *)dest->urls,
+		.n_urls = dest->n_urls,
+		.balance = cfg->balance,
+		.inflight = cfg->lane_inflight,
+		.circuit_failures = cfg->circuit_failures,
+		.circuit_open_ms = cfg->circuit_open_ms,
+		.http2 = cfg->http2,
+		.hub = r->hub,
 		.headers = cfg->headers,
 		.n_headers = cfg->n_headers,
 		.pool_size = cfg->pool_size,
@@ -183,7 +255,7 @@ static void deliver_opts(struct run *r, const struct nh_config *cfg,
 		.tls = sec->tls,
 		.signer = sec->signer,
 		.on_result = nh_dispatch_on_result,
-		.ctx = &r->disp,
+		.ctx = &r->disp[i],
 	};
 }
 
@@ -219,11 +291,70 @@ static void keep_str(char **to, char **from, const char *name)
 	*from = NULL;
 }
 
+/* Points next's rules at the running destinations of the same urls, and
+ * gives next the running destinations. Events in memory and in the spools
+ * were captured for their destination: a reload can stop sending a
+ * destination new events, never send them to new urls. If next names urls
+ * no destination has, its rules cannot be followed until the next start:
+ * the running rules stay. */
+static void adopt_dests(struct nh_config *next, struct nh_config *cur)
+{
+	unsigned map[NH_DESTS_MAX];
+	bool all = true;
+	struct nh_dest *dests = next->dests;
+	size_t n = next->n_dests;
+
+	for (size_t j = 0; j < next->n_dests; j++) {
+		size_t i = 0;
+
+		while (i < cur->n_dests && strcmp(cur->dests[i].key, next->dests[j].key))
+			i++;
+		all &= i < cur->n_dests;
+		map[j] = (unsigned)i;
+	}
+	if (all) {
+		for (size_t k = 0; k < next->n_rules; k++)
+			next->rules[k].dest = map[next->rules[k].dest];
+	} else {
+		struct nh_rule *rules = next->rules;
+		size_t n_rules = next->n_rules;
+
+		nh_warn("reload: webhook.url changes at the next start, as does any new url of a "
+			"rule (events are captured for their destination); until then the running "
+			"rules stay");
+		next->rules = cur->rules;
+		next->n_rules = cur->n_rules;
+		cur->rules = rules;
+		cur->n_rules = n_rules;
+	}
+	next->dests = cur->dests;
+	next->n_dests = cur->n_dests;
+	cur->dests = dests;
+	cur->n_dests = n;
+}
+
+/* The engines take next's settings (with the running urls); 0, or -1 with
+ * nothing changed when the first cannot (the same settings go to each). */
+static int reconfigure_engines(struct run *r, const struct nh_config *next,
+			       const struct nh_security *sec, char *err, size_t errlen)
+{
+	struct nh_deliver_opts o;
+
+	for (size_t i = 0; i < r->n_disp; i++) {
+		deliver_opts(r, next, sec, &r->cfg.dests[i], i, &o);
+		if (nh_deliver_reconfigure(r->disp[i].deliver, &o, err, errlen) < 0) {
+			if (i == 0)
+				return -1;
+			nh_err("reload: destination %zu: %s", i, err);
+		}
+	}
+	return 0;
+}
+
 static void reload(struct run *r)
 {
 	struct nh_config next;
 	struct nh_security sec = { 0 };
-	struct nh_deliver_opts o;
 	char err[512];
 
 	if (nh_config_load(r->o->conf_path, &next, stderr) < 0) {
@@ -240,6 +371,10 @@ static void reload(struct run *r)
 		nh_warn("reload: webhook.pool_size %u -> %u changes at the next start",
 			r->cfg.pool_size, next.pool_size);
 	next.pool_size = r->cfg.pool_size;
+	if (next.lane_inflight != r->cfg.lane_inflight || next.http2 != r->cfg.http2)
+		nh_warn("reload: nanohook.lane.inflight and http2 change at the next start");
+	next.lane_inflight = r->cfg.lane_inflight;
+	next.http2 = r->cfg.http2;
 	if (next.payload_max != r->cfg.payload_max || next.ringbuf_bytes != r->cfg.ringbuf_bytes)
 		nh_warn("reload: nanohook.capture.payload_max and ringbuf_size change at the next start");
 	next.payload_max = r->cfg.payload_max;
@@ -251,27 +386,13 @@ static void reload(struct run *r)
 		nh_warn("reload: nanohook.spool.max_size and fsync change at the next start");
 	next.spool_max_bytes = r->cfg.spool_max_bytes;
 	next.spool_fsync = r->cfg.spool_fsync;
-	/* Events in memory and in the spool were captured for this url: they
-	 * must never go to another one. */
-	keep_str(&next.url, &r->cfg.url, "webhook.url");
-	next.url_path_added = r->cfg.url_path_added;
-	keep_str(&next.spool_dir, &r->cfg.spool_dir, "nanohook.spool.dir");
-	keep_str(&next.dead_letter, &r->cfg.dead_letter, "nanohook.dead_letter");
-	keep_str(&next.metrics_listen, &r->cfg.metrics_listen, "nanohook.metrics");
 
-	if (r->deliver) {
+	if (r->disp) {
 		/* After --user, root-only files are out of reach: an error
 		 * here keeps the material read at start. */
 		if (nh_security_load(&next, &sec, err, sizeof(err), stderr) < 0 ||
-		    (deliver_opts(r, &next, &sec, &o),
-		     nh_deliver_reconfigure(r->deliver, &o, err, sizeof(err)) < 0)) {
+		    reconfigure_engines(r, &next, &sec, err, sizeof(err)) < 0) {
 			nh_err("reload: %s; keeping the running configuration", err);
-			/* The kept strings go back. */
-			r->cfg.url = next.url, next.url = NULL;
-			r->cfg.spool_dir = next.spool_dir, next.spool_dir = NULL;
-			r->cfg.dead_letter = next.dead_letter, next.dead_letter = NULL;
-			r->cfg.metrics_listen = next.metrics_listen, next.metrics_listen = NULL;
-			deliver_opts(r, &r->cfg, &r->sec, &o);
 			nh_security_free(&sec);
 			nh_config_free(&next);
 			return;
@@ -279,27 +400,34 @@ static void reload(struct run *r)
 		nh_security_free(&r->sec);
 		r->sec = sec;
 	}
+	adopt_dests(&next, &r->cfg);
+	/* The first url of the destinations kept. */
+	free(next.url);
+	next.url = r->cfg.url;
+	r->cfg.url = NULL;
+	next.url_path_added = r->cfg.url_path_added;
+	keep_str(&next.spool_dir, &r->cfg.spool_dir, "nanohook.spool.dir");
+	keep_str(&next.dead_letter, &r->cfg.dead_letter, "nanohook.dead_letter");
+	keep_str(&next.metrics_listen, &r->cfg.metrics_listen, "nanohook.metrics");
 	/* Probes are attached for the events of the rules at start. */
 	if (nh_config_event_mask(&next) & ~nh_config_event_mask(&r->cfg))
 		nh_warn("reload: rules for events that had none take effect at the next start "
 			"(their probes are not attached)");
-	if (!same_str(next.node, r->cfg.node) || next.extended != r->cfg.extended) {
-		nh_extender_free(r->disp.extender); /* made again from the new settings */
-		r->disp.extender = NULL;
-	}
+	if (!same_str(next.node, r->cfg.node) || next.extended != r->cfg.extended)
+		nh_router_reset_extender(&r->router); /* made again from the new settings */
 	/* Open batches go out before the batch settings can change (there
 	 * are as many as pool_size and order say, and a reload keeps those). */
-	nh_dispatch_flush(&r->disp);
-	/* In place: the dispatcher points at r->cfg. */
+	for (size_t i = 0; i < r->n_disp; i++)
+		nh_dispatch_flush(&r->disp[i]);
+	/* In place: the router and the destinations point at r->cfg. */
 	nh_config_free(&r->cfg);
 	r->cfg = next;
-	{
-		char *shown = nh_url_redact(r->cfg.url);
-
+	if (r->n_disp > 1)
+		nh_info("reloaded %s: %zu rules, posting to %s and %zu more destinations",
+			r->o->conf_path, r->cfg.n_rules, r->dest_shown[0], r->n_disp - 1);
+	else
 		nh_info("reloaded %s: %zu rules, posting to %s", r->o->conf_path, r->cfg.n_rules,
-			shown ? shown : "the new url");
-		free(shown);
-	}
+			r->dest_shown ? r->dest_shown[0] : "stdout");
 }
 
 static void print_stats(struct run *r, const char *title)
@@ -324,9 +452,10 @@ static void run_loop(struct run *r)
 	uint64_t next_watch = (uint64_t)nh_mono_ms() + WATCH_MS;
 
 	while (!stop_signal) {
-		if (r->deliver) {
-			if (nh_deliver_poll(r->deliver, r->epfd, POLL_MS)) {
-				nh_err("delivery: %s", nh_deliver_last_error(r->deliver));
+		if (r->disp) {
+			/* One wait for every destination: they share the hub. */
+			if (nh_deliver_poll(r->disp[0].deliver, r->epfd, POLL_MS)) {
+				nh_err("delivery: %s", nh_deliver_last_error(r->disp[0].deliver));
 				break;
 			}
 		} else {
@@ -340,7 +469,8 @@ static void run_loop(struct run *r)
 		nh_capture_consume(r->cap);
 		if (r->metrics)
 			nh_metrics_run(r->metrics);
-		nh_dispatch_pump(&r->disp);
+		for (size_t i = 0; i < r->n_disp; i++)
+			nh_dispatch_pump(&r->disp[i]);
 		if (reload_signal) {
 			reload_signal = 0;
 			reload(r);
@@ -436,12 +566,19 @@ static int resolve_target(struct run *r, char *err, size_t errlen)
 
 /* Spools of other urls (an earlier configuration's) are left alone, and
  * said once at start: they are never sent to this url. */
+/* Spools of other destinations (an earlier configuration's) are left
+ * alone, and said once at start: they are never sent to these urls. */
 static void report_held(void *ctx, const struct nh_spool_dest *d)
 {
-	const char *own_id = ctx;
+	const struct nh_config *cfg = ctx;
 
-	if (!strcmp(d->id, own_id))
-		return;
+	for (size_t i = 0; i < cfg->n_dests; i++) {
+		char id[NH_SPOOL_DEST_ID_LEN + 1];
+
+		nh_spool_dest_id(cfg->dests[i].key, id);
+		if (!strcmp(d->id, id))
+			return;
+	}
 	if (d->records == UINT64_MAX)
 		nh_warn("spool: destination %s (%s) is in use by another nanohook", d->id, d->url);
 	else if (d->records)
@@ -451,31 +588,48 @@ static void report_held(void *ctx, const struct nh_spool_dest *d)
 			d->records, d->url, d->id);
 }
 
-/* The spool, the dead-letter file and the engine. */
+/* Destination i's spool. */
+static int open_dest_spool(struct run *r, const char *dir, size_t i, char *err, size_t errlen)
+{
+	char *dest_dir = nh_spool_dest_open_dir(dir, r->cfg.dests[i].key, err, errlen);
+	struct nh_spool_opts so = {
+		.max_bytes = r->cfg.spool_max_bytes,
+		.fsync = r->cfg.spool_fsync,
+	};
+
+	if (!dest_dir)
+		return -1;
+	so.dir = dest_dir;
+	r->disp[i].spool = nh_spool_open(&so, err, errlen);
+	free(dest_dir);
+	return r->disp[i].spool ? 0 : -1;
+}
+
+/* The spools, the dead-letter file and an engine per destination. */
 static int open_delivery(struct run *r, char *err, size_t errlen)
 {
 	const char *dir = nh_config_spool_dir(&r->cfg);
 	struct nh_deliver_opts o;
 	char *dl_path;
 
+	r->n_disp = r->cfg.n_dests;
+	r->disp = calloc(r->n_disp, sizeof(*r->disp));
+	r->dest_shown = calloc(r->n_disp, sizeof(*r->dest_shown));
+	if (!r->disp || !r->dest_shown) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r->router.dests = r->disp;
+	if (!(r->hub = nh_deliver_hub_new(err, errlen)))
+		return -1;
 	if (dir) {
-		char id[NH_SPOOL_DEST_ID_LEN + 1], why[256];
-		char *dest_dir = nh_spool_dest_open_dir(dir, r->cfg.url, err, errlen);
-		struct nh_spool_opts so = {
-			.max_bytes = r->cfg.spool_max_bytes,
-			.fsync = r->cfg.spool_fsync,
-		};
+		char why[256];
 
-		if (!dest_dir)
-			return -1;
-		nh_spool_dest_id(r->cfg.url, id);
-		if (nh_spool_dest_each(dir, report_held, id, why, sizeof(why)) < 0)
+		for (size_t i = 0; i < r->n_disp; i++)
+			if (open_dest_spool(r, dir, i, err, errlen) < 0)
+				return -1;
+		if (nh_spool_dest_each(dir, report_held, &r->cfg, why, sizeof(why)) < 0)
 			nh_warn("%s", why);
-		so.dir = dest_dir;
-		r->spool = nh_spool_open(&so, err, errlen);
-		free(dest_dir);
-		if (!r->spool)
-			return -1;
 	}
 	dl_path = nh_config_dead_letter_path(&r->cfg);
 	if (dl_path) {
@@ -484,16 +638,66 @@ static int open_delivery(struct run *r, char *err, size_t errlen)
 	}
 	if (nh_security_load(&r->cfg, &r->sec, err, errlen, stderr) < 0)
 		return -1;
-	deliver_opts(r, &r->cfg, &r->sec, &o);
-	r->deliver = nh_deliver_new(&o, err, errlen);
-	if (!r->deliver)
-		return -1;
-	r->disp.deliver = r->deliver;
-	r->disp.spool = r->spool;
-	r->dest_shown = nh_url_redact(r->cfg.url);
-	r->disp.dest_shown = r->dest_shown;
-	r->disp.dead_letter = r->dead_letter;
+	for (size_t i = 0; i < r->n_disp; i++) {
+		struct nh_dispatch *d = &r->disp[i];
+
+		deliver_opts(r, &r->cfg, &r->sec, &r->cfg.dests[i], i, &o);
+		if (!(d->deliver = nh_deliver_new(&o, err, errlen)))
+			return -1;
+		if (!(r->dest_shown[i] = nh_url_redact_list(r->cfg.dests[i].key))) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		d->cfg = &r->cfg;
+		d->dest_shown = r->dest_shown[i];
+		d->dead_letter = r->dead_letter;
+	}
 	return 0;
+}
+
+/* What the destinations hold, at exit. */
+static void close_delivery(struct run *r)
+{
+	for (size_t i = 0; r->disp && i < r->n_disp; i++) {
+		nh_dispatch_free(&r->disp[i]);
+		nh_deliver_free(r->disp[i].deliver);
+		if (nh_spool_close(r->disp[i].spool) < 0)
+			nh_err("spool: %s", strerror(errno));
+	}
+	nh_deliver_hub_free(r->hub);
+	for (size_t i = 0; r->dest_shown && i < r->n_disp; i++)
+		free(r->dest_shown[i]);
+	free(r->dest_shown);
+	free(r->disp);
+}
+
+/* Stops intake's consequences in order: each destination delivers what
+ * it has in memory within the deadline (together: the hub moves them all),
+ * then keeps the rest in its spool. */
+static void shutdown_delivery(struct run *r)
+{
+	uint64_t drain = r->cfg.drain_timeout_ms ? r->cfg.drain_timeout_ms
+						 : (uint64_t)r->cfg.cancel_timeout_ms + 1000;
+	int64_t end = nh_mono_ms() + (int64_t)drain;
+
+	for (size_t i = 0; i < r->n_disp; i++) {
+		int64_t left = end - nh_mono_ms();
+		uint64_t kept = nh_dispatch_shutdown(&r->disp[i], left > 0 ? (int)left : 0);
+
+		if (kept)
+			nh_info("%s: %llu events kept in the spool for the next start",
+				r->dest_shown[i], (unsigned long long)kept);
+	}
+	for (size_t i = 0; i < r->n_disp; i++) {
+		struct nh_spool_stats ss;
+
+		if (!r->disp[i].spool)
+			continue;
+		/* What the spool could not write out is lost: say so. */
+		nh_spool_sync(r->disp[i].spool, true);
+		nh_spool_stats(r->disp[i].spool, &ss);
+		r->disp[i].st.udrop[NH_UDROP_SPOOL_ERROR] += ss.unwritten;
+	}
 }
 
 int nh_cmd_run(const struct nh_run_opts *o)
@@ -532,9 +736,9 @@ int nh_cmd_run(const struct nh_run_opts *o)
 		}
 	}
 
-	r.disp.cfg = &r.cfg;
+	r.router.cfg = &r.cfg;
 	if (o->to_stdout) {
-		r.disp.print_to = stdout;
+		r.router.print_to = stdout;
 	} else if (open_delivery(&r, err, sizeof(err)) < 0) {
 		nh_err("%s", err);
 		goto out;
@@ -551,7 +755,7 @@ int nh_cmd_run(const struct nh_run_opts *o)
 			goto out;
 		}
 	}
-	r.cap = nh_capture_new(nh_dispatch_event, &r.disp);
+	r.cap = nh_capture_new(nh_router_event, &r.router);
 	if (!r.cap)
 		goto out;
 
@@ -582,7 +786,8 @@ int nh_cmd_run(const struct nh_run_opts *o)
 	if (o->user)
 		nh_info("running as user %s now, with no capabilities", o->user);
 	r.started = (uint64_t)nh_mono_ms();
-	nh_dispatch_start(&r.disp);
+	for (size_t i = 0; i < r.n_disp; i++)
+		nh_dispatch_start(&r.disp[i]);
 	if (o->pid)
 		nh_info("attached to %s pid %d (%zu probes); %s", r.t.broker->name, (int)o->pid,
 			r.att.n_links, o->to_stdout ? "printing bodies to stdout" : "posting to the endpoint");
@@ -607,23 +812,8 @@ int nh_cmd_run(const struct nh_run_opts *o)
 	nh_capture_consume(r.cap);
 	nh_bpf_counters_read(r.att.counters_fd, r.bpf);
 	r.bpf_final = true;
-	if (r.deliver) {
-		uint64_t drain = r.cfg.drain_timeout_ms ? r.cfg.drain_timeout_ms
-							: (uint64_t)r.cfg.cancel_timeout_ms + 1000;
-		uint64_t kept = nh_dispatch_shutdown(&r.disp, (int)drain);
-
-		if (kept)
-			nh_info("%llu events kept in the spool %s for the next start",
-				(unsigned long long)kept, nh_config_spool_dir(&r.cfg));
-	}
-	if (r.spool) {
-		struct nh_spool_stats ss;
-
-		/* What the spool could not write out is lost: say so. */
-		nh_spool_sync(r.spool, true);
-		nh_spool_stats(r.spool, &ss);
-		r.disp.st.udrop[NH_UDROP_SPOOL_ERROR] += ss.unwritten;
-	}
+	if (r.disp)
+		shutdown_delivery(&r);
 	collect(&r, &s);
 	nh_stats_print(&s, "summary", stderr);
 	rc = 0;
@@ -633,19 +823,14 @@ out:
 	nh_attachment_close_fds(&r.att);
 	nh_capture_free(r.cap);
 	nh_metrics_stop(r.metrics);
-	nh_deliver_free(r.deliver);
-	if (nh_spool_close(r.spool) < 0)
-		nh_err("spool: %s", strerror(errno));
+	close_delivery(&r);
 	nh_dead_letter_free(r.dead_letter);
 	if (r.epfd >= 0)
 		close(r.epfd);
-	nh_dispatch_free(&r.disp);
-	nh_buf_free(&r.disp.body);
-	nh_extender_free(r.disp.extender);
+	nh_router_free(&r.router);
 	nh_target_watch_free(r.watch);
 	nh_target_close(&r.t);
 	nh_security_free(&r.sec);
 	nh_config_free(&r.cfg);
-	free(r.dest_shown);
 	return rc;
 }

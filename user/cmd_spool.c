@@ -21,9 +21,22 @@
 #include "spool_dest.h"
 
 struct ls {
-	const char *own_id; /* the configuration's, or NULL */
+	const struct nh_config *cfg; /* the configuration, or NULL */
 	unsigned shown;
 };
+
+/* Is id one of the configuration's destinations? */
+static bool own(const struct nh_config *cfg, const char *id)
+{
+	for (size_t i = 0; cfg && i < cfg->n_dests; i++) {
+		char own_id[NH_SPOOL_DEST_ID_LEN + 1];
+
+		nh_spool_dest_id(cfg->dests[i].key, own_id);
+		if (!strcmp(own_id, id))
+			return true;
+	}
+	return false;
+}
 
 static void print_dest(void *ctx, const struct nh_spool_dest *d)
 {
@@ -37,7 +50,7 @@ static void print_dest(void *ctx, const struct nh_spool_dest *d)
 	else
 		printf("%-16s  %10" PRIu64 "  %12" PRIu64 "  %s%s\n", d->id, d->records, d->bytes,
 		       d->url,
-		       ls->own_id && !strcmp(ls->own_id, d->id) ? "  (this configuration's)" : "");
+		       own(ls->cfg, d->id) ? "  (this configuration's)" : "");
 }
 
 /* Every record not acknowledged, as a dead-letter line ("exported"): what
@@ -142,7 +155,7 @@ static int drop_dest(const char *dir, const char *id)
 int nh_cmd_spool(const char *action, const char *id, const char *conf_path,
 		 const char *spool_dir)
 {
-	char own_id[NH_SPOOL_DEST_ID_LEN + 1], err[512], *dir = NULL;
+	char err[512], *dir = NULL;
 	struct nh_config cfg;
 	bool have_cfg = false;
 	struct ls ls = { 0 };
@@ -152,8 +165,7 @@ int nh_cmd_spool(const char *action, const char *id, const char *conf_path,
 		if (nh_config_load(conf_path, &cfg, stderr))
 			return 2;
 		have_cfg = true;
-		nh_spool_dest_id(cfg.url, own_id);
-		ls.own_id = own_id;
+		ls.cfg = &cfg;
 		if (!spool_dir)
 			spool_dir = nh_config_spool_dir(&cfg);
 	}

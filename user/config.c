@@ -116,6 +116,7 @@ struct loader {
 	struct url_list main_urls;  /* webhook.url */
 	struct url_list *rule_urls; /* per rule (n = 0: none); destinations once all is read */
 	size_t n_rule_urls;
+	int http2_line, http2_col;  /* nanohook.http2, for the note on http:// urls */
 };
 
 static void vreport(struct loader *ld, int line, int col, const char *fmt,
@@ -1202,11 +1203,31 @@ static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
 		} else if (strcmp(k->key, "http2") == 0) {
 			if (get_bool(ld, k, "nanohook.http2", &cfg->http2) < 0)
 				return -1;
+			ld->http2_line = k->line;
+			ld->http2_col = k->col;
 		} else {
 			warn_unknown(ld, k, "nanohook");
 		}
 	}
 	return 0;
+}
+
+/* HTTP/2 goes over TLS only (deliver.c says why): say so for http:// urls. */
+static void note_http2(struct loader *ld)
+{
+	const struct nh_config *cfg = ld->cfg;
+
+	if (!cfg->http2)
+		return;
+	for (size_t d = 0; d < cfg->n_dests; d++) {
+		for (size_t i = 0; i < cfg->dests[d].n_urls; i++) {
+			if (strncasecmp(cfg->dests[d].urls[i], "https://", 8)) {
+				warn_at(ld, ld->http2_line, ld->http2_col,
+					"nanohook.http2: http:// urls stay HTTP/1.1 (HTTP/2 is used over TLS, where the server offers it)");
+				return;
+			}
+		}
+	}
 }
 
 static int load_doc(struct loader *ld, const struct nh_hocon_doc *doc)
@@ -1227,6 +1248,7 @@ static int load_doc(struct loader *ld, const struct nh_hocon_doc *doc)
 		return -1;
 	if (nh && load_nanohook(ld, nh) < 0)
 		return -1;
+	note_http2(ld);
 	return 0;
 }
 

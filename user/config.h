@@ -111,7 +111,7 @@ struct nh_config {
 	unsigned lane_inflight;       /* lane.inflight: requests of one lane at once, default 1 */
 	unsigned circuit_failures;    /* circuit.failures: consecutive failures that open an endpoint's circuit, default 5 */
 	uint64_t circuit_open_ms;     /* circuit.open_for: before the first probe, default 5 s (doubles to 60 s while probes fail) */
-	bool http2;                   /* http2: HTTP/2 (h2c prior knowledge on http://, ALPN on https://), multiplexed */
+	bool http2;                   /* http2: HTTP/2 on https:// urls (ALPN), multiplexed; http:// stays HTTP/1.1 */
 	bool wild_dollar;             /* topic_match = nanomq (default): a leading
 				       * wildcard matches '$' topics; mqtt: not */
 	uint64_t drain_timeout_ms;    /* at SIGTERM; 0 (default): cancel_timeout + 1 s */

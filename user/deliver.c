@@ -410,14 +410,15 @@ static int apply_config(struct nh_deliver *d, struct slot *s)
 	return 0;
 }
 
-/* HTTP/2 on an http:// url is h2c with prior knowledge (no upgrade dance,
- * which curl would do per request); on https:// ALPN decides. */
+/* HTTP/2 where ALPN offers it, on https:// urls. Not h2c on http://:
+ * libcurl 7.88 (Debian 12) fails multiplexed prior-knowledge streams with
+ * "Error in the HTTP2 framing layer" (its own curl --parallel does too,
+ * against nginx), so http:// stays HTTP/1.1 and config.c says so. */
 static long http_version(const struct nh_deliver *d, const struct endpoint *ep)
 {
-	if (!d->http2)
+	if (!d->http2 || strncasecmp(ep->url_conf, "https://", 8))
 		return CURL_HTTP_VERSION_1_1;
-	return strncasecmp(ep->url_conf, "https://", 8) ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
-							: CURL_HTTP_VERSION_2TLS;
+	return CURL_HTTP_VERSION_2TLS;
 }
 
 /* The configured headers plus the Standard Webhooks ones for this attempt

@@ -105,8 +105,8 @@ struct nh_deliver_opts {
 	unsigned inflight;              /* requests of one lane at once; 0 counts as 1 */
 	unsigned circuit_failures;      /* failures in a row that open a circuit; 0: never */
 	uint64_t circuit_open_ms;       /* before the first probe; 0: 5 s */
-	bool http2;                     /* HTTP/2, multiplexed: h2c with prior
-					 * knowledge on http://, ALPN on https:// */
+	bool http2;                     /* HTTP/2, multiplexed, on https:// urls
+					 * whose server offers it (ALPN) */
 	struct nh_deliver_hub *hub;     /* the curl multi to share; NULL: the engine's own */
 	const struct nh_header *headers;/* sent as given; copied */
 	size_t n_headers;

@@ -5,9 +5,7 @@
 #include <time.h>
 
 #include "clock.h"
-#include "body.h"
 #include "dispatch.h"
-#include "extended.h"
 #include "fnv.h"
 #include "log.h"
 
@@ -30,22 +28,6 @@ struct nh_batch {
 static uint64_t events_of(const struct nh_deliver_item *it)
 {
 	return it->events > 1 ? it->events : 1;
-}
-
-static bool event_has_topic(enum nh_event_type t)
-{
-	switch (t) {
-	case NH_EV_PUBLISH:
-	case NH_EV_SUBSCRIBE:
-	case NH_EV_UNSUBSCRIBE:
-	case NH_EV_SESSION_SUBSCRIBED:
-	case NH_EV_SESSION_UNSUBSCRIBED:
-	case NH_EV_DELIVERED:
-	case NH_EV_ACKED:
-		return true;
-	default:
-		return false;
-	}
 }
 
 uint64_t nh_dispatch_key(const char *clientid, size_t len)
@@ -195,8 +177,8 @@ static void enter_spooling(struct nh_dispatch *d, const char *why)
 	 * that the spool's order is the order again. */
 	nh_spool_rewind(d->spool);
 	n = nh_deliver_take(d->deliver, take_into_spool, d);
-	nh_info("%s: events go to the spool %s until it is read back (%zu moved from memory)",
-		why, nh_config_spool_dir(d->cfg), n);
+	nh_info("%s %s: events go to the spool until it is read back (%zu moved from memory)",
+		d->dest_shown ? d->dest_shown : "webhook", why, n);
 }
 
 static void submit(struct nh_dispatch *d, struct nh_deliver_item *it)
@@ -209,7 +191,7 @@ static void submit(struct nh_dispatch *d, struct nh_deliver_item *it)
 			free(it->body);
 			return;
 		}
-		enter_spooling(d, "the memory queue is full (nanohook.queue_max)");
+		enter_spooling(d, "(the memory queue is full, nanohook.queue_max)");
 	}
 	spool_item(d, it, true, false);
 }
@@ -234,9 +216,9 @@ static void batch_send(struct nh_dispatch *d, struct nh_batch *b)
 	submit(d, &it);
 }
 
-/* Adds the body in d->body to the batch of its lane; 0, or -1 when the
- * batches cannot be had (the caller sends the body on its own). */
-static int batch_add(struct nh_dispatch *d, uint64_t key)
+/* Adds the body to the batch of its lane; 0, or -1 when the batches
+ * cannot be had (the caller sends the body on its own). */
+static int batch_add(struct nh_dispatch *d, const struct nh_buf *body, uint64_t key)
 {
 	struct nh_batch *b;
 	size_t before;
@@ -256,7 +238,7 @@ static int batch_add(struct nh_dispatch *d, uint64_t key)
 	}
 	before = b->buf.len;
 	if (nh_buf_append_byte(&b->buf, b->events ? ',' : '[') < 0 ||
-	    nh_buf_append(&b->buf, d->body.data, d->body.len) < 0) {
+	    nh_buf_append(&b->buf, body->data, body->len) < 0) {
 		nh_buf_truncate(&b->buf, before); /* the batch as it was */
 		return -1;
 	}
@@ -295,48 +277,19 @@ void nh_dispatch_free(struct nh_dispatch *d)
 	d->n_batches = 0;
 }
 
-void nh_dispatch_event(void *ctx, const struct nh_event *ev)
+void nh_dispatch_body(struct nh_dispatch *d, struct nh_buf *body, uint64_t key, bool take)
 {
-	struct nh_dispatch *d = ctx;
 	struct nh_deliver_item it = { 0 };
-	uint64_t key;
 
-	d->st.seen++;
-	if (!nh_config_wants(d->cfg, ev->type,
-			     event_has_topic(ev->type) ? ev->topic.ptr : NULL,
-			     event_has_topic(ev->type) ? ev->topic.len : 0)) {
-		d->st.filtered++;
-		return;
-	}
-	nh_buf_reset(&d->body);
-	if (d->cfg->extended && !d->extender)
-		d->extender = nh_extender_new(d->cfg->node);
-	if (d->cfg->extended && d->extender) {
-		struct nh_body_extra extra;
-
-		nh_extender_next(d->extender, ev, &extra);
-		if (nh_body_build_ex(&d->body, ev, d->cfg->encoding, &extra)) {
-			d->st.udrop[NH_UDROP_NO_BODY]++;
-			return;
-		}
-	} else if (nh_body_build(&d->body, ev, d->cfg->encoding)) {
-		d->st.udrop[NH_UDROP_NO_BODY]++;
-		return;
-	}
-	if (d->print_to) {
-		fwrite(d->body.data, 1, d->body.len, d->print_to);
-		fputc('\n', d->print_to);
-		fflush(d->print_to);
-		d->st.handed_over++;
-		d->st.by_event[ev->type]++;
-		return;
-	}
-	key = nh_dispatch_key(ev->clientid.ptr, ev->clientid.len);
 	d->st.handed_over++;
-	d->st.by_event[ev->type]++;
-	if (d->cfg->batch > 1 && batch_add(d, key) == 0)
+	if (d->cfg->batch > 1 && batch_add(d, body, key) == 0)
 		return;
-	it.body = nh_buf_detach(&d->body, &it.len);
+	if (take) {
+		it.body = nh_buf_detach(body, &it.len);
+	} else if ((it.body = malloc(body->len ? body->len : 1))) {
+		memcpy(it.body, body->data, body->len);
+		it.len = body->len;
+	}
 	if (!it.body) {
 		d->st.udrop[NH_UDROP_NO_BODY]++;
 		return;
@@ -356,8 +309,8 @@ void nh_dispatch_start(struct nh_dispatch *d)
 	nh_spool_stats(d->spool, &st);
 	if (st.records) {
 		d->spooling = true;
-		nh_info("spool %s holds %llu events from before; they go out first",
-			nh_config_spool_dir(d->cfg), (unsigned long long)st.records);
+		nh_info("%s: the spool holds %llu events from before; they go out first",
+			d->dest_shown ? d->dest_shown : "webhook", (unsigned long long)st.records);
 	}
 }
 
@@ -429,7 +382,7 @@ void nh_dispatch_pump(struct nh_dispatch *d)
 	    nh_deliver_in_flight(d->deliver) > 0) {
 		char why[96];
 
-		snprintf(why, sizeof(why), "every attempt has failed for %.1f s",
+		snprintf(why, sizeof(why), "(every attempt has failed for %.1f s)",
 			 (double)failing / 1000.0);
 		enter_spooling(d, why);
 	}

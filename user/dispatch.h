@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * From checked event to delivered request, and the account of every
- * event on the way: rule filter, body, then the delivery engine, the disk
- * spool or stdout (--stdout); retries that end badly go to the dead-letter
- * file.
+ * One destination (see config.h): from body to delivered request, and the
+ * account of every event on the way: the delivery engine, the disk spool;
+ * retries that end badly go to the dead-letter file. router.c decides
+ * which destinations an event goes to and builds its body.
  *
  * Where a body waits (see also deliver.h and spool.h):
  *  - Normally in memory, in the delivery engine's lanes (bounded by
@@ -36,30 +36,24 @@
 #include "stats.h"
 
 struct nh_dispatch_stats {
-	uint64_t seen;                /* checked events from the ring buffer */
-	uint64_t filtered;            /* no rule wants them */
-	uint64_t handed_over;         /* to the engine, the spool, or printed */
-	uint64_t by_event[NH_EV_MAX]; /* handed over, per event */
+	uint64_t handed_over;         /* bodies given to this destination */
 	uint64_t delivered;           /* answered 2xx */
 	uint64_t spooled;             /* written to the spool */
 	uint64_t dead[NH_DEAD_MAX];   /* written to the dead-letter file */
 	uint64_t udrop[NH_UDROP_MAX]; /* lost in userspace, by reason */
 };
 
-struct nh_extender;
 struct nh_batch;
 
 struct nh_dispatch {
 	const struct nh_config *cfg;
-	struct nh_extender *extender; /* body.extended: made on first use */
-	struct nh_deliver *deliver;   /* NULL with --stdout */
+	struct nh_deliver *deliver;   /* this destination's engine */
 	struct nh_spool *spool;       /* NULL: no spool (memory only) */
-	const char *dest_shown;       /* the url events are captured for, redacted:
+	const char *dest_shown;       /* the url(s) events are captured for, redacted:
 				       * written with each dead letter */
-	struct nh_dead_letter *dead_letter; /* NULL: given-up events are only counted */
-	FILE *print_to;               /* bodies as JSON lines with --stdout */
+	struct nh_dead_letter *dead_letter; /* NULL: given-up events are only counted;
+					     * shared by the destinations */
 	const struct nh_clock *clock; /* batch_wait's clock; NULL: the real one */
-	struct nh_buf body;
 	struct nh_dispatch_stats st;
 
 	/* set by the dispatcher */
@@ -73,8 +67,11 @@ struct nh_dispatch {
 	int64_t spool_warned_ms;      /* rate limit of spool error messages */
 };
 
-/* The capture callback (nh_event_fn); ctx is a struct nh_dispatch. */
-void nh_dispatch_event(void *ctx, const struct nh_event *ev);
+/* Hands one body (in *body, with the client's ordering key) to this
+ * destination: to a batch, the engine or the spool. With `take` the
+ * body's memory may be taken over (body is left empty); without, it is
+ * copied. */
+void nh_dispatch_body(struct nh_dispatch *d, struct nh_buf *body, uint64_t key, bool take);
 
 /* The engine's on_result; ctx is a struct nh_dispatch. */
 void nh_dispatch_on_result(void *ctx, struct nh_deliver_item *it,

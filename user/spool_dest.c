@@ -43,7 +43,7 @@ char *nh_spool_dest_dir(const char *spool_dir, const char *id)
 /* The destination file, written once: the url as a reader may see it. */
 static int write_dest_file(const char *dir, const char *url)
 {
-	char *path = NULL, *shown = nh_url_redact(url);
+	char *path = NULL, *shown = nh_url_redact_list(url);
 	FILE *f = NULL;
 	int rc = -1;
 

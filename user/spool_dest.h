@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One spool per destination. Events are spooled for the url they were
- * captured for, in "<spool dir>/dest-<16 hex digits>/" (an FNV-1a hash of
- * the url as configured), beside a "destination" file naming it (the url
- * with any password hidden). A run opens only the spool of the url it is
+ * One spool per destination. Events are spooled for the destination they
+ * were captured for, in "<spool dir>/dest-<16 hex digits>/" (an FNV-1a
+ * hash of its key: the url as configured, or a pool's urls sorted and
+ * joined by ' ', config.h), beside a "destination" file naming it (the
+ * urls with any password hidden). A run opens only the spool of the url it is
  * configured with, so an event spooled while one url was down is never
  * sent to another url after a restart with a changed configuration: it
  * waits in its own directory, is reported at start, and `nanohook spool`

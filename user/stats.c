@@ -94,6 +94,36 @@ static void print_latency(FILE *out, const char *label, const struct nh_hist *h)
 		fprintf(out, "%g ms\n", p99 * 1000);
 }
 
+/* Each destination and endpoint, when there is more than one url. */
+static void print_pool(const struct nh_stats *s, FILE *out)
+{
+	if (s->n_dests <= 1 && s->n_endpoints <= 1)
+		return;
+	for (size_t d = 0; d < s->n_dests; d++) {
+		const struct nh_stats_dest *sd = &s->dests[d];
+
+		fprintf(out, "  destination %zu: %" PRIu64 " events, posted %" PRIu64
+			", dead %" PRIu64 ", dropped %" PRIu64 ", spooled %" PRIu64
+			", pending %" PRIu64 "%s\n", d, sd->handed_over, sd->delivered, sd->dead,
+			sd->dropped, sd->spooled, sd->queued + sd->running,
+			sd->spooling ? " (spooling)" : "");
+		for (size_t i = 0; i < s->n_endpoints; i++) {
+			const struct nh_stats_endpoint *e = &s->endpoints[i];
+
+			if (e->dest != d)
+				continue;
+			fprintf(out, "    %s: %" PRIu64 " ok, %" PRIu64 " failed, circuit %s",
+				e->url, e->ok, e->failed_http + e->failed_transport + e->failed_timeout,
+				e->circuit);
+			if (e->circuit_opened)
+				fprintf(out, " (opened %" PRIu64 " times)", e->circuit_opened);
+			if (e->probe_in_s > 0)
+				fprintf(out, ", probe in %.1f s", e->probe_in_s);
+			fputc('\n', out);
+		}
+	}
+}
+
 void nh_stats_print(const struct nh_stats *s, const char *title, FILE *out)
 {
 	uint64_t dead = nh_stats_dead_lettered(s);
@@ -141,6 +171,7 @@ void nh_stats_print(const struct nh_stats *s, const char *title, FILE *out)
 		fprintf(out, "  note: %" PRIu64 " payloads were cut at nanohook.capture.payload_max\n",
 			s->bpf[NH_CNT_PAYLOAD_TRUNC]);
 	if (!s->to_stdout) {
+		print_pool(s, out);
 		print_latency(out, "request", &s->request_s);
 		print_latency(out, "latency", &s->latency_s);
 	}
@@ -156,7 +187,7 @@ struct prom {
 static void p(struct prom *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void p(struct prom *pr, const char *fmt, ...)
 {
-	char line[512];
+	char line[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -196,6 +227,91 @@ static void histogram(struct prom *pr, const char *name, const char *help,
 	p(pr, "nanohook_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
 	p(pr, "nanohook_%s_sum %.17g\n", name, h->sum);
 	p(pr, "nanohook_%s_count %" PRIu64 "\n", name, h->count);
+}
+
+/* A label value: '\\', '"' and newlines escaped, as the text format wants. */
+static void label(char *out, size_t cap, const char *v)
+{
+	size_t n = 0;
+
+	for (; v && *v && n + 3 < cap; v++) {
+		if (*v == '\\' || *v == '"') {
+			out[n++] = '\\';
+			out[n++] = *v;
+		} else if (*v == '\n') {
+			out[n++] = '\\';
+			out[n++] = 'n';
+		} else {
+			out[n++] = *v;
+		}
+	}
+	out[n] = 0;
+}
+
+static void prometheus_pool(struct prom *pr, const struct nh_stats *s)
+{
+	static const char *const outcomes[] = { "handed_over", "delivered", "spooled",
+						"dead_lettered", "dropped" };
+	static const char *const circuits[] = { "closed", "open", "half_open" };
+	char ep[600];
+
+	head(pr, "destination_events_total", "counter",
+	     "Events of each destination (webhook.url is 0, then the rules' own urls), by outcome.");
+	for (size_t d = 0; d < s->n_dests; d++) {
+		const struct nh_stats_dest *sd = &s->dests[d];
+		uint64_t v[] = { sd->handed_over, sd->delivered, sd->spooled, sd->dead, sd->dropped };
+
+		for (size_t o = 0; o < sizeof(v) / sizeof(v[0]); o++)
+			p(pr, "nanohook_destination_events_total{destination=\"%zu\",outcome=\"%s\"} %"
+			  PRIu64 "\n", d, outcomes[o], v[o]);
+	}
+	head(pr, "endpoint_requests_total", "counter", "Finished requests to each endpoint, by result.");
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		const struct nh_stats_endpoint *e = &s->endpoints[i];
+
+		label(ep, sizeof(ep), e->url);
+		p(pr, "nanohook_endpoint_requests_total{endpoint=\"%s\",result=\"ok\"} %" PRIu64 "\n",
+		  ep, e->ok);
+		p(pr, "nanohook_endpoint_requests_total{endpoint=\"%s\",result=\"http\"} %" PRIu64 "\n",
+		  ep, e->failed_http);
+		p(pr, "nanohook_endpoint_requests_total{endpoint=\"%s\",result=\"transport\"} %" PRIu64
+		  "\n", ep, e->failed_transport);
+		p(pr, "nanohook_endpoint_requests_total{endpoint=\"%s\",result=\"timeout\"} %" PRIu64
+		  "\n", ep, e->failed_timeout);
+	}
+	head(pr, "endpoint_circuit", "gauge", "1 for each endpoint's circuit state.");
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		label(ep, sizeof(ep), s->endpoints[i].url);
+		for (size_t c = 0; c < 3; c++)
+			p(pr, "nanohook_endpoint_circuit{endpoint=\"%s\",state=\"%s\"} %d\n", ep,
+			  circuits[c], !strcmp(s->endpoints[i].circuit, circuits[c]));
+	}
+	head(pr, "endpoint_circuit_opened_total", "counter", "Times each endpoint's circuit opened.");
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		label(ep, sizeof(ep), s->endpoints[i].url);
+		p(pr, "nanohook_endpoint_circuit_opened_total{endpoint=\"%s\"} %" PRIu64 "\n", ep,
+		  s->endpoints[i].circuit_opened);
+	}
+	head(pr, "endpoint_circuit_changed_timestamp_seconds", "gauge",
+	     "When each endpoint's circuit last changed (Unix time; 0: never).");
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		label(ep, sizeof(ep), s->endpoints[i].url);
+		p(pr, "nanohook_endpoint_circuit_changed_timestamp_seconds{endpoint=\"%s\"} %.3f\n",
+		  ep, s->endpoints[i].circuit_since_s);
+	}
+	head(pr, "endpoint_probe_in_seconds", "gauge",
+	     "An open circuit: seconds until a request probes the endpoint.");
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		label(ep, sizeof(ep), s->endpoints[i].url);
+		p(pr, "nanohook_endpoint_probe_in_seconds{endpoint=\"%s\"} %.3f\n", ep,
+		  s->endpoints[i].probe_in_s);
+	}
+	head(pr, "endpoint_requests_in_flight", "gauge", "Requests on the wire to each endpoint.");
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		label(ep, sizeof(ep), s->endpoints[i].url);
+		p(pr, "nanohook_endpoint_requests_in_flight{endpoint=\"%s\"} %" PRIu64 "\n", ep,
+		  s->endpoints[i].running);
+	}
 }
 
 int nh_stats_prometheus(const struct nh_stats *s, struct nh_buf *out)
@@ -262,6 +378,7 @@ int nh_stats_prometheus(const struct nh_stats *s, struct nh_buf *out)
 	gauge(&pr, "endpoint_failing_seconds",
 	      "For how long every attempt has failed (0: the last one succeeded).", s->failing_s);
 	gauge(&pr, "uptime_seconds", "Seconds since nanohook attached.", s->uptime_s);
+	prometheus_pool(&pr, s);
 	histogram(&pr, "request_duration_seconds", "One HTTP request, sent to answered.",
 		  &s->request_s);
 	histogram(&pr, "delivery_latency_seconds", "An event, captured to answered 2xx.",

@@ -45,6 +45,31 @@ const char *nh_udrop_name(enum nh_udrop r);
 #define NH_REJECT_SLOTS 8 /* room for the capture's enum nh_rec_reject */
 #define NH_DEAD_SLOTS 4   /* enum nh_dead_reason */
 
+/* Per destination and per endpoint (a pool, or rules with urls of their
+ * own); the totals above them are the sums. */
+#define NH_STATS_DESTS_MAX 32
+#define NH_STATS_ENDPOINTS_MAX 128
+
+struct nh_stats_dest {
+	uint64_t handed_over;  /* events (copies) given to this destination */
+	uint64_t delivered, spooled, dead, dropped;
+	uint64_t queued, running, spool_records;
+	bool spooling;
+	double failing_s;
+};
+
+struct nh_stats_endpoint {
+	const char *url;       /* redacted */
+	unsigned dest;
+	uint64_t requests, ok, failed_http, failed_transport, failed_timeout;
+	uint64_t circuit_opened;
+	const char *circuit;   /* "closed", "open", "half_open" */
+	unsigned failures_in_row;
+	double circuit_since_s;/* wall clock of its last change, 0: never changed */
+	double probe_in_s;     /* open: seconds until a probe may go */
+	uint64_t running;
+};
+
 struct nh_stats {
 	double uptime_s;
 	bool to_stdout;                    /* --stdout: printed, not posted */
@@ -84,6 +109,12 @@ struct nh_stats {
 	uint64_t spooled, replayed;
 	uint64_t spool_records, spool_bytes;
 	uint64_t spool_corrupt, spool_corrupt_bytes;
+
+	/* the destinations and their endpoints */
+	struct nh_stats_dest dests[NH_STATS_DESTS_MAX];
+	size_t n_dests;
+	struct nh_stats_endpoint endpoints[NH_STATS_ENDPOINTS_MAX];
+	size_t n_endpoints;
 };
 
 /* Sums of the above the summary and the tests rely on. */

@@ -122,6 +122,32 @@ char *nh_url_redact(const char *url)
 	return out;
 }
 
+char *nh_url_redact_list(const char *list)
+{
+	char *out = malloc(2 * strlen(list) + 9 + 1), *at = out;
+
+	if (!out)
+		return NULL;
+	*at = 0;
+	while (*list) {
+		size_t n = strcspn(list, " ");
+		char *one = strndup(list, n), *shown = one ? nh_url_redact(one) : NULL;
+
+		if (!shown) {
+			free(one);
+			free(out);
+			return NULL;
+		}
+		/* Each url grows by at most 8 ("****" twice): room is kept. */
+		at += sprintf(at, "%s%s", at == out ? "" : " ", shown);
+		free(one);
+		free(shown);
+		list += n;
+		list += strspn(list, " ");
+	}
+	return out;
+}
+
 int nh_url_check(const char *url, char *err, size_t errlen)
 {
 	CURLU *u;

@@ -17,6 +17,10 @@ char *nh_url_normalize(const char *in, bool *path_added, const char **why);
  * and a reason. */
 int nh_url_check(const char *url, char *err, size_t errlen);
 
+/* nh_url_redact() of each url of a ' '-separated list (a destination's
+ * key, config.h), joined the same way. */
+char *nh_url_redact_list(const char *list);
+
 /* What logs, `check`, `stats` and errors show of a url: the password and
  * the query replaced by ****. malloc'd; NULL when out of memory. */
 char *nh_url_redact(const char *url);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "dispatch.h"
+#include "router.h"
 
 struct fake_clock {
 	struct nh_clock clock;
@@ -31,6 +32,7 @@ static int64_t fake_now(void *ctx)
 struct fixture {
 	struct fake_clock fc;
 	struct nh_config cfg;
+	struct nh_router router;
 	struct nh_dispatch disp;
 };
 
@@ -60,13 +62,15 @@ static void setup(struct fixture *f, unsigned batch, const char *wait)
 	f->disp.deliver = nh_deliver_new(&o, err, sizeof(err));
 	if (!f->disp.deliver)
 		fail_msg("nh_deliver_new: %s", err);
+	f->router.cfg = &f->cfg;
+	f->router.dests = &f->disp;
 }
 
 static void teardown(struct fixture *f)
 {
 	nh_dispatch_free(&f->disp);
 	nh_deliver_free(f->disp.deliver);
-	nh_buf_free(&f->disp.body);
+	nh_router_free(&f->router);
 	nh_config_free(&f->cfg);
 }
 
@@ -82,7 +86,7 @@ static void publish(struct fixture *f, const char *clientid, const char *payload
 		.payload_full_len = strlen(payload),
 	};
 
-	nh_dispatch_event(&f->disp, &ev);
+	nh_router_event(&f->router, &ev);
 }
 
 static size_t handed_to_engine(const struct fixture *f)
@@ -140,11 +144,68 @@ static void a_full_batch_leaves_at_once(void **state)
 	teardown(&f);
 }
 
+/* Two rules with urls of their own: an event both want goes to each
+ * destination, with the same body; one only one wants goes there alone. */
+static void an_event_goes_to_each_destination_that_wants_it(void **state)
+{
+	static const char conf[] =
+		"webhook { url = \"http://127.0.0.1:9/a\", pool_size = 2,\n"
+		"  body.extended = true,\n"
+		"  events = [ { event = on_message_publish, topic = \"t/#\" }\n"
+		"             { event = on_message_publish, topic = \"t/x\", url = \"http://127.0.0.1:9/b\" } ] }\n";
+	struct nh_dispatch disp[2] = { 0 };
+	struct nh_router router = { 0 };
+	struct nh_config cfg;
+	struct nh_event ev = {
+		.type = NH_EV_PUBLISH,
+		.ts_ms = 1700000000000ull,
+		.clientid = { "c1", 2 },
+		.topic = { "t/x", 3 },
+		.payload = (const uint8_t *)"p",
+		.payload_len = 1,
+		.payload_full_len = 1,
+	};
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(nh_config_load_buf("t.conf", conf, sizeof(conf) - 1, &cfg, stderr), 0);
+	assert_int_equal(cfg.n_dests, 2);
+	for (size_t i = 0; i < 2; i++) {
+		struct nh_deliver_opts o = { .urls = (const char *const *)cfg.dests[i].urls,
+					     .n_urls = cfg.dests[i].n_urls, .pool_size = 2,
+					     .timeout_ms = 1000, .queue_max = 100 };
+
+		disp[i].cfg = &cfg;
+		disp[i].deliver = nh_deliver_new(&o, err, sizeof(err));
+		if (!disp[i].deliver)
+			fail_msg("nh_deliver_new: %s", err);
+	}
+	router.cfg = &cfg;
+	router.dests = disp;
+	nh_router_event(&router, &ev);       /* t/x: both */
+	ev.topic = (struct nh_str){ "t/y", 3 };
+	nh_router_event(&router, &ev);       /* t/y: the first only */
+	ev.topic = (struct nh_str){ "u", 1 };
+	nh_router_event(&router, &ev);       /* u: nobody */
+	assert_int_equal(router.st.seen, 3);
+	assert_int_equal(router.st.filtered, 1);
+	assert_int_equal(router.st.wanted, 2);
+	assert_int_equal(disp[0].st.handed_over, 2);
+	assert_int_equal(disp[1].st.handed_over, 1);
+	assert_int_equal(nh_deliver_in_flight(disp[0].deliver), 2);
+	assert_int_equal(nh_deliver_in_flight(disp[1].deliver), 1);
+	for (size_t i = 0; i < 2; i++)
+		nh_deliver_free(disp[i].deliver);
+	nh_router_free(&router);
+	nh_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_batch_leaves_when_batch_wait_is_up),
 		cmocka_unit_test(a_full_batch_leaves_at_once),
+		cmocka_unit_test(an_event_goes_to_each_destination_that_wants_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
