@@ -17,13 +17,13 @@
 # holding each chunk half the round trip each way; the table says which.
 #
 # Each row publishes BENCH_DELIVERY_EVENTS QoS 0 messages at once (a
-# backlog), then counts events answered 2xx from the first one for up to
-# BENCH_DELIVERY_WINDOW seconds (or until all are in). "capture/s" is how
+# backlog), then counts events answered 2xx from the first capture for up
+# to BENCH_DELIVERY_WINDOW seconds (or until all are in). "capture/s" is how
 # fast the broker and the probes produced them: a row whose delivered/s is
 # close to it is bound by the load, not by delivery.
 #
 # Environment: BENCH_DELIVERY_RTTS ("0 1 10 50" ms), BENCH_DELIVERY_EVENTS
-# (20000), BENCH_DELIVERY_WINDOW (2 s), BENCH_DELIVERY_MODES (all below).
+# (50000), BENCH_DELIVERY_WINDOW (3 s), BENCH_DELIVERY_MODES (all below).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export NH_BUILD=${1:-build}
@@ -31,13 +31,14 @@ export NH_BUILD=${1:-build}
 
 LOAD=$NH_BUILD/nh-load
 RTTS=${BENCH_DELIVERY_RTTS:-0 1 10 50}
-EVENTS=${BENCH_DELIVERY_EVENTS:-20000}
-WINDOW=${BENCH_DELIVERY_WINDOW:-2}
-# http version, lane.inflight, body.batch, order
-MODES=${BENCH_DELIVERY_MODES:-"h1:1:1:per_client h1:8:1:per_client h1:1:100:per_client h1:8:100:per_client h1:1:1:none h2:1:1:per_client h2:8:1:per_client h2:8:100:per_client"}
+EVENTS=${BENCH_DELIVERY_EVENTS:-50000}
+WINDOW=${BENCH_DELIVERY_WINDOW:-3}
+# protocol (h1: http://, h1s: HTTP/1.1 over TLS, h2s: HTTP/2 over TLS; nanohook
+# uses HTTP/2 over TLS only, see user/deliver.c), lane.inflight, body.batch, order
+MODES=${BENCH_DELIVERY_MODES:-"h1:1:1:per_client h1:8:1:per_client h1:1:100:per_client h1:8:100:per_client h1:1:1:none h1s:8:1:per_client h2s:8:1:per_client h2s:8:100:per_client"}
 NS=nhbench$$
 H1=8081
-H2=8082
+H2=8443
 MQTT=1883
 METRICS=127.0.0.1:9464
 
@@ -67,7 +68,11 @@ if [ "$NETEM" = no ]; then
 	log "bench-delivery: this kernel has no tc netem (CONFIG_NET_SCH_NETEM); using nh-delay, a TCP delay line"
 fi
 
-# nginx: answers every POST 200, reads and drops the body; h2c on $H2.
+# nginx: answers every POST 200, reads and drops the body; plain HTTP/1.1
+# on $H1, TLS with ALPN h2 and http/1.1 on $H2 (a certificate made here).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 1 \
+	-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 2>/dev/null ||
+	{ log "bench-delivery: openssl cannot make a certificate"; exit 1; }
 cat >"$WORK/nginx.conf" <<CONF
 worker_processes 2;
 pid $WORK/nginx.pid;
@@ -82,7 +87,12 @@ http {
   keepalive_timeout 300s;
   http2_max_concurrent_streams 256;
   server { listen 127.0.0.1:$H1; location / { return 200; } }
-  server { listen 127.0.0.1:$H2 http2; location / { return 200; } }
+  server {
+    listen 127.0.0.1:$H2 ssl http2;
+    ssl_certificate $WORK/cert.pem;
+    ssl_certificate_key $WORK/key.pem;
+    location / { return 200; }
+  }
 }
 CONF
 ip netns exec "$NS" nginx -c "$WORK/nginx.conf" -g 'daemon off;' >"$WORK/nginx.out" 2>&1 &
@@ -132,8 +142,8 @@ set_rtt() {
 }
 
 # watch EXPECTED WINDOW: polls /metrics every 20 ms; prints
-# "delivered=N seconds=S captured_s=R" for the events answered from the
-# first one on, over at most WINDOW s or until EXPECTED are in.
+# "delivered=N seconds=S captured_s=R": the events answered 2xx from the
+# first capture on, over at most WINDOW s or until EXPECTED are in.
 watch_metrics() {
 	in_ns python3 - "$METRICS" "$1" "$2" <<'PY'
 import sys, time, urllib.request
@@ -152,6 +162,7 @@ def read():
 deadline = time.monotonic() + 60
 t0 = d0 = None
 first_cap = last_cap = None
+last_c = last_seen = 0
 while time.monotonic() < deadline:
     v = read()
     now = time.monotonic()
@@ -160,10 +171,12 @@ while time.monotonic() < deadline:
         c = v.get("nanohook_events_captured_total", 0)
         if c > 0 and first_cap is None:
             first_cap = (now, c)
+            # from the first capture: events delivered before it are none
+            t0, d0 = now, d
+        if last_cap is None:
+            last_c, last_seen = c, now
         if c >= expected and last_cap is None:
             last_cap = now
-        if d > 0 and t0 is None:
-            t0, d0 = now, d
         if t0 is not None and (d >= expected or now - t0 >= window):
             break
     time.sleep(0.02)
@@ -173,6 +186,8 @@ if t0 is None:
 cap_s = 0
 if first_cap and last_cap and last_cap > first_cap[0]:
     cap_s = (expected - first_cap[1]) / (last_cap - first_cap[0])
+elif first_cap and last_seen > first_cap[0]:
+    cap_s = (last_c - first_cap[1]) / (last_seen - first_cap[0])
 print("delivered=%d seconds=%.3f captured_s=%.0f" % (d - d0, max(now - t0, 0.001), cap_s))
 PY
 }
@@ -181,11 +196,17 @@ PY
 row() {
 	local rtt=$1 clients=$2 mode=$3 http inflight batch order port h2 out r
 	IFS=: read -r http inflight batch order <<<"$mode"
+	local scheme=http tls=""
 	port=$RX_H1 h2=false
-	[ "$http" = h2 ] && port=$RX_H2 h2=true
+	case $http in
+	h1s) scheme=https port=$RX_H2 ;;
+	h2s) scheme=https port=$RX_H2 h2=true ;;
+	esac
+	[ "$scheme" = https ] && tls="tls { cacertfile = \"$WORK/cert.pem\" }"
 	cat >"$WORK/row.conf" <<CONF
 webhook {
-  url = "http://127.0.0.1:$port/hook"
+  url = "$scheme://127.0.0.1:$port/hook"
+  $tls
   pool_size = 32
   body.batch = $batch
   body.batch_wait = 20ms
@@ -227,7 +248,9 @@ fmt() { case "$1" in n/a|"") echo n/a ;; *) printf '%.0f\n' "$1" | sed -E ':a;s/
 mode_label() {
 	local http inflight batch order
 	IFS=: read -r http inflight batch order <<<"$1"
-	printf '%s, inflight %s, batch %s%s' "$([ "$http" = h2 ] && echo HTTP/2 || echo HTTP/1.1)" \
+	local proto=HTTP/1.1
+	case $http in h1s) proto="HTTP/1.1 + TLS" ;; h2s) proto="HTTP/2 + TLS" ;; esac
+	printf '%s, inflight %s, batch %s%s' "$proto" \
 		"$inflight" "$batch" "$([ "$order" = none ] && echo ", order none")"
 }
 
@@ -248,7 +271,7 @@ set_rtt 0
 
 echo "### Delivery: events/s answered 2xx, by receiver round trip"
 echo
-echo "$(fmt "$EVENTS") QoS 0 publishes at once per row, counted for up to $WINDOW s from the first answer; pool_size 32; nginx as the receiver; the round trip made with $([ "$NETEM" = yes ] && echo "tc netem on a namespace's loopback" || echo "nh-delay, a TCP delay line (this kernel has no tc netem)"). In parentheses: events/s the broker and probes captured (a row close to it is bound by the load)."
+echo "$(fmt "$EVENTS") QoS 0 publishes at once per row, counted for up to $WINDOW s from the first capture; pool_size 32; nginx as the receiver; the round trip made with $([ "$NETEM" = yes ] && echo "tc netem on a namespace's loopback" || echo "nh-delay, a TCP delay line (this kernel has no tc netem)"). In parentheses: events/s the broker and probes captured (a row close to it is bound by the load)."
 echo
 printf '| clients | mode |'
 for rtt in $RTTS; do printf ' %s ms |' "$rtt"; done

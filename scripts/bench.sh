@@ -6,6 +6,10 @@
 #
 #   scripts/bench.sh [BUILD]
 #
+# The delivery table (events/s by receiver round trip, lane.inflight,
+# body.batch, HTTP version) comes from scripts/bench-delivery.sh, about 5
+# more minutes; BENCH_DELIVERY=0 leaves it out.
+#
 # Environment: NANOMQ_BIN=/path/to/nanomq adds NanoMQ (bare, nanohook, and
 # its own webhook); BENCH_RUNS (5) runs per throughput row; BENCH_MESSAGES
 # (50000) publishes per burst; BENCH_RATE (1000) and BENCH_STEADY_S (10)
@@ -570,6 +574,13 @@ mode_name() {
 	echo
 	echo "Took $((SECONDS - bench_start)) s."
 } >"$OUT"
+
+# The delivery table: its own namespace, receiver and round trips.
+if [ "${BENCH_DELIVERY:-1}" != 0 ]; then
+	log "== delivery by round trip (scripts/bench-delivery.sh)"
+	{ echo; "$top/scripts/bench-delivery.sh" "$NH_BUILD"; } >>"$OUT" ||
+		log "  the delivery table failed"
+fi
 
 echo
 cat "$OUT"

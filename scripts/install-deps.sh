@@ -12,6 +12,8 @@ packages=(
 	libcmocka-dev libmicrohttpd-dev libmosquitto-dev libclang-rt-14-dev
 	mosquitto mosquitto-clients procps psmisc iproute2 curl
 	python3 python3-yaml yamllint man-db systemd openssl
+	# the delivery benchmark's receiver (HTTP/1.1 and HTTP/2 over TLS)
+	nginx-light
 	# the container image and its test (podman: daemonless; runc: cgroups
 	# in hybrid mode, which crun refuses)
 	podman runc debootstrap

@@ -778,6 +778,18 @@ void nh_deliver_wakeup(struct nh_deliver *d)
 	curl_multi_wakeup(d->multi);
 }
 
+bool nh_deliver_lane_busy(const struct nh_deliver *d, uint64_t key)
+{
+	const struct lane *l = &d->lanes[key % d->pool_size];
+
+	if (l->len)
+		return true;
+	for (unsigned i = 0; i < d->inflight; i++)
+		if (!l->slots[i].has_it)
+			return false;
+	return true;
+}
+
 size_t nh_deliver_in_flight(const struct nh_deliver *d)
 {
 	return d->queued + d->held;

@@ -188,6 +188,9 @@ const char *nh_deliver_last_error(const struct nh_deliver *d);
  * safe from another thread (not from a signal handler). */
 void nh_deliver_wakeup(struct nh_deliver *d);
 
+/* Would an item of this key wait? (Its lane has no free slot.) */
+bool nh_deliver_lane_busy(const struct nh_deliver *d, uint64_t key);
+
 /* Every item held: waiting, being sent, or waiting to be retried. */
 size_t nh_deliver_in_flight(const struct nh_deliver *d);
 /* Requests being sent. */

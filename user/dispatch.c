@@ -254,10 +254,20 @@ void nh_dispatch_send_due(struct nh_dispatch *d)
 	if (!d->batches)
 		return;
 	now = nh_clock_now_ms(d->clock);
-	for (size_t i = 0; i < d->n_batches; i++)
-		if (d->batches[i].events &&
-		    now - d->batches[i].opened_ms >= (int64_t)d->cfg->batch_wait_ms)
-			batch_send(d, &d->batches[i]);
+	for (size_t i = 0; i < d->n_batches; i++) {
+		struct nh_batch *b = &d->batches[i];
+
+		if (!b->events || now - b->opened_ms < (int64_t)d->cfg->batch_wait_ms)
+			continue;
+		/* Its lane is still busy: the batch would only wait there, so
+		 * it goes on filling (up to body.batch) until the lane is free.
+		 * A backed-up client then moves body.batch events per round
+		 * trip instead of a few. */
+		if (d->cfg->order_per_client && !d->spooling && d->deliver &&
+		    nh_deliver_lane_busy(d->deliver, b->key))
+			continue;
+		batch_send(d, b);
+	}
 }
 
 void nh_dispatch_flush(struct nh_dispatch *d)

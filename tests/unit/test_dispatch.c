@@ -89,6 +89,19 @@ static void publish(struct fixture *f, const char *clientid, const char *payload
 	nh_router_event(&f->router, &ev);
 }
 
+/* A client id whose lane (of the fixture's 2) is not id's. */
+static const char *other_lane_client(const struct fixture *f, const char *id)
+{
+	static char other[16];
+	uint64_t lane = nh_dispatch_key(id, strlen(id)) % f->cfg.pool_size;
+
+	for (int i = 0;; i++) {
+		snprintf(other, sizeof(other), "x%d", i);
+		if (nh_dispatch_key(other, strlen(other)) % f->cfg.pool_size != lane)
+			return other;
+	}
+}
+
 static size_t handed_to_engine(const struct fixture *f)
 {
 	return nh_deliver_in_flight(f->disp.deliver);
@@ -114,14 +127,41 @@ static void a_batch_leaves_when_batch_wait_is_up(void **state)
 	nh_dispatch_send_due(&f.disp);
 	assert_int_equal(handed_to_engine(&f), 1);
 	assert_int_equal(f.disp.st.handed_over, 3);
-	/* The next event opens a new batch with its own 300 ms. */
-	publish(&f, "c1", "4");
+	/* A client of the other lane opens a new batch with its own 300 ms. */
+	publish(&f, other_lane_client(&f, "c1"), "4");
 	f.fc.now += 299;
 	nh_dispatch_send_due(&f.disp);
 	assert_int_equal(handed_to_engine(&f), 1);
 	f.fc.now += 1;
 	nh_dispatch_send_due(&f.disp);
 	assert_int_equal(handed_to_engine(&f), 2);
+	teardown(&f);
+}
+
+/* c1's lane has its first batch on the wire (never answered here): the
+ * next batch of c1 keeps filling past batch_wait, and goes when full. */
+static void a_batch_fills_while_its_lane_is_busy(void **state)
+{
+	struct fixture f;
+	char p[8];
+
+	(void)state;
+	setup(&f, 4, "100ms");
+	for (int i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%d", i);
+		publish(&f, "c1", p);
+	}
+	assert_int_equal(handed_to_engine(&f), 1);
+	publish(&f, "c1", "4");
+	f.fc.now += 1000;
+	nh_dispatch_send_due(&f.disp);
+	assert_int_equal(handed_to_engine(&f), 1);
+	for (int i = 5; i < 8; i++) {
+		snprintf(p, sizeof(p), "%d", i);
+		publish(&f, "c1", p);
+	}
+	assert_int_equal(handed_to_engine(&f), 2);
+	assert_int_equal(f.disp.st.handed_over, 8);
 	teardown(&f);
 }
 
@@ -205,6 +245,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_batch_leaves_when_batch_wait_is_up),
 		cmocka_unit_test(a_full_batch_leaves_at_once),
+		cmocka_unit_test(a_batch_fills_while_its_lane_is_busy),
 		cmocka_unit_test(an_event_goes_to_each_destination_that_wants_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
