@@ -661,6 +661,13 @@ static unsigned harvest(struct nh_deliver_hub *h)
 		curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &took);
 		s = (struct slot *)(void *)priv;
 		d = s->owner;
+		/* An HTTP/2 server may answer before it has read the whole
+		 * body and then reset the stream with NO_ERROR (RFC 9113
+		 * 8.1; nginx's `return 200` does): the answer stands, and
+		 * libcurl 7.88 reports it as a stream error. Retrying would
+		 * deliver it twice. */
+		if (rc == CURLE_HTTP2_STREAM && status >= 200 && status <= 299)
+			rc = CURLE_OK;
 		slot_off_wire(d, s);
 		finished++;
 		nh_hist_observe(&d->stats.request_s, (double)took / 1e6);
@@ -721,10 +728,13 @@ int64_t nh_deliver_next_retry_ms(const struct nh_deliver *d)
 }
 
 /* Runs curl's state machines; a second round sends requests that harvest
- * just started, instead of leaving them for the next poll. */
+ * just started, instead of leaving them for the next poll. (More rounds
+ * cost more than they give: each perform walks every running transfer.) */
+#define STEP_ROUNDS_MAX 2
+
 static int step(struct nh_deliver_hub *h)
 {
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0; round < STEP_ROUNDS_MAX; round++) {
 		int running;
 		CURLMcode mc = curl_multi_perform(h->multi, &running);
 

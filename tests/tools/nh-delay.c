@@ -214,14 +214,23 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct epoll_event evs[256];
 		int64_t t = now_us(), next = INT64_MAX;
-		int n, timeout;
+		struct timespec timeout;
+		int n;
 
 		for (int i = 0; i < MAX_PAIRS; i++)
 			for (int k = 0; pairs[i].used && k < 2; k++)
 				if (pairs[i].d[k].head && pairs[i].d[k].head->due_us < next)
 					next = pairs[i].d[k].head->due_us;
-		timeout = next == INT64_MAX ? 1000 : next <= t ? 0 : (int)((next - t + 999) / 1000);
-		n = epoll_wait(ep, evs, 256, timeout);
+		/* To the microsecond (epoll_wait's milliseconds would turn a
+		 * 0.5 ms hold into 1 ms). */
+		if (next == INT64_MAX)
+			timeout = (struct timespec){ .tv_sec = 1 };
+		else if (next <= t)
+			timeout = (struct timespec){ 0 };
+		else
+			timeout = (struct timespec){ .tv_sec = (next - t) / 1000000,
+						     .tv_nsec = (long)((next - t) % 1000000) * 1000 };
+		n = epoll_pwait2(ep, evs, 256, &timeout, NULL);
 		t = now_us();
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u64 == UINT64_MAX) {
