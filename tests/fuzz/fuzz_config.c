@@ -108,9 +108,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK((cfg.ringbuf_bytes & (cfg.ringbuf_bytes - 1)) == 0);
 		nh_config_print(&cfg, sink);
 		check_redacted(cfg.url);
+		/* Destinations: webhook.url first, every rule pointing at one,
+		 * no two with the same urls, each key its urls sorted. */
+		CHECK(cfg.n_dests >= 1 && cfg.n_dests <= NH_DESTS_MAX);
+		CHECK(!strcmp(cfg.url, cfg.dests[0].urls[0]));
+		for (size_t d = 0; d < cfg.n_dests; d++) {
+			char *shown = nh_url_redact_list(cfg.dests[d].key);
+
+			CHECK(cfg.dests[d].n_urls >= 1 && cfg.dests[d].n_urls <= NH_DEST_URLS_MAX);
+			for (size_t e = 0; e < d; e++)
+				CHECK(strcmp(cfg.dests[d].key, cfg.dests[e].key) != 0);
+			for (size_t i = 0; i < cfg.dests[d].n_urls; i++)
+				CHECK(strstr(cfg.dests[d].key, cfg.dests[d].urls[i]) != NULL);
+			free(shown);
+		}
+		for (size_t r = 0; r < cfg.n_rules; r++)
+			CHECK(cfg.rules[r].dest < cfg.n_dests);
 		for (int ev = NH_EV_NONE; ev <= NH_EV_MAX; ev++) {
-			(void)nh_config_wants(&cfg, (enum nh_event_type)ev, buf,
-					      size < 64 ? size : 64);
+			uint32_t dests = nh_config_dests(&cfg, (enum nh_event_type)ev, buf,
+							 size < 64 ? size : 64);
+
+			CHECK(cfg.n_dests == 32 || (dests >> cfg.n_dests) == 0);
+			CHECK((dests != 0) == nh_config_wants(&cfg, (enum nh_event_type)ev, buf,
+							       size < 64 ? size : 64));
 			(void)nh_config_wants(&cfg, (enum nh_event_type)ev, NULL, 0);
 		}
 		nh_config_free(&cfg);
