@@ -127,6 +127,7 @@ struct nh_deliver {
 	void *ctx;
 
 	struct lane *lanes;
+	unsigned n_lanes;       /* pool_size per endpoint: each has its own */
 	unsigned pool_size;
 	unsigned inflight;      /* slots per lane */
 	size_t queued;          /* items in the lanes' FIFOs */
@@ -338,7 +339,7 @@ static unsigned ep_pick(struct nh_deliver *d, unsigned lane, int avoid, int64_t 
 
 static struct lane *lane_of(struct nh_deliver *d, uint64_t key)
 {
-	return &d->lanes[key % d->pool_size];
+	return &d->lanes[key % d->n_lanes];
 }
 
 static int lane_push(struct lane *l, const struct nh_deliver_item *it)
@@ -689,7 +690,7 @@ static void start_due(struct nh_deliver *d)
 	if (d->held == d->running)
 		return;
 	now = engine_now(d);
-	for (unsigned i = 0; i < d->pool_size; i++) {
+	for (unsigned i = 0; i < d->n_lanes; i++) {
 		struct lane *l = &d->lanes[i];
 
 		for (unsigned j = 0; j < d->inflight; j++) {
@@ -710,7 +711,7 @@ int64_t nh_deliver_next_retry_ms(const struct nh_deliver *d)
 	if (d->held == d->running)
 		return -1;
 	now = engine_now(d);
-	for (unsigned i = 0; i < d->pool_size; i++) {
+	for (unsigned i = 0; i < d->n_lanes; i++) {
 		const struct lane *l = &d->lanes[i];
 
 		for (unsigned j = 0; j < d->inflight; j++) {
@@ -788,9 +789,14 @@ void nh_deliver_wakeup(struct nh_deliver *d)
 	curl_multi_wakeup(d->multi);
 }
 
+unsigned nh_deliver_n_lanes(const struct nh_deliver *d)
+{
+	return d->n_lanes;
+}
+
 bool nh_deliver_lane_busy(const struct nh_deliver *d, uint64_t key)
 {
-	const struct lane *l = &d->lanes[key % d->pool_size];
+	const struct lane *l = &d->lanes[key % d->n_lanes];
 
 	if (l->len)
 		return true;
@@ -842,7 +848,7 @@ size_t nh_deliver_drain(struct nh_deliver *d, int deadline_ms)
 
 void nh_deliver_abort(struct nh_deliver *d)
 {
-	for (unsigned i = 0; i < d->pool_size; i++) {
+	for (unsigned i = 0; i < d->n_lanes; i++) {
 		struct lane *l = &d->lanes[i];
 
 		for (unsigned j = 0; j < d->inflight; j++) {
@@ -887,7 +893,7 @@ size_t nh_deliver_take(struct nh_deliver *d, nh_deliver_take_fn fn, void *ctx)
 	if (!all) {
 		/* Out of memory: one lane at a time still keeps each lane's
 		 * order, which is all the order there is. */
-		for (unsigned i = 0; i < d->pool_size; i++) {
+		for (unsigned i = 0; i < d->n_lanes; i++) {
 			struct lane *l = &d->lanes[i];
 
 			for (unsigned j = 0; j < d->inflight; j++, k++)
@@ -898,7 +904,7 @@ size_t nh_deliver_take(struct nh_deliver *d, nh_deliver_take_fn fn, void *ctx)
 		}
 		goto clear;
 	}
-	for (unsigned i = 0; i < d->pool_size; i++) {
+	for (unsigned i = 0; i < d->n_lanes; i++) {
 		struct lane *l = &d->lanes[i];
 
 		for (unsigned j = 0; j < d->inflight; j++)
@@ -912,7 +918,7 @@ size_t nh_deliver_take(struct nh_deliver *d, nh_deliver_take_fn fn, void *ctx)
 		fn(ctx, all[j].it, all[j].running);
 	free(all);
 clear:
-	for (unsigned i = 0; i < d->pool_size; i++) {
+	for (unsigned i = 0; i < d->n_lanes; i++) {
 		struct lane *l = &d->lanes[i];
 
 		d->queued -= l->len;
@@ -1211,7 +1217,7 @@ static int hub_join(struct nh_deliver_hub *h, struct nh_deliver *d)
 		per_host = (per_host + H2_STREAMS_PER_CONN - 1) / H2_STREAMS_PER_CONN;
 	if (per_host > h->max_host)
 		h->max_host = per_host;
-	h->max_cached += (long)d->pool_size * (long)d->inflight * (long)d->n_eps;
+	h->max_cached += (long)d->n_lanes * (long)d->inflight;
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, h->max_host);
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, h->max_cached);
 	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
@@ -1280,12 +1286,13 @@ struct nh_deliver *nh_deliver_new(const struct nh_deliver_opts *o, char *err, si
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	d->lanes = calloc(o->pool_size, sizeof(*d->lanes));
+	d->n_lanes = o->pool_size * (unsigned)d->n_eps;
+	d->lanes = calloc(d->n_lanes, sizeof(*d->lanes));
 	if (!d->lanes) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	for (unsigned i = 0; i < o->pool_size; i++) {
+	for (unsigned i = 0; i < d->n_lanes; i++) {
 		struct lane *l = &d->lanes[i];
 
 		if (!(l->slots = calloc(d->inflight, sizeof(*l->slots)))) {
@@ -1388,7 +1395,7 @@ void nh_deliver_free(struct nh_deliver *d)
 {
 	if (!d)
 		return;
-	for (unsigned i = 0; d->lanes && i < d->pool_size; i++) {
+	for (unsigned i = 0; d->lanes && i < d->n_lanes; i++) {
 		struct lane *l = &d->lanes[i];
 
 		for (unsigned j = 0; l->slots && j < d->inflight; j++) {

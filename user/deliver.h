@@ -9,8 +9,8 @@
  * nh_deliver_poll() is the one place that waits, and it wakes up for the
  * caller's own fd as well as for curl's sockets.
  *
- * Order: there are pool_size lanes. An item goes to lane key % pool_size
- * and, with inflight = 1 (the default), each lane is strictly sequential:
+ * Order: there are pool_size lanes per endpoint. An item goes to lane
+ * key % lanes and, with inflight = 1 (the default), each lane is strictly sequential:
  * one request at a time, in submission order, and a request that is to be
  * retried is retried before anything behind it in its lane is sent. So
  * items with the same key are delivered in submission order; items with
@@ -20,8 +20,8 @@
  *
  * Endpoints: a lane picks its endpoint only when none of its requests is
  * on the wire, so a client moves between endpoints only with nothing of
- * it in flight. hash: lane i prefers endpoint i % n (a client stays on one
- * endpoint while it is healthy), then the next ones; failover: the first
+ * it in flight. hash: lane i prefers endpoint i % n (pool_size lanes
+ * each; a client stays on one endpoint while it is healthy), then the next ones; failover: the first
  * healthy one in the list; round_robin: the next healthy one. A retry
  * avoids the endpoint that just failed it when another is healthy. Each
  * endpoint has a circuit: circuit_failures failures in a row open it, and
@@ -63,7 +63,7 @@ struct nh_deliver_item {
 	char *body;           /* malloc'd; the engine owns it once submitted */
 	size_t len;
 	uint64_t seq;         /* the producer's order; nh_deliver_take() sorts by it */
-	uint64_t key;         /* lane = key % pool_size */
+	uint64_t key;         /* lane = key % nh_deliver_n_lanes() */
 	uint64_t captured_ms; /* wall clock, ms since the epoch: for max_age, latency */
 	uint32_t attempts;    /* failed attempts so far */
 	uint32_t events;      /* events in the body: 0 or 1 = one; more with body.batch */
@@ -187,6 +187,9 @@ const char *nh_deliver_last_error(const struct nh_deliver *d);
 /* Makes a running nh_deliver_poll() return early. The one call that is
  * safe from another thread (not from a signal handler). */
 void nh_deliver_wakeup(struct nh_deliver *d);
+
+/* pool_size per endpoint. */
+unsigned nh_deliver_n_lanes(const struct nh_deliver *d);
 
 /* Would an item of this key wait? (Its lane has no free slot.) */
 bool nh_deliver_lane_busy(const struct nh_deliver *d, uint64_t key);

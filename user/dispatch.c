@@ -224,7 +224,10 @@ static int batch_add(struct nh_dispatch *d, const struct nh_buf *body, uint64_t 
 	size_t before;
 
 	if (!d->batches) {
-		d->n_batches = d->cfg->order_per_client ? d->cfg->pool_size : 1;
+		/* One batch per lane of the engine: the batches of one key
+		 * then always go to that key's lane, in order. */
+		d->n_batches = !d->cfg->order_per_client ? 1
+			       : d->deliver ? nh_deliver_n_lanes(d->deliver) : d->cfg->pool_size;
 		d->batches = calloc(d->n_batches, sizeof(*d->batches));
 		if (!d->batches)
 			return -1;
