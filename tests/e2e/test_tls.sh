@@ -266,7 +266,7 @@ webhook {
 CONF
 "$NANOHOOK" check --conf "$WORK/http-tls.conf" >"$WORK/http-tls.check" 2>&1
 rc=$?
-if [ $rc = 2 ] && grep -q "the url is not https://" "$WORK/http-tls.check"; then
+if [ $rc = 2 ] && grep -q "the url http://127.0.0.1:1/hook is not https://" "$WORK/http-tls.check"; then
 	ok "a tls block on an http:// url is an error"
 else
 	not_ok "tls on http://" "exit $rc"; sed 's/^/#   /' "$WORK/http-tls.check"
