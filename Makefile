@@ -178,7 +178,7 @@ unit: $(UNIT_BINS)
 	@scripts/run-tests.sh unit $(UNIT_BINS)
 
 e2e: all
-	@scripts/run-tests.sh e2e $(BUILD)
+	@NH_SAN=$(SAN) scripts/run-tests.sh e2e $(BUILD)
 
 # The skeletons are named here so make keeps them (else they are
 # intermediates, deleted after the build). UBSan must abort, not just

@@ -50,6 +50,7 @@ webhook {
 }
 nanohook {
   retry { initial = 50ms, max_delay = 200ms, max_attempts = 1000 }
+  drain_timeout = 500ms
   $4
 }
 CONF
