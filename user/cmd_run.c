@@ -319,9 +319,13 @@ static void adopt_dests(struct nh_config *next, struct nh_config *cur)
 		struct nh_rule *rules = next->rules;
 		size_t n_rules = next->n_rules;
 
-		nh_warn("reload: webhook.url changes at the next start, as does any new url of a "
-			"rule (events are captured for their destination); until then the running "
-			"rules stay");
+		if (strcmp(next->dests[0].key, cur->dests[0].key))
+			nh_warn("reload: webhook.url changes at the next start (events are captured "
+				"for their destination); until then the running rules stay");
+		else
+			nh_warn("reload: a rule names urls no running destination has; they take "
+				"effect at the next start (events are captured for their "
+				"destination); until then the running rules stay");
 		next->rules = cur->rules;
 		next->n_rules = cur->n_rules;
 		cur->rules = rules;

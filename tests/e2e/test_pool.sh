@@ -210,6 +210,45 @@ grep -q "destination 1: 5 events, posted 0, dead 5" "$NH_LOG" && [ "${n_dest:-0}
 	ok "the summary and the dead-letter file name the destination that failed" ||
 	not_ok "per-destination summary" "$(grep destination "$NH_LOG" | tr '\n' ';') dead letters with dest: ${n_dest:-0}"
 
+# ---- 3b. SIGHUP: rules over the running urls apply at once; a new url waits --------------
+sink RA
+sink RB
+reload_conf() {
+	cat >"$WORK/reload.conf" <<CONF
+webhook {
+  url = "http://127.0.0.1:$RA_PORT/a"
+  events = [
+    { event = on_message_publish, topic = "$1/#" }
+    { event = on_message_publish, topic = "$2/#", url = "http://127.0.0.1:$RB_PORT/$3" }
+  ]
+}
+CONF
+}
+reload_conf x y b
+start_nanohook reload "$MOSQ_PID" "$WORK/reload.conf" --metrics 127.0.0.1:0 ||
+	{ not_ok "reload" "no attach"; exit 0; }
+publish h1 x/1 1 1
+publish h1 y/1 2 2
+wait_for 10 metric_is events_delivered_total -ge 2
+reload_conf y x b
+kill -HUP "$NH_PID"
+wait_for 10 eval '[ "$(grep -c "reloaded" "$NH_LOG")" -ge 1 ]'
+publish h1 x/1 3 3
+publish h1 y/1 4 4
+wait_for 10 metric_is events_delivered_total -ge 4
+reload_conf y x c
+kill -HUP "$NH_PID"
+wait_for 10 eval '[ "$(grep -c "reloaded" "$NH_LOG")" -ge 2 ]'
+publish h1 x/1 5 5
+wait_drained 10 5
+a=$(grep -o '"payload":"h1 [0-9]*"' "$RA_OK" | tr -dc '0-9\n' | sed 's/^1//' | paste -sd ' ')
+b=$(grep -o '"payload":"h1 [0-9]*"' "$RB_OK" | tr -dc '0-9\n' | sed 's/^1//' | paste -sd ' ')
+[ "$a" = "1 4" ] && [ "$b" = "2 3 5" ] &&
+	grep -q "a rule names urls no running destination has" "$NH_LOG" &&
+	ok "SIGHUP: rules swapped over the running urls apply at once; a rule's new url waits for the next start, the running rules stay" ||
+	not_ok "reload with destinations" "webhook.url got '$a', the rule's url got '$b'; $(grep -E 'reload' "$NH_LOG" | tr '\n' ';')"
+stop_nanohook
+
 # ---- 4. restart with a changed url list --------------------------------------------------
 SPOOL=$WORK/pool.spool
 D1=$(pick_port)
