@@ -13,7 +13,8 @@
 # Environment: NANOMQ_BIN=/path/to/nanomq adds NanoMQ (bare, nanohook, and
 # its own webhook); BENCH_RUNS (5) runs per throughput row; BENCH_MESSAGES
 # (50000) publishes per burst; BENCH_RATE (1000) and BENCH_STEADY_S (10)
-# for the latency runs; BENCH_CALLS (200000) calls per capture-cost run;
+# for the latency runs; BENCH_CPU_RATES ("1000 10000 50000") and
+# BENCH_CPU_SECONDS (5) for the CPU-at-fixed-rates table; BENCH_CALLS (200000) calls per capture-cost run;
 # BENCH_BATCH (100): body.batch of the batch-mode rows.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +31,8 @@ RATE=${BENCH_RATE:-1000}
 STEADY_S=${BENCH_STEADY_S:-10}
 CALLS=${BENCH_CALLS:-200000}
 BATCH=${BENCH_BATCH:-100}
+CPU_RATES=${BENCH_CPU_RATES:-1000 10000 50000}
+CPU_S=${BENCH_CPU_SECONDS:-5}
 # Calls timed while nanohook is stopped: their records must all fit in
 # the ring buffer (64 MiB in that run's configuration).
 CALLS_PAUSED=20000
@@ -339,6 +342,58 @@ steady() {
 		 "p99 $(kv lat_p99_ms "$EP_LINE") ms"
 }
 
+# ---- CPU at fixed rates ----------------------------------------------------------------
+
+# slow_note BARE_LINE ATTACHED_LINE: " (rate not kept: ...)" when a run took
+# over 10 % longer than CPU_S: the machine, not the rate, bounds that row.
+slow_note() {
+	local b a
+	b=$(kv wall_ms "$1"); a=$(kv wall_ms "$2")
+	awk -v b="${b:-0}" -v a="${a:-0}" -v want="$((CPU_S * 1000))" 'BEGIN {
+		if (b > want * 1.1 || a > want * 1.1)
+			printf " (rate not kept: %.1f s bare, %.1f s attached)", b / 1000, a / 1000 }'
+}
+
+# at_rate KIND MODE RATE: RATE msg/s for CPU_S seconds from PUBS publishers
+# (QoS 0, a subscriber counting), bare or with nanohook posting every
+# publish; appends "KIND MODE RATE broker_pct= nh_pct= ep_pct= rps= ..."
+# (CPU as % of one core over the publishing interval, from /proc/PID/stat:
+# utime + stime) to $WORK/rates.
+at_rate() {
+	local kind=$1 mode=$2 rate=$3 name="rate-$1-$2-$3" conf line n=$(($3 * CPU_S))
+	local b0 b1 h0=0 h1=0 t0 t1
+
+	EP_PID= NH_PID= BROKER_PID=
+	start_endpoint "$name" --expect "$n" --idle 5 --timeout 120 || abort_run || return 1
+	conf=$WORK/$name.hook.conf
+	hook_block "http://127.0.0.1:$EP_PORT/hook" >"$conf"
+	start_broker "$kind" "$name" "" || abort_run || return 1
+	if [ "$mode" = nanohook ]; then
+		attach "$name" "$BROKER_PID" "$conf" || abort_run || return 1
+	fi
+	b0=$(ms_of "$BROKER_PID")
+	[ "$mode" = nanohook ] && h0=$(ms_of "$NH_PID")
+	t0=$(date +%s%N)
+	line=$("$LOAD" --port "$BROKER_PORT" --publishers "$PUBS" --messages "$n" --rate "$rate" \
+		--payload-size "$PAYLOAD" --subscribe --timeout 120 2>>"$WORK/$name.load.err")
+	t1=$(date +%s%N)
+	b1=$(ms_of "$BROKER_PID")
+	[ "$mode" = nanohook ] && h1=$(ms_of "$NH_PID")
+	[ "$mode" = nanohook ] && finish_endpoint 10
+	[ "$mode" = nanohook ] && detach
+	[ -n "$EP_PID" ] && stop_pid "$EP_PID" TERM
+	[ "$mode" = nanohook ] || EP_LINE=
+	stop_pid "$BROKER_PID" TERM
+	awk -v k="$kind" -v m="$mode" -v r="$rate" -v b="$((b1 - b0))" -v h="$((h1 - h0))" \
+	    -v w="$(( (t1 - t0) / 1000000 ))" -v rcv="$(kv received "$line")" \
+	    -v req="$(kv requests "$EP_LINE")" -v bodies="$(kv publish_bodies "$EP_LINE")" \
+	    'BEGIN { if (w <= 0) w = 1
+		     printf "%s %s %s broker_pct=%.1f nh_pct=%.1f rps=%.0f received=%s bodies=%s wall_ms=%d\n",
+			    k, m, r, 100 * b / w, 100 * h / w, (req == "" ? 0 : req) * 1000 / w,
+			    rcv, (bodies == "" ? 0 : bodies), w }' >>"$WORK/rates"
+	progress "rate $kind $mode $rate/s: $(tail -1 "$WORK/rates" | cut -d' ' -f4-)"
+}
+
 # ---- capture cost ----------------------------------------------------------------
 
 # probecost MODE: one nh-probecost run; ns per call in PC_NS. (Not run in
@@ -427,6 +482,16 @@ if [ -n "$NANOMQ_BIN" ]; then
 	steady nanomq nanohook || log "  steady nanomq nanohook failed"
 	steady nanomq webhook || log "  steady nanomq webhook failed"
 fi
+
+log "== CPU at fixed rates: $CPU_RATES msg/s for $CPU_S s each"
+: >"$WORK/rates"
+for kind in $kinds; do
+	for rate in $CPU_RATES; do
+		for mode in bare nanohook; do
+			at_rate "$kind" "$mode" "$rate" || log "  rate $kind $mode $rate failed"
+		done
+	done
+done
 
 log "== capture cost: handle_pub x $CALLS"
 declare -A pc_runs
@@ -555,6 +620,23 @@ mode_name() {
 	pfloor=$(median ${pc_runs[both]:-}); pnh=$(median ${pc_runs[nanohook]:-})
 	echo
 	echo "nanohook's capture beyond the trap: $(fmt_int "$(awk -v a="$pnh" -v b="$pfloor" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.0f", a - b }')") ns per call."
+	echo
+	echo "### CPU at fixed rates: what nanohook costs at your rate"
+	echo
+	echo "$PUBS publishers at a fixed total rate for $CPU_S s (QoS 0, $PAYLOAD B, one subscriber), bare and with nanohook POSTing every publish to the endpoint (nh-load --endpoint). CPU as % of one core over the publishing interval (/proc utime + stime); one run per row."
+	echo
+	echo "| broker | msg/s | broker CPU, bare | broker CPU, attached | added to the broker | nanohook CPU | endpoint requests/s | bodies |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	for kind in $kinds; do
+		for rate in $CPU_RATES; do
+			bare=$(awk -v k="$kind" -v r="$rate" '$1 == k && $2 == "bare" && $3 == r' "$WORK/rates")
+			att=$(awk -v k="$kind" -v r="$rate" '$1 == k && $2 == "nanohook" && $3 == r' "$WORK/rates")
+			bp=$(kv broker_pct "$bare"); ap=$(kv broker_pct "$att")
+			echo "| $(kind_name "$kind") | $(fmt_int "$rate") | ${bp:-n/a} % | ${ap:-n/a} % |" \
+			     "$(awk -v a="$ap" -v b="$bp" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%+.1f %% of a core", a - b }') |" \
+			     "$(kv nh_pct "$att") % | $(fmt_int "$(kv rps "$att")") | $(fmt_int "$(kv bodies "$att")") of $(fmt_int $((rate * CPU_S)))$(slow_note "$bare" "$att") |"
+		done
+	done
 	echo
 	echo "### CPU and memory per burst of $(fmt_int "$MSGS") (medians)"
 	echo
