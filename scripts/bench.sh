@@ -2,7 +2,8 @@
 # `make bench`: what nanohook costs a broker and what it delivers, measured
 # side by side in one run, printed as a markdown table and written to
 # BUILD/bench.md. Needs root (BPF probes). Loopback only; every process
-# started here is stopped on exit. About 4 minutes with NANOMQ_BIN set.
+# started here is stopped on exit. About 9 minutes with NANOMQ_BIN set,
+# the delivery table included.
 #
 #   scripts/bench.sh [BUILD]
 #
