@@ -13,8 +13,8 @@
 #
 # Environment: NANOMQ_BIN=/path/to/nanomq adds NanoMQ (bare, nanohook, and
 # its own webhook); BENCH_RUNS (5) runs per throughput row; BENCH_MESSAGES
-# (50000) publishes per burst; BENCH_RATE (1000) and BENCH_STEADY_S (10)
-# for the latency runs; BENCH_CPU_RATES ("1000 10000 50000") and
+# (50000) publishes per burst; BENCH_STEADY_RATES ("100 10000") and
+# BENCH_STEADY_S (10) for the latency runs; BENCH_CPU_RATES ("1000 10000 50000") and
 # BENCH_CPU_SECONDS (5) for the CPU-at-fixed-rates table; BENCH_CALLS (200000) calls per capture-cost run;
 # BENCH_BATCH (100): body.batch of the batch-mode rows.
 set -uo pipefail
@@ -28,7 +28,7 @@ RUNS=${BENCH_RUNS:-5}
 MSGS=${BENCH_MESSAGES:-50000}
 PUBS=4
 PAYLOAD=64
-RATE=${BENCH_RATE:-1000}
+STEADY_RATES=${BENCH_STEADY_RATES:-100 10000}
 STEADY_S=${BENCH_STEADY_S:-10}
 CALLS=${BENCH_CALLS:-200000}
 BATCH=${BENCH_BATCH:-100}
@@ -317,10 +317,10 @@ med() { median $(col "$1" "$2" "$3"); }
 
 # ---- steady rate -----------------------------------------------------------------
 
-# steady KIND MODE: RATE msg/s for STEADY_S s; appends to $WORK/steady.
+# steady KIND MODE RATE: RATE msg/s for STEADY_S s; appends to $WORK/steady.
 steady() {
-	local kind=$1 mode=$2 name="steady-$1-$2" conf extra="" line
-	local n=$((RATE * STEADY_S))
+	local kind=$1 mode=$2 rate=$3 name="steady-$1-$2-$3" conf extra="" line
+	local n=$(($3 * STEADY_S))
 
 	EP_PID= NH_PID= BROKER_PID=
 	start_endpoint "$name" --expect "$n" --idle 5 --timeout 300 || abort_run || return 1
@@ -331,15 +331,15 @@ steady() {
 	if [ "$mode" = nanohook ]; then
 		attach "$name" "$BROKER_PID" "$conf" || abort_run || return 1
 	fi
-	line=$("$LOAD" --port "$BROKER_PORT" --publishers "$PUBS" --messages "$n" --rate "$RATE" \
+	line=$("$LOAD" --port "$BROKER_PORT" --publishers "$PUBS" --messages "$n" --rate "$rate" \
 		--payload-size "$PAYLOAD" --subscribe --stamp --timeout 300 2>>"$WORK/$name.load.err")
 	finish_endpoint 30
 	[ "$mode" = nanohook ] && detach
 	stop_pid "$BROKER_PID" TERM
-	echo "$kind $mode sent=$(kv sent "$line") bodies=$(kv publish_bodies "$EP_LINE")" \
+	echo "$kind $mode $rate sent=$(kv sent "$line") bodies=$(kv publish_bodies "$EP_LINE")" \
 	     "p50=$(kv lat_p50_ms "$EP_LINE") p99=$(kv lat_p99_ms "$EP_LINE")" \
 	     "max=$(kv lat_max_ms "$EP_LINE")" >>"$WORK/steady"
-	progress "steady $kind $mode: p50 $(kv lat_p50_ms "$EP_LINE") ms," \
+	progress "steady $kind $mode $rate/s: p50 $(kv lat_p50_ms "$EP_LINE") ms," \
 		 "p99 $(kv lat_p99_ms "$EP_LINE") ms"
 }
 
@@ -477,12 +477,14 @@ for i in $(seq 1 "$RUNS"); do
 	done
 done
 
-log "== steady rate: $RATE msg/s for $STEADY_S s"
-steady mosquitto nanohook || log "  steady mosquitto failed"
-if [ -n "$NANOMQ_BIN" ]; then
-	steady nanomq nanohook || log "  steady nanomq nanohook failed"
-	steady nanomq webhook || log "  steady nanomq webhook failed"
-fi
+log "== steady rates: $STEADY_RATES msg/s for $STEADY_S s each"
+for rate in $STEADY_RATES; do
+	steady mosquitto nanohook "$rate" || log "  steady mosquitto $rate failed"
+	if [ -n "$NANOMQ_BIN" ]; then
+		steady nanomq nanohook "$rate" || log "  steady nanomq nanohook $rate failed"
+		steady nanomq webhook "$rate" || log "  steady nanomq webhook $rate failed"
+	fi
+done
 
 log "== CPU at fixed rates: $CPU_RATES msg/s for $CPU_S s each"
 : >"$WORK/rates"
@@ -583,13 +585,13 @@ mode_name() {
 		done
 	done
 	echo
-	echo "### Steady rate: $RATE msg/s for $STEADY_S s, publish-to-POST latency"
+	echo "### Steady rates: publish-to-POST latency, $STEADY_S s at each rate"
 	echo
-	echo "| broker | webhook | bodies / published | p50 | p99 | max |"
-	echo "|---|---|---:|---:|---:|---:|"
-	while read -r kind mode rest; do
+	echo "| broker | webhook | msg/s | bodies / published | p50 | p99 | max |"
+	echo "|---|---|---:|---:|---:|---:|---:|"
+	while read -r kind mode rate rest; do
 		line="$rest"
-		echo "| $(kind_name "$kind") | $(mode_name "$mode") |" \
+		echo "| $(kind_name "$kind") | $(mode_name "$mode") | $(fmt_int "$rate") |" \
 		     "$(fmt_int "$(kv bodies "$line")") / $(fmt_int "$(kv sent "$line")") |" \
 		     "$(kv p50 "$line") ms | $(kv p99 "$line") ms | $(kv max "$line") ms |"
 	done <"$WORK/steady"
