@@ -16,6 +16,7 @@
 #include "config.h"
 #include "deadletter.h"
 #include "deliver.h"
+#include "deliver_opts.h"
 #include "security.h"
 #include "log.h"
 #include "url.h"
@@ -103,32 +104,16 @@ int nh_cmd_replay(const char *file, const char *conf_path, const char *to_url)
 		nh_err("replay: %s", err);
 		goto out;
 	}
-	retry = (struct nh_retry_policy){
-		.max_attempts = cfg.retry_max_attempts,
-		.initial_ms = cfg.retry_initial_ms,
-		.max_delay_ms = cfg.retry_max_delay_ms,
-		.max_age_ms = cfg.retry_max_age_ms,
-	};
-	/* --to: that url; else webhook.url, a pool as configured. */
-	o = (struct nh_deliver_opts){
-		.url = cfg.url,
-		.urls = to_url ? NULL : (const char *const *)cfg.dests[0].urls,
-		.n_urls = to_url ? 0 : cfg.dests[0].n_urls,
-		.balance = cfg.balance,
-		.circuit_failures = cfg.circuit_failures,
-		.circuit_open_ms = cfg.circuit_open_ms,
-		.http2 = cfg.http2,
-		.headers = cfg.headers,
-		.n_headers = cfg.n_headers,
-		.pool_size = cfg.pool_size,
-		.timeout_ms = cfg.cancel_timeout_ms,
-		.queue_max = REPLAY_QUEUE,
-		.retry = &retry,
-		.tls = sec.tls,
-		.signer = sec.signer,
-		.on_result = on_result,
-		.ctx = &rp,
-	};
+	/* --to: that url alone; else webhook.url, a pool as configured. */
+	nh_deliver_opts_from_config(&cfg, &sec, &cfg.dests[0], &retry, &o);
+	if (to_url) {
+		o.url = cfg.url;
+		o.urls = NULL;
+		o.n_urls = 0;
+	}
+	o.queue_max = REPLAY_QUEUE;
+	o.on_result = on_result;
+	o.ctx = &rp;
 	d = nh_deliver_new(&o, err, sizeof(err));
 	if (!d) {
 		nh_err("replay: %s", err);

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "deadletter.h"
 #include "deliver.h"
+#include "deliver_opts.h"
 #include "dispatch.h"
 #include "log.h"
 #include "router.h"
@@ -227,36 +228,15 @@ static int fill_metrics(void *ctx, struct nh_buf *out)
 }
 
 /* Destination i's engine settings. */
+/* Destination i's engine settings, from cfg (the running urls, dest). */
 static void deliver_opts(struct run *r, const struct nh_config *cfg,
 			 const struct nh_security *sec, const struct nh_dest *dest, size_t i,
 			 struct nh_deliver_opts *o)
 {
-	r->retry = (struct nh_retry_policy){
-		.max_attempts = cfg->retry_max_attempts,
-		.initial_ms = cfg->retry_initial_ms,
-		.max_delay_ms = cfg->retry_max_delay_ms,
-		.max_age_ms = cfg->retry_max_age_ms,
-	};
-	*o = (struct nh_deliver_opts){
-		.urls = (const char *const *)dest->urls,
-		.n_urls = dest->n_urls,
-		.balance = cfg->balance,
-		.inflight = cfg->lane_inflight,
-		.circuit_failures = cfg->circuit_failures,
-		.circuit_open_ms = cfg->circuit_open_ms,
-		.http2 = cfg->http2,
-		.hub = r->hub,
-		.headers = cfg->headers,
-		.n_headers = cfg->n_headers,
-		.pool_size = cfg->pool_size,
-		.timeout_ms = cfg->cancel_timeout_ms,
-		.queue_max = cfg->queue_max,
-		.retry = &r->retry,
-		.tls = sec->tls,
-		.signer = sec->signer,
-		.on_result = nh_dispatch_on_result,
-		.ctx = &r->disp[i],
-	};
+	nh_deliver_opts_from_config(cfg, sec, dest, &r->retry, o);
+	o->hub = r->hub;
+	o->on_result = nh_dispatch_on_result;
+	o->ctx = &r->disp[i];
 }
 
 /* The command line wins over the file, at start and at every reload. */
