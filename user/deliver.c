@@ -231,16 +231,15 @@ static void count(struct nh_deliver *d, struct endpoint *ep, long status, CURLco
 
 /* ---- circuits ------------------------------------------------------------------ */
 
-static void circuit_set(struct nh_deliver *d, struct endpoint *ep, enum nh_circuit c)
+static void circuit_set(struct endpoint *ep, enum nh_circuit c)
 {
 	ep->circuit = c;
 	ep->since_wall_ms = nh_wall_ms();
-	(void)d;
 }
 
 /* Can a request go to ep now? An open circuit whose time is up lets one
  * probe through. */
-static bool ep_available(struct nh_deliver *d, struct endpoint *ep, int64_t now)
+static bool ep_available(const struct endpoint *ep, int64_t now)
 {
 	switch (ep->circuit) {
 	case NH_CIRCUIT_CLOSED:
@@ -250,17 +249,16 @@ static bool ep_available(struct nh_deliver *d, struct endpoint *ep, int64_t now)
 	case NH_CIRCUIT_HALF_OPEN:
 		return !ep->probing;
 	}
-	(void)d;
 	return false;
 }
 
 /* A request is about to go to ep: a due open circuit becomes half-open,
  * and this request is its probe. */
-static void ep_claim(struct nh_deliver *d, struct endpoint *ep, struct slot *s, int64_t now)
+static void ep_claim(struct endpoint *ep, struct slot *s, int64_t now)
 {
 	s->probe = false;
 	if (ep->circuit == NH_CIRCUIT_OPEN && now >= ep->open_until)
-		circuit_set(d, ep, NH_CIRCUIT_HALF_OPEN);
+		circuit_set(ep, NH_CIRCUIT_HALF_OPEN);
 	if (ep->circuit == NH_CIRCUIT_HALF_OPEN && !ep->probing) {
 		ep->probing = true;
 		s->probe = true;
@@ -282,7 +280,7 @@ static void ep_settle(struct nh_deliver *d, struct endpoint *ep, struct slot *s,
 		if (ep->circuit != NH_CIRCUIT_CLOSED) {
 			fprintf(stderr, "nanohook: webhook %s: answers again; circuit closed\n",
 				ep->url_shown);
-			circuit_set(d, ep, NH_CIRCUIT_CLOSED);
+			circuit_set(ep, NH_CIRCUIT_CLOSED);
 		}
 		ep->open_ms = d->circuit_open_ms;
 		return;
@@ -299,7 +297,7 @@ static void ep_settle(struct nh_deliver *d, struct endpoint *ep, struct slot *s,
 		}
 		ep->open_until = now + (int64_t)ep->open_ms;
 		ep->st.circuit_opened++;
-		circuit_set(d, ep, NH_CIRCUIT_OPEN);
+		circuit_set(ep, NH_CIRCUIT_OPEN);
 		if (d->n_eps > 1)
 			fprintf(stderr, "nanohook: webhook %s: %u failures in a row; circuit open, "
 				"its events go to the other endpoints, a probe in %llu ms\n",
@@ -326,7 +324,7 @@ static unsigned ep_pick(struct nh_deliver *d, unsigned lane, int avoid, int64_t 
 	for (unsigned j = 0; j < n; j++) {
 		unsigned i = (first + j) % n;
 
-		if (!ep_available(d, &d->eps[i], now))
+		if (!ep_available(&d->eps[i], now))
 			continue;
 		if ((int)i != avoid)
 			return i;
@@ -487,7 +485,7 @@ static void start(struct nh_deliver *d, struct lane *l, struct slot *s, int64_t 
 		l->ep = ep_pick(d, s->lane, s->failed_ep, now);
 	s->ep = l->ep;
 	ep = &d->eps[s->ep];
-	ep_claim(d, ep, s, now);
+	ep_claim(ep, s, now);
 	s->errbuf[0] = '\0';
 	if (s->gen != d->gen && apply_config(d, s) < 0) {
 		fail_start(d, s, "cannot set up the request");
@@ -1029,18 +1027,23 @@ struct setup {
 	size_t n_eps;
 };
 
+static void endpoints_free(struct endpoint *eps, size_t n)
+{
+	for (size_t i = 0; eps && i < n; i++) {
+		free(eps[i].url_conf);
+		free(eps[i].url);
+		free(eps[i].url_shown);
+		curl_slist_free_all(eps[i].connect_to);
+	}
+	free(eps);
+}
+
 static void setup_free(struct setup *su)
 {
 	curl_slist_free_all(su->headers);
 	nh_tls_free(su->tls);
 	nh_signer_free(su->signer);
-	for (size_t i = 0; su->eps && i < su->n_eps; i++) {
-		free(su->eps[i].url_conf);
-		free(su->eps[i].url);
-		free(su->eps[i].url_shown);
-		curl_slist_free_all(su->eps[i].connect_to);
-	}
-	free(su->eps);
+	endpoints_free(su->eps, su->n_eps);
 	memset(su, 0, sizeof(*su));
 }
 
@@ -1428,13 +1431,7 @@ void nh_deliver_free(struct nh_deliver *d)
 		curl_slist_free_all(o->list);
 		free(o);
 	}
-	for (size_t i = 0; d->eps && i < d->n_eps; i++) {
-		free(d->eps[i].url_conf);
-		free(d->eps[i].url);
-		free(d->eps[i].url_shown);
-		curl_slist_free_all(d->eps[i].connect_to);
-	}
-	free(d->eps);
+	endpoints_free(d->eps, d->n_eps);
 	nh_tls_free(d->tls);
 	nh_signer_free(d->signer);
 	free(d);
