@@ -3,6 +3,7 @@
 #   make            build nanohook, the test fixtures and the test sink
 #   make test       unit tests, end-to-end tests (root), then the same under ASan+UBSan
 #   make demo       a demo broker, a demo endpoint, nanohook between them
+#   make demo-nats  the same into a local NATS JetStream stream, printed as it fills
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make bench      the benchmark table
 #   make image      the container image nanohook:local (podman or docker; no registry)
@@ -38,12 +39,12 @@ $(error nanohook builds for x86-64 only: the probes and vmlinux/vmlinux.h are x8
 endif
 endif
 
-PKGS := libbpf libelf zlib libcurl libcjson capstone libdw gmp libcap libmicrohttpd openssl
+PKGS := libbpf libelf zlib libcurl libcjson capstone libdw gmp libcap libmicrohttpd openssl libnats
 # Asked once, quietly; a missing package is named where it matters (below).
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifneq ($(NEEDS_BUILD),)
-ifeq ($(filter deps test demo bench,$(MAKECMDGOALS)),)
+ifeq ($(filter deps test demo demo-nats bench,$(MAKECMDGOALS)),)
 PKG_MISSING := $(shell pkg-config --exists $(PKGS) 2>/dev/null || pkg-config --print-errors --exists $(PKGS) 2>&1 | head -3)
 ifneq ($(PKG_MISSING),)
 $(error missing build dependencies ($(PKG_MISSING)); run `sudo make deps` or scripts/install-deps.sh)
@@ -94,7 +95,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all test unit e2e test-san fuzz fuzz-build fuzz-smoke demo bench clean deps install root \
+.PHONY: all test unit e2e test-san fuzz fuzz-build fuzz-smoke demo demo-nats bench clean deps install root \
 	image image-test
 all: $(BUILD)/nanohook $(TOOL_BINS) $(FIXTURES)
 
@@ -219,6 +220,10 @@ image-test: root all
 demo: root deps
 	$(MAKE) all
 	scripts/demo.sh $(BUILD)
+
+demo-nats: root deps
+	$(MAKE) all
+	scripts/demo-nats.sh $(BUILD)
 
 bench: root deps
 	$(MAKE) all

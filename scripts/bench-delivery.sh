@@ -8,8 +8,9 @@
 #   scripts/bench-delivery.sh [BUILD]
 #
 # Everything runs in a network namespace made here (and removed on exit):
-# mosquitto, nh-load publishing, nanohook, and nginx as the receiver (one
-# HTTP/1.1 listener, one h2c listener). With tc netem, every packet on the
+# mosquitto, nh-load publishing, nanohook, nginx as the receiver (one
+# HTTP/1.1 listener, one TLS listener with HTTP/2), and nats-server -js for
+# the JetStream rows (events/s acknowledged by JetStream). With tc netem, every packet on the
 # namespace's loopback waits half the round trip, so a request and its
 # answer take one round trip (the MQTT traffic too, which a QoS 0 stream
 # does not notice). Kernels built without netem (CONFIG_NET_SCH_NETEM
@@ -34,18 +35,20 @@ RTTS=${BENCH_DELIVERY_RTTS:-0 1 10 50}
 EVENTS=${BENCH_DELIVERY_EVENTS:-50000}
 WINDOW=${BENCH_DELIVERY_WINDOW:-3}
 # protocol (h1: http://, h1s: HTTP/1.1 over TLS, h2s: HTTP/2 over TLS; nanohook
-# uses HTTP/2 over TLS only, see user/deliver.c), lane.inflight, body.batch, order
-MODES=${BENCH_DELIVERY_MODES:-"h1:1:1:per_client h1:8:1:per_client h1:1:100:per_client h1:8:100:per_client h1:1:1:none h1s:8:1:per_client h2s:8:1:per_client h2s:8:100:per_client"}
+# uses HTTP/2 over TLS only, see user/deliver.c; js: the JetStream sink into a
+# local nats-server, one message per event, lane.inflight and batch unused)
+MODES=${BENCH_DELIVERY_MODES:-"h1:1:1:per_client h1:8:1:per_client h1:1:100:per_client h1:8:100:per_client h1:1:1:none h1s:8:1:per_client h2s:8:1:per_client h2s:8:100:per_client js:1:1:per_client js:1:1:none"}
 NS=nhbench$$
 H1=8081
 H2=8443
+NATS=4222
 MQTT=1883
 METRICS=127.0.0.1:9464
 
 log() { printf '%s\n' "$*" >&2; }
 in_ns() { ip netns exec "$NS" "$@"; }
 
-for tool in nginx tc ip python3; do
+for tool in nginx tc ip python3 nats-server; do
 	command -v "$tool" >/dev/null || { log "bench-delivery: $tool is missing (make deps)"; exit 1; }
 done
 [ -x "$LOAD" ] || { log "bench-delivery: $LOAD is missing: run make first"; exit 1; }
@@ -106,6 +109,10 @@ max_connections -1
 log_dest stderr
 log_type error
 CONF
+# JetStream for the js rows: the stream BENCH (made by the first js row)
+# on disk, as a user would run it.
+ip netns exec "$NS" nats-server -js -sd "$WORK/js" -a 127.0.0.1 -p "$NATS" >"$WORK/nats.log" 2>&1 &
+_pids+=($!)
 ip netns exec "$NS" "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
 MOSQ=$!
 _pids+=("$MOSQ")
@@ -119,6 +126,7 @@ in_ns ss -ltn | grep -q ":$H2 " || { log "bench-delivery: nginx did not start: $
 DELAY_PIDS=()
 RX_H1=$H1
 RX_H2=$H2
+RX_NATS=$NATS
 set_rtt() {
 	if [ "$NETEM" = yes ]; then
 		in_ns tc qdisc del dev lo root 2>/dev/null
@@ -129,10 +137,10 @@ set_rtt() {
 	local p
 	for p in "${DELAY_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	DELAY_PIDS=()
-	RX_H1=$H1 RX_H2=$H2
+	RX_H1=$H1 RX_H2=$H2 RX_NATS=$NATS
 	[ "$1" = 0 ] && return 0
-	RX_H1=$((H1 + 100)) RX_H2=$((H2 + 100))
-	for p in "$H1:$RX_H1" "$H2:$RX_H2"; do
+	RX_H1=$((H1 + 100)) RX_H2=$((H2 + 100)) RX_NATS=$((NATS + 100))
+	for p in "$H1:$RX_H1" "$H2:$RX_H2" "$NATS:$RX_NATS"; do
 		ip netns exec "$NS" "$DELAY" --listen "127.0.0.1:${p#*:}" --to "127.0.0.1:${p%:*}" \
 			--rtt-ms "$1" >"$WORK/delay.${p#*:}.out" 2>&1 &
 		DELAY_PIDS+=($!)
@@ -203,7 +211,24 @@ row() {
 	h2s) scheme=https port=$RX_H2 h2=true ;;
 	esac
 	[ "$scheme" = https ] && tls="tls { cacertfile = \"$WORK/cert.pem\" }"
-	cat >"$WORK/row.conf" <<CONF
+	if [ "$http" = js ]; then
+		cat >"$WORK/row.conf" <<CONF
+webhook {
+  url = "http://127.0.0.1:9/unused"
+  pool_size = 32
+  events = [ { event = on_message_publish, sink = nats } ]
+}
+nanohook {
+  nats { url = "nats://127.0.0.1:$RX_NATS", stream = BENCH, subject = "bench.{clientid}", create = true }
+  order = $order
+  queue_max = 1000000
+  spool.dir = ""
+  drain_timeout = 100ms
+  metrics = "$METRICS"
+}
+CONF
+	else
+		cat >"$WORK/row.conf" <<CONF
 webhook {
   url = "$scheme://127.0.0.1:$port/hook"
   $tls
@@ -222,6 +247,7 @@ nanohook {
   metrics = "$METRICS"
 }
 CONF
+	fi
 	ip netns exec "$NS" "$NANOHOOK" --pid "$MOSQ" --conf "$WORK/row.conf" >/dev/null 2>"$WORK/row.log" &
 	local nh=$!
 	if ! wait_for 20 grep -qs 'attached to' "$WORK/row.log"; then
@@ -249,7 +275,9 @@ mode_label() {
 	local http inflight batch order
 	IFS=: read -r http inflight batch order <<<"$1"
 	local proto=HTTP/1.1
-	case $http in h1s) proto="HTTP/1.1 + TLS" ;; h2s) proto="HTTP/2 + TLS" ;; esac
+	case $http in h1s) proto="HTTP/1.1 + TLS" ;; h2s) proto="HTTP/2 + TLS" ;;
+	js) printf 'NATS JetStream, 32 lanes%s' "$([ "$order" = none ] && echo ", order none")"; return ;;
+	esac
 	printf '%s, inflight %s, batch %s%s' "$proto" \
 		"$inflight" "$batch" "$([ "$order" = none ] && echo ", order none")"
 }

@@ -8,12 +8,15 @@ packages=(
 	make gcc clang llvm pkg-config bpftool
 	libbpf-dev libelf-dev zlib1g-dev libdw-dev
 	libcurl4-openssl-dev libssl-dev libcjson-dev libcapstone-dev libgmp-dev libcap-dev
+	libnats-dev
 	# tests, demo, benchmarks
 	libcmocka-dev libmicrohttpd-dev libmosquitto-dev libclang-rt-14-dev
 	mosquitto mosquitto-clients procps psmisc iproute2 curl
 	python3 python3-yaml yamllint man-db systemd openssl
 	# the delivery benchmark's receiver (HTTP/1.1 and HTTP/2 over TLS)
 	nginx-light
+	# the JetStream sink's tests, demo and benchmark
+	nats-server
 	# the container image and its test (podman: daemonless; runc: cgroups
 	# in hybrid mode, which crun refuses)
 	podman runc debootstrap

@@ -3,10 +3,12 @@
 
 #include "commands.h"
 #include "config.h"
+#include "jetstream.h"
 #include "security.h"
 
 /* The file, and then what it names: a key that does not match its
- * certificate or an unreadable secret fails here, not at the first post. */
+ * certificate, an unreadable secret or a missing JetStream stream fails
+ * here, not at the first post. */
 int nh_cmd_check(const char *conf_path)
 {
 	struct nh_config cfg;
@@ -25,6 +27,18 @@ int nh_cmd_check(const char *conf_path)
 		if (sec.signer)
 			fputs("sign: the secret is readable and well-formed\n", stdout);
 		nh_security_free(&sec);
+	}
+	for (size_t i = 0; i < cfg.n_dests; i++) {
+		char said[512];
+
+		if (cfg.dests[i].kind != NH_SINK_NATS)
+			continue;
+		if (nh_jetstream_probe(&cfg.nats, said, sizeof(said), err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", conf_path, err);
+			rc = 2;
+		} else {
+			printf("nats: %s\n", said);
+		}
 	}
 	nh_config_free(&cfg);
 	return rc;

@@ -134,7 +134,7 @@ int nh_cmd_replay(const char *file, const char *conf_path, const char *to_url)
 			continue;
 		}
 		/* Its age starts now: max_age is about this replay. */
-		it = (struct nh_deliver_item){ .body = (char *)e.body, .len = e.len, .seq = lineno,
+		it = (struct nh_deliver_item){ .body = (char *)e.body, .len = e.len, .seq = lineno, .id = lineno,
 					       .key = e.key, .captured_ms = nh_wall_ms() };
 		while (nh_deliver_submit_item(d, &it) < 0) {
 			if (nh_deliver_poll(d, -1, POLL_MS) < 0) {

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "router.h"
 #include "extended.h"
+#include "jetstream.h"
 #include "metrics.h"
 #include "preflight.h"
 #include "privdrop.h"
@@ -92,7 +93,8 @@ struct run {
 	 * spool and counters. NULL with --stdout. */
 	struct nh_dispatch *disp;
 	size_t n_disp;
-	struct nh_deliver_hub *hub;    /* the engines' one curl multi */
+	struct nh_deliver_hub *hub;    /* the HTTP engines' one curl multi */
+	struct nh_jetstream *jetstream;/* the NATS destination's engine (owned by its sink); NULL: none */
 	char **dest_shown;             /* each destination's urls, redacted */
 	struct nh_dead_letter *dead_letter;
 	struct nh_metrics *metrics;
@@ -111,6 +113,11 @@ static void collect_dest(struct run *r, size_t i, struct nh_stats *s)
 {
 	const struct nh_dispatch *d = &r->disp[i];
 	struct nh_stats_dest *sd = i < NH_STATS_DESTS_MAX ? &s->dests[s->n_dests++] : NULL;
+	struct nh_deliver *http = nh_sink_http_engine(&d->sink);
+	struct nh_jetstream *js = nh_sink_jetstream_engine(&d->sink);
+	size_t running = d->sink.ops->running(d->sink.engine);
+	size_t in_flight = d->sink.ops->in_flight(d->sink.engine);
+	double failing_s = (double)d->sink.ops->failing_ms(d->sink.engine) / 1000.0;
 	struct nh_deliver_stats ds;
 	uint64_t dropped = 0, dead = 0;
 
@@ -123,7 +130,7 @@ static void collect_dest(struct run *r, size_t i, struct nh_stats *s)
 		dead += d->st.dead[k];
 	}
 	s->delivered += d->st.delivered;
-	nh_deliver_stats(d->deliver, &ds);
+	d->sink.ops->stats(d->sink.engine, &ds);
 	s->attempts_failed_http += ds.failed_http;
 	s->attempts_failed_transport += ds.failed_transport;
 	s->attempts_failed_timeout += ds.failed_timeout;
@@ -138,28 +145,43 @@ static void collect_dest(struct run *r, size_t i, struct nh_stats *s)
 	s->request_s.sum += ds.request_s.sum;
 	s->latency_s.count += ds.latency_s.count;
 	s->latency_s.sum += ds.latency_s.sum;
-	s->running += nh_deliver_running(d->deliver);
-	s->queued += nh_deliver_in_flight(d->deliver) - nh_deliver_running(d->deliver);
-	if ((double)nh_deliver_failing_ms(d->deliver) / 1000.0 > s->failing_s)
-		s->failing_s = (double)nh_deliver_failing_ms(d->deliver) / 1000.0;
+	s->running += running;
+	s->queued += in_flight - running;
+	if (failing_s > s->failing_s)
+		s->failing_s = failing_s;
 	if (sd) {
 		*sd = (struct nh_stats_dest){
+			.sink = nh_sink_name(d->sink.ops->kind),
 			.handed_over = d->st.handed_over,
 			.delivered = d->st.delivered,
 			.spooled = d->st.spooled,
 			.dead = dead,
 			.dropped = dropped,
-			.queued = nh_deliver_in_flight(d->deliver) - nh_deliver_running(d->deliver),
-			.running = nh_deliver_running(d->deliver),
+			.queued = in_flight - running,
+			.running = running,
 			.spooling = d->spooling,
-			.failing_s = (double)nh_deliver_failing_ms(d->deliver) / 1000.0,
+			.failing_s = failing_s,
 		};
+		if (js) {
+			struct nh_jetstream_info ji;
+
+			nh_jetstream_info(js, &ji);
+			sd->nats_connected = ji.connected;
+			snprintf(sd->nats_server, sizeof(sd->nats_server), "%s", ji.server);
+			sd->nats_reconnects = ji.reconnects;
+			sd->nats_disconnects = ji.disconnects;
+			sd->nats_duplicates = ji.duplicates;
+			sd->nats_acked = ds.posted_ok;
+			sd->nats_nak = ds.failed_http;
+			sd->nats_timeouts = ds.failed_timeout;
+			sd->nats_failed = ds.failed_transport;
+		}
 	}
-	for (size_t e = 0; e < nh_deliver_n_endpoints(d->deliver) &&
+	for (size_t e = 0; http && e < nh_deliver_n_endpoints(http) &&
 			   s->n_endpoints < NH_STATS_ENDPOINTS_MAX; e++) {
 		struct nh_endpoint_stats es;
 
-		nh_deliver_endpoint_stats(d->deliver, e, &es);
+		nh_deliver_endpoint_stats(http, e, &es);
 		s->endpoints[s->n_endpoints++] = (struct nh_stats_endpoint){
 			.url = es.url,
 			.dest = (unsigned)i,
@@ -325,8 +347,12 @@ static int reconfigure_engines(struct run *r, const struct nh_config *next,
 	struct nh_deliver_opts o;
 
 	for (size_t i = 0; i < r->n_disp; i++) {
+		struct nh_deliver *http = nh_sink_http_engine(&r->disp[i].sink);
+
+		if (!http)
+			continue; /* JetStream: its settings change at the next start */
 		deliver_opts(r, next, sec, &r->cfg.dests[i], i, &o);
-		if (nh_deliver_reconfigure(r->disp[i].deliver, &o, err, errlen) < 0) {
+		if (nh_deliver_reconfigure(http, &o, err, errlen) < 0) {
 			if (i == 0)
 				return -1;
 			nh_err("reload: destination %zu: %s", i, err);
@@ -393,6 +419,19 @@ static void reload(struct run *r)
 	keep_str(&next.spool_dir, &r->cfg.spool_dir, "nanohook.spool.dir");
 	keep_str(&next.dead_letter, &r->cfg.dead_letter, "nanohook.dead_letter");
 	keep_str(&next.metrics_listen, &r->cfg.metrics_listen, "nanohook.metrics");
+	/* The JetStream engine is connected with these; its subjects stay
+	 * with it until the next start. */
+	{
+		struct nh_nats_config running = r->cfg.nats;
+
+		if (!same_str(running.stream, next.nats.stream) ||
+		    !same_str(running.subject, next.nats.subject) ||
+		    running.n_urls != next.nats.n_urls)
+			nh_warn("reload: nanohook.nats changes at the next start; keeping the running one");
+
+		r->cfg.nats = next.nats;
+		next.nats = running;
+	}
 	/* Probes are attached for the events of the rules at start. */
 	if (nh_config_event_mask(&next) & ~nh_config_event_mask(&r->cfg))
 		nh_warn("reload: rules for events that had none take effect at the next start "
@@ -430,6 +469,14 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* How long the loop may wait: JetStream's retries fall due by themselves. */
+static int poll_ms(const struct run *r)
+{
+	int64_t due = r->jetstream ? nh_jetstream_next_retry_ms(r->jetstream) : -1;
+
+	return due >= 0 && due < POLL_MS ? (int)due : POLL_MS;
+}
+
 /* The loop proper; returns when a signal arrives or the target exits. */
 static void run_loop(struct run *r)
 {
@@ -437,11 +484,14 @@ static void run_loop(struct run *r)
 
 	while (!stop_signal) {
 		if (r->disp) {
-			/* One wait for every destination: they share the hub. */
-			if (nh_deliver_poll(r->disp[0].deliver, r->epfd, POLL_MS)) {
-				nh_err("delivery: %s", nh_deliver_last_error(r->disp[0].deliver));
+			/* One wait for every destination: the HTTP ones share the
+			 * hub, and JetStream's acknowledgements wake epfd. */
+			if (nh_deliver_hub_poll(r->hub, r->epfd, poll_ms(r))) {
+				nh_err("delivery: %s", nh_deliver_hub_last_error(r->hub));
 				break;
 			}
+			if (r->jetstream)
+				nh_jetstream_process(r->jetstream);
 		} else {
 			struct epoll_event ev;
 
@@ -589,6 +639,32 @@ static int open_dest_spool(struct run *r, const char *dir, size_t i, char *err, 
 	return r->disp[i].spool ? 0 : -1;
 }
 
+/* Destination i, the NATS one: its engine, whose acknowledgements wake
+ * the loop through epfd. */
+static int open_jetstream(struct run *r, size_t i, char *err, size_t errlen)
+{
+	struct nh_retry_policy retry;
+	struct nh_jetstream_opts jo = {
+		.nats = &r->cfg.nats,
+		.lanes = r->cfg.pool_size,
+		.timeout_ms = r->cfg.cancel_timeout_ms,
+		.queue_max = r->cfg.queue_max,
+		.retry = &retry,
+		.on_result = nh_dispatch_on_result,
+		.ctx = &r->disp[i],
+	};
+
+	nh_retry_policy_from_config(&r->cfg, &retry);
+	if (!(r->jetstream = nh_jetstream_new(&jo, err, errlen)))
+		return -1;
+	r->disp[i].sink = nh_sink_jetstream(r->jetstream);
+	if (epoll_add(r->epfd, nh_jetstream_fd(r->jetstream)) < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* The spools, the dead-letter file and an engine per destination. */
 static int open_delivery(struct run *r, char *err, size_t errlen)
 {
@@ -625,9 +701,17 @@ static int open_delivery(struct run *r, char *err, size_t errlen)
 	for (size_t i = 0; i < r->n_disp; i++) {
 		struct nh_dispatch *d = &r->disp[i];
 
-		deliver_opts(r, &r->cfg, &r->sec, &r->cfg.dests[i], i, &o);
-		if (!(d->deliver = nh_deliver_new(&o, err, errlen)))
-			return -1;
+		if (r->cfg.dests[i].kind == NH_SINK_NATS) {
+			if (open_jetstream(r, i, err, errlen) < 0)
+				return -1;
+		} else {
+			struct nh_deliver *http;
+
+			deliver_opts(r, &r->cfg, &r->sec, &r->cfg.dests[i], i, &o);
+			if (!(http = nh_deliver_new(&o, err, errlen)))
+				return -1;
+			d->sink = nh_sink_http(http);
+		}
 		if (!(r->dest_shown[i] = nh_url_redact_list(r->cfg.dests[i].key))) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
@@ -644,7 +728,7 @@ static void close_delivery(struct run *r)
 {
 	for (size_t i = 0; r->disp && i < r->n_disp; i++) {
 		nh_dispatch_free(&r->disp[i]);
-		nh_deliver_free(r->disp[i].deliver);
+		nh_sink_free(&r->disp[i].sink);
 		if (nh_spool_close(r->disp[i].spool) < 0)
 			nh_err("spool: %s", strerror(errno));
 	}
@@ -720,16 +804,16 @@ int nh_cmd_run(const struct nh_run_opts *o)
 		}
 	}
 
+	r.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (r.epfd < 0) {
+		nh_err("epoll_create1: %s", strerror(errno));
+		goto out;
+	}
 	r.router.cfg = &r.cfg;
 	if (o->to_stdout) {
 		r.router.print_to = stdout;
 	} else if (open_delivery(&r, err, sizeof(err)) < 0) {
 		nh_err("%s", err);
-		goto out;
-	}
-	r.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (r.epfd < 0) {
-		nh_err("epoll_create1: %s", strerror(errno));
 		goto out;
 	}
 	if (r.cfg.metrics_listen) {
@@ -774,11 +858,13 @@ int nh_cmd_run(const struct nh_run_opts *o)
 		nh_dispatch_start(&r.disp[i]);
 	if (o->pid)
 		nh_info("attached to %s pid %d (%zu probes); %s", r.t.broker->name, (int)o->pid,
-			r.att.n_links, o->to_stdout ? "printing bodies to stdout" : "posting to the endpoint");
+			r.att.n_links, o->to_stdout ? "printing bodies to stdout"
+				       : r.jetstream ? "delivering" : "posting to the endpoint");
 	else
 		nh_info("attached to %s %s, every process running it (%zu probes); %s",
 			r.t.broker->name, r.exe_display, r.att.n_links,
-			o->to_stdout ? "printing bodies to stdout" : "posting to the endpoint");
+			o->to_stdout ? "printing bodies to stdout"
+				     : r.jetstream ? "delivering" : "posting to the endpoint");
 	if (r.metrics)
 		nh_info("metrics on http://%s/metrics", nh_metrics_address(r.metrics));
 

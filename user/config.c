@@ -32,6 +32,7 @@
 
 #include "hocon.h"
 #include "url.h"
+#include "subject.h"
 #include "topic.h"
 
 #define POOL_SIZE_MAX 1024
@@ -117,6 +118,7 @@ struct loader {
 	struct url_list *rule_urls; /* per rule (n = 0: none); destinations once all is read */
 	size_t n_rule_urls;
 	int http2_line, http2_col;  /* nanohook.http2, for the note on http:// urls */
+	int nats_sink_line;         /* the first rule with sink = nats or both; 0: none */
 };
 
 static void vreport(struct loader *ld, int line, int col, const char *fmt,
@@ -542,6 +544,8 @@ static int load_rule(struct loader *ld, const struct nh_hocon_node *r, size_t id
 {
 	struct nh_config *cfg = ld->cfg;
 	const struct nh_hocon_node *ev_node = NULL, *topic_node = NULL, *url_node = NULL;
+	const struct nh_hocon_node *sink_node = NULL;
+	enum nh_rule_sink sink = NH_RULE_SINK_HTTP;
 	struct url_list urls = { 0 }, *rule_urls;
 	char what[64], where[48], buf[80];
 	enum nh_event_type ev;
@@ -563,6 +567,8 @@ static int load_rule(struct loader *ld, const struct nh_hocon_node *r, size_t id
 			topic_node = k;
 		else if (strcmp(k->key, "url") == 0)
 			url_node = k;
+		else if (strcmp(k->key, "sink") == 0)
+			sink_node = k;
 		else
 			warn_unknown(ld, k, where);
 	}
@@ -593,6 +599,29 @@ static int load_rule(struct loader *ld, const struct nh_hocon_node *r, size_t id
 		}
 	}
 
+	if (sink_node) {
+		snprintf(what, sizeof(what), "%s.sink", where);
+		if (get_string(ld, sink_node, what, &s) < 0) {
+			free(topic);
+			return -1;
+		}
+		if (!strcasecmp(s, "nats"))
+			sink = NH_RULE_SINK_NATS;
+		else if (!strcasecmp(s, "both"))
+			sink = NH_RULE_SINK_BOTH;
+		else if (strcasecmp(s, "http")) {
+			free(topic);
+			return error_at(ld, AT_VALUE(sink_node), "%s: expected http, nats or both, got %s",
+					what, describe(sink_node, buf, sizeof(buf)));
+		}
+		if (sink == NH_RULE_SINK_NATS && url_node) {
+			free(topic);
+			return error_at(ld, AT_KEY(url_node), "%s.url: a rule with sink = nats posts "
+					"nowhere; url is for sink = http or both", where);
+		}
+		if (sink != NH_RULE_SINK_HTTP && !ld->nats_sink_line)
+			ld->nats_sink_line = sink_node->line;
+	}
 	if (url_node) {
 		snprintf(what, sizeof(what), "%s.url", where);
 		if (load_url_list(ld, url_node, what, &urls) < 0) {
@@ -617,6 +646,7 @@ static int load_rule(struct loader *ld, const struct nh_hocon_node *r, size_t id
 		.event = ev,
 		.topic = topic,
 		.line = r->line,
+		.sink = sink,
 	};
 	return 0;
 }
@@ -1133,6 +1163,171 @@ static int load_circuit(struct loader *ld, const struct nh_hocon_node *n)
 	return 0;
 }
 
+/* nanohook.nats.url: nats://, tls:// (or the nats.c spelling of a
+ * cluster: several, as a list). Kept as written: nats.c reads them. */
+static int load_nats_urls(struct loader *ld, const struct nh_hocon_node *n,
+			  struct nh_nats_config *nc)
+{
+	size_t count = n->type == NH_HOCON_ARRAY ? n->n_kids : 1;
+
+	if (count == 0)
+		return error_at(ld, AT_VALUE(n), "nanohook.nats.url: an empty list, nowhere to publish");
+	if (count > NH_DEST_URLS_MAX)
+		return error_at(ld, AT_VALUE(n), "nanohook.nats.url: more than %d servers",
+				NH_DEST_URLS_MAX);
+	for (size_t i = 0; i < nc->n_urls; i++)
+		free(nc->urls[i]);
+	free(nc->urls);
+	nc->n_urls = 0;
+	if (!(nc->urls = calloc(count, sizeof(*nc->urls))))
+		return error_at(ld, AT_VALUE(n), "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		const struct nh_hocon_node *u = n->type == NH_HOCON_ARRAY ? n->kids[i] : n;
+		const char *s = NULL;
+
+		if (get_string(ld, u, "nanohook.nats.url", &s) < 0)
+			return -1;
+		if (strncasecmp(s, "nats://", 7) && strncasecmp(s, "tls://", 6))
+			return error_at(ld, AT_VALUE(u),
+					"nanohook.nats.url: '%.200s' is not a nats:// or tls:// url", s);
+		if (!(nc->urls[nc->n_urls++] = strdup(s)))
+			return error_at(ld, AT_VALUE(u), "out of memory");
+	}
+	return 0;
+}
+
+/* A stream name: no blanks, '.', '*', '>', path separators (JetStream's rule). */
+static bool stream_name_ok(const char *s)
+{
+	if (!*s || strlen(s) > 255)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f || strchr(".*>/\\", *s))
+			return false;
+	return true;
+}
+
+static int load_nats(struct loader *ld, const struct nh_hocon_node *n)
+{
+	struct nh_nats_config *nc = &ld->cfg->nats;
+	char err[256];
+
+	if (check_block(ld, n, "nanohook.nats") < 0)
+		return -1;
+	nc->present = true;
+	nc->line = n->key_line;
+	nc->col = n->key_col;
+	for (size_t i = 0; i < n->n_kids; i++) {
+		const struct nh_hocon_node *k = n->kids[i];
+		unsigned long long v;
+		int rc = 0;
+
+		if (strcmp(k->key, "url") == 0) {
+			rc = load_nats_urls(ld, k, nc);
+		} else if (strcmp(k->key, "stream") == 0) {
+			rc = get_path(ld, k, "nanohook.nats.stream", false, &nc->stream);
+			if (rc == 0 && !stream_name_ok(nc->stream))
+				rc = error_at(ld, AT_VALUE(k), "nanohook.nats.stream: '%.200s' is not a "
+					      "stream name (no blanks, '.', '*', '>', '/' or '\\')",
+					      nc->stream);
+		} else if (strcmp(k->key, "subject") == 0) {
+			rc = get_path(ld, k, "nanohook.nats.subject", false, &nc->subject);
+			if (rc == 0 && nh_subject_check(nc->subject, err, sizeof(err)) < 0)
+				rc = error_at(ld, AT_VALUE(k), "nanohook.nats.subject: %s", err);
+		} else if (strcmp(k->key, "create") == 0) {
+			rc = get_bool(ld, k, "nanohook.nats.create", &nc->create);
+		} else if (strcmp(k->key, "replicas") == 0) {
+			rc = get_uint(ld, k, "nanohook.nats.replicas", 1, 5, &v);
+			if (rc == 0)
+				nc->replicas = (unsigned)v;
+		} else if (strcmp(k->key, "duplicate_window") == 0) {
+			rc = get_duration(ld, k, "nanohook.nats.duplicate_window", 1000,
+					  DURATION_MAX_MS, &nc->duplicate_window_ms);
+		} else if (strcmp(k->key, "creds") == 0) {
+			rc = get_file(ld, k, "nanohook.nats.creds", &nc->creds);
+		} else if (strcmp(k->key, "cacertfile") == 0) {
+			rc = get_file(ld, k, "nanohook.nats.cacertfile", &nc->cacertfile);
+		} else if (strcmp(k->key, "certfile") == 0) {
+			rc = get_file(ld, k, "nanohook.nats.certfile", &nc->certfile);
+		} else if (strcmp(k->key, "keyfile") == 0) {
+			rc = get_file(ld, k, "nanohook.nats.keyfile", &nc->keyfile);
+		} else {
+			warn_unknown(ld, k, "nanohook.nats");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (!nc->n_urls)
+		return error_at(ld, AT_KEY(n), "nanohook.nats: missing required key 'url' "
+				"(url = \"nats://127.0.0.1:4222\")");
+	if (!!nc->certfile != !!nc->keyfile)
+		return error_at(ld, AT_KEY(n), "nanohook.nats: certfile and keyfile go together");
+	if ((!nc->stream && !(nc->stream = strdup("NANOHOOK"))) ||
+	    (!nc->subject && !(nc->subject = strdup("nanohook.{action}.{clientid}"))))
+		return error_at(ld, AT_KEY(n), "out of memory");
+	return 0;
+}
+
+/* Once both blocks are read: rules with sink = nats go to the NATS
+ * destination, and a rule with sink = both becomes two rules, one per
+ * destination (the matching stays per rule). */
+static int resolve_nats(struct loader *ld)
+{
+	struct nh_config *cfg = ld->cfg;
+	struct nh_nats_config *nc = &cfg->nats;
+	size_t n_rules = cfg->n_rules, n_both = 0;
+	struct nh_dest *dests;
+	struct nh_rule *rules;
+	unsigned nd;
+
+	if (!ld->nats_sink_line) {
+		if (nc->present)
+			warn_at(ld, nc->line, nc->col, "nanohook.nats: no rule has sink = nats or both, so "
+				"nothing is published to NATS");
+		return 0;
+	}
+	if (!nc->present)
+		return error_at(ld, ld->nats_sink_line, 1, "a rule has sink = nats, but there is no "
+				"nanohook.nats { url = \"nats://...\", stream = \"...\" } block");
+	if (cfg->n_dests == NH_DESTS_MAX)
+		return error_at(ld, nc->line, 1, "more than %d destinations", NH_DESTS_MAX);
+	for (size_t i = 0; i < n_rules; i++)
+		n_both += cfg->rules[i].sink == NH_RULE_SINK_BOTH;
+	dests = realloc(cfg->dests, (cfg->n_dests + 1) * sizeof(*dests));
+	if (dests)
+		cfg->dests = dests;
+	rules = dests ? realloc(cfg->rules, (n_rules + n_both) * sizeof(*rules)) : NULL;
+	if (!rules)
+		return error_at(ld, nc->line, 1, "out of memory");
+	cfg->rules = rules;
+	nd = (unsigned)cfg->n_dests;
+	cfg->dests[nd] = (struct nh_dest){ .kind = NH_SINK_NATS };
+	if (asprintf(&cfg->dests[nd].key, "nats:%s", nc->stream) < 0)
+		return error_at(ld, nc->line, 1, "out of memory");
+	cfg->n_dests++;
+	/* The servers, for the destination's messages and engine. */
+	if (!(cfg->dests[nd].urls = calloc(nc->n_urls, sizeof(char *))))
+		return error_at(ld, nc->line, 1, "out of memory");
+	for (size_t i = 0; i < nc->n_urls; i++)
+		if (!(cfg->dests[nd].urls[cfg->dests[nd].n_urls++] = strdup(nc->urls[i])))
+			return error_at(ld, nc->line, 1, "out of memory");
+	for (size_t i = 0; i < n_rules; i++) {
+		struct nh_rule *r = &cfg->rules[i];
+
+		if (r->sink == NH_RULE_SINK_NATS) {
+			r->dest = nd;
+		} else if (r->sink == NH_RULE_SINK_BOTH) {
+			struct nh_rule twin = *r;
+
+			twin.dest = nd;
+			if (r->topic && !(twin.topic = strdup(r->topic)))
+				return error_at(ld, r->line, 1, "out of memory");
+			cfg->rules[cfg->n_rules++] = twin;
+		}
+	}
+	return 0;
+}
+
 static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
 {
 	struct nh_config *cfg = ld->cfg;
@@ -1200,6 +1395,9 @@ static int load_nanohook(struct loader *ld, const struct nh_hocon_node *n)
 		} else if (strcmp(k->key, "circuit") == 0) {
 			if (load_circuit(ld, k) < 0)
 				return -1;
+		} else if (strcmp(k->key, "nats") == 0) {
+			if (load_nats(ld, k) < 0)
+				return -1;
 		} else if (strcmp(k->key, "http2") == 0) {
 			if (get_bool(ld, k, "nanohook.http2", &cfg->http2) < 0)
 				return -1;
@@ -1220,7 +1418,7 @@ static void note_http2(struct loader *ld)
 	if (!cfg->http2)
 		return;
 	for (size_t d = 0; d < cfg->n_dests; d++) {
-		for (size_t i = 0; i < cfg->dests[d].n_urls; i++) {
+		for (size_t i = 0; cfg->dests[d].kind == NH_SINK_HTTP && i < cfg->dests[d].n_urls; i++) {
 			if (strncasecmp(cfg->dests[d].urls[i], "https://", 8)) {
 				warn_at(ld, ld->http2_line, ld->http2_col,
 					"nanohook.http2: http:// urls stay HTTP/1.1 (HTTP/2 is used over TLS, where the server offers it)");
@@ -1247,6 +1445,8 @@ static int load_doc(struct loader *ld, const struct nh_hocon_doc *doc)
 	if (load_webhook(ld, wh) < 0)
 		return -1;
 	if (nh && load_nanohook(ld, nh) < 0)
+		return -1;
+	if (resolve_nats(ld) < 0)
 		return -1;
 	note_http2(ld);
 	return 0;
@@ -1282,6 +1482,8 @@ static void set_defaults(struct nh_config *cfg)
 	cfg->lane_inflight = 1;
 	cfg->circuit_failures = 5;
 	cfg->circuit_open_ms = 5000;
+	cfg->nats.replicas = 1;
+	cfg->nats.duplicate_window_ms = 120000;
 }
 
 static void loader_free(struct loader *ld)
@@ -1377,6 +1579,15 @@ void nh_config_free(struct nh_config *cfg)
 	free(cfg->tls.server_name);
 	free(cfg->sign.secret_file);
 	free(cfg->sign.secret_env);
+	for (size_t i = 0; i < cfg->nats.n_urls; i++)
+		free(cfg->nats.urls[i]);
+	free(cfg->nats.urls);
+	free(cfg->nats.stream);
+	free(cfg->nats.subject);
+	free(cfg->nats.creds);
+	free(cfg->nats.cacertfile);
+	free(cfg->nats.certfile);
+	free(cfg->nats.keyfile);
 	set_defaults(cfg);
 }
 
@@ -1445,6 +1656,11 @@ const char *nh_balance_name(enum nh_balance b)
 	return "?";
 }
 
+const char *nh_sink_name(enum nh_sink_kind k)
+{
+	return k == NH_SINK_NATS ? "nats" : "http";
+}
+
 /* ---- check output -------------------------------------------------------------- */
 
 static bool header_is_secret(const char *name)
@@ -1479,6 +1695,30 @@ static void print_dests(const struct nh_config *cfg, FILE *out)
 	for (size_t d = 0; d < cfg->n_dests; d++) {
 		const struct nh_dest *dest = &cfg->dests[d];
 
+		if (dest->kind == NH_SINK_NATS) {
+			const struct nh_nats_config *nc = &cfg->nats;
+			char *filter = nh_subject_filter(nc->subject);
+
+			fprintf(out, "destination %zu (nanohook.nats): JetStream stream %s, subject %s\n",
+				d, nc->stream, nc->subject);
+			for (size_t i = 0; i < dest->n_urls; i++) {
+				fprintf(out, "  server %zu = ", i);
+				print_url_masked(dest->urls[i], out);
+				fputc('\n', out);
+			}
+			if (nc->create)
+				fprintf(out, "  create = true (if missing: subjects %s, replicas %u, "
+					"duplicate_window %llums)\n", filter ? filter : "?", nc->replicas,
+					(unsigned long long)nc->duplicate_window_ms);
+			if (nc->creds)
+				fprintf(out, "  creds = %s\n", nc->creds);
+			if (nc->cacertfile)
+				fprintf(out, "  cacertfile = %s\n", nc->cacertfile);
+			if (nc->certfile)
+				fprintf(out, "  certfile = %s, keyfile = %s\n", nc->certfile, nc->keyfile);
+			free(filter);
+			continue;
+		}
 		fprintf(out, "destination %zu%s: %zu endpoint%s", d, d ? "" : " (webhook.url)",
 			dest->n_urls, dest->n_urls == 1 ? "" : "s");
 		if (dest->n_urls > 1)
@@ -1609,7 +1849,8 @@ void nh_config_print(const struct nh_config *cfg, FILE *out)
 		if (r->topic)
 			fprintf(out, " topic %s", r->topic);
 		if (cfg->n_dests > 1)
-			fprintf(out, " -> destination %u", r->dest);
+			fprintf(out, " -> destination %u%s", r->dest,
+				cfg->dests[r->dest].kind == NH_SINK_NATS ? " (nats)" : "");
 		fputc('\n', out);
 	}
 	if (cfg->url_path_added)

@@ -59,17 +59,46 @@ enum nh_balance {
  * webhook.url; a rule with a url of its own adds one (rules naming the
  * same urls share it). Each destination has its own engine, spool and
  * counters, so an event for one is never sent to another. */
-struct nh_dest {
-	char **urls;  /* normalized, in the order written (failover's order) */
-	size_t n_urls;
-	char *key;    /* the urls sorted and joined by ' ': names its spool */
+enum nh_sink_kind {
+	NH_SINK_HTTP = 0, /* POSTs to the urls */
+	NH_SINK_NATS,     /* publishes to the JetStream stream of nanohook.nats */
 };
+
+struct nh_dest {
+	enum nh_sink_kind kind;
+	char **urls;  /* normalized, in the order written (failover's order);
+		       * NATS: nanohook.nats.url's servers */
+	size_t n_urls;
+	char *key;    /* names its spool: the urls sorted and joined by ' ';
+		       * NATS: "nats:" and the stream */
+};
+
+/* nanohook.nats {}: the JetStream sink, used by rules with sink = nats
+ * or both. */
+struct nh_nats_config {
+	bool present;
+	char **urls;         /* nats://, tls://; a cluster's servers */
+	size_t n_urls;
+	char *stream;        /* default NANOHOOK */
+	char *subject;       /* template (subject.h), default nanohook.{action}.{clientid} */
+	bool create;         /* create the stream if it does not exist (default false) */
+	unsigned replicas;   /* of a stream nanohook creates, default 1 */
+	uint64_t duplicate_window_ms; /* of a stream nanohook creates, default 2 min */
+	char *creds;         /* a .creds file (JWT + nkey); NULL: none */
+	char *cacertfile;    /* tls:// servers' CA; NULL: the system's */
+	char *certfile, *keyfile; /* client certificate; NULL: none */
+	int line, col;       /* of the block's key, for messages */
+};
+
+/* Where a rule's events go. */
+enum nh_rule_sink { NH_RULE_SINK_HTTP = 0, NH_RULE_SINK_NATS, NH_RULE_SINK_BOTH };
 
 struct nh_rule {
 	enum nh_event_type event;
 	char *topic;  /* MQTT filter, NULL = every topic */
 	int line;     /* where the rule was written, for `check` */
 	unsigned dest;/* index in nh_config.dests */
+	enum nh_rule_sink sink; /* as written; sink = both is two rules, one per destination */
 };
 
 struct nh_config {
@@ -118,6 +147,7 @@ struct nh_config {
 	char *metrics_listen;         /* metrics = "ADDR:PORT"; NULL: off */
 	char *node;                   /* node name in extended bodies; NULL: host name */
 	struct nh_sign_config sign;
+	struct nh_nats_config nats;
 
 	/* For `check` notes only. */
 	int nanomq_enable;         /* webhook.enable: -1 absent, else 0/1; NanoMQ's own switch, ignored */
@@ -151,6 +181,9 @@ uint32_t nh_config_dests(const struct nh_config *cfg, enum nh_event_type ev,
 
 /* "hash", "round_robin" or "failover". */
 const char *nh_balance_name(enum nh_balance b);
+
+/* "http" or "nats". */
+const char *nh_sink_name(enum nh_sink_kind k);
 
 /* The spool directory in effect (NULL: no spool), and the dead-letter
  * file's path (malloc'd; NULL without a spool dir and dead_letter). */

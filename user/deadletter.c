@@ -44,6 +44,8 @@ int nh_dead_letter_format(struct nh_buf *out, const struct nh_dead_entry *e)
 			      e->captured_ms, nh_wall_ms(), e->key) < 0 ||
 	    (e->dest && (nh_buf_append_str(out, ",\"dest\":") < 0 ||
 			 nh_json_append_str(out, e->dest, strlen(e->dest)) < 0)) ||
+	    (e->subject && (nh_buf_append_str(out, ",\"subject\":") < 0 ||
+			    nh_json_append_str(out, e->subject, e->subject_len) < 0)) ||
 	    nh_buf_append_fmt(out, ",\"%s\":", as_text ? "body" : "body_base64") < 0)
 		goto oom;
 	if (as_text) {

@@ -45,6 +45,8 @@ struct nh_dead_entry {
 	const char *body;
 	size_t len;
 	const char *dest;   /* the url it was captured for (redacted); NULL: not said */
+	const char *subject;/* NATS: the subject it was for; NULL: none */
+	size_t subject_len;
 };
 
 /* Appends one line for `e` to `out` (the trailing '\n' included). Returns

@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "deliver.h"
+#include "itemq.h"
 #include "sign.h"
 #include "url.h"
 #include "tls.h"
@@ -58,8 +59,7 @@ struct slot {
 };
 
 struct lane {
-	struct nh_deliver_item *q; /* FIFO ring behind the slots */
-	size_t head, len, cap;
+	struct nh_itemq q;         /* waiting behind the slots */
 	struct slot *slots;        /* inflight of them */
 	unsigned running;          /* slots on the wire */
 	unsigned ep;               /* the endpoint while something is on the wire */
@@ -340,36 +340,6 @@ static struct lane *lane_of(struct nh_deliver *d, uint64_t key)
 	return &d->lanes[key % d->n_lanes];
 }
 
-static int lane_push(struct lane *l, const struct nh_deliver_item *it)
-{
-	if (l->len == l->cap) {
-		/* Grow on demand: most of the time a lane is empty. */
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		struct nh_deliver_item *q = malloc(cap * sizeof(*q));
-
-		if (!q)
-			return -1;
-		for (size_t i = 0; i < l->len; i++)
-			q[i] = l->q[(l->head + i) % l->cap];
-		free(l->q);
-		l->q = q;
-		l->cap = cap;
-		l->head = 0;
-	}
-	l->q[(l->head + l->len) % l->cap] = *it;
-	l->len++;
-	return 0;
-}
-
-static struct nh_deliver_item lane_pop(struct lane *l)
-{
-	struct nh_deliver_item it = l->q[l->head];
-
-	l->head = (l->head + 1) % l->cap;
-	l->len--;
-	return it;
-}
-
 /* Ends slot s's item: it leaves the engine through on_result. */
 static void finish(struct nh_deliver *d, struct slot *s, enum nh_deliver_outcome out,
 		   long status, CURLcode rc, const char *error)
@@ -428,7 +398,7 @@ static struct curl_slist *signed_headers(struct nh_deliver *d, const struct nh_d
 	struct curl_slist *list = NULL, *l;
 	int64_t ts = (int64_t)(nh_wall_ms() / 1000);
 
-	nh_webhook_id(it->captured_ms, it->seq, it->body, it->len, id);
+	nh_webhook_id(it->captured_ms, it->id, it->body, it->len, id);
 	if (nh_sign(d->signer, id, ts, it->body, it->len, sig) < 0)
 		return NULL;
 	for (const struct curl_slist *h = d->headers; h; h = h->next) {
@@ -474,7 +444,7 @@ static void start(struct nh_deliver *d, struct lane *l, struct slot *s, int64_t 
 	CURLMcode mc;
 
 	if (!s->has_it) {
-		s->it = lane_pop(l);
+		s->it = nh_itemq_pop(&l->q);
 		s->has_it = true;
 		s->failed_ep = -1;
 		d->queued--;
@@ -535,7 +505,7 @@ static void kick(struct nh_deliver *d, struct lane *l, int64_t now)
 			if (s->has_it) {
 				if (s->due_ms > now)
 					break;
-			} else if (l->len == 0) {
+			} else if (l->q.len == 0) {
 				return;
 			}
 			start(d, l, s, now);
@@ -547,7 +517,7 @@ int nh_deliver_submit_item(struct nh_deliver *d, const struct nh_deliver_item *i
 {
 	struct lane *l = lane_of(d, it->key);
 
-	if (d->queued >= d->queue_max || lane_push(l, it) < 0) {
+	if (d->queued >= d->queue_max || nh_itemq_push(&l->q, it) < 0) {
 		d->stats.queue_full++;
 		return -1;
 	}
@@ -782,6 +752,16 @@ int nh_deliver_poll(struct nh_deliver *d, int extra_fd, int timeout_ms)
 	return 0;
 }
 
+int nh_deliver_hub_poll(struct nh_deliver_hub *h, int extra_fd, int timeout_ms)
+{
+	return hub_poll(h, extra_fd, timeout_ms);
+}
+
+const char *nh_deliver_hub_last_error(const struct nh_deliver_hub *h)
+{
+	return h->error;
+}
+
 void nh_deliver_wakeup(struct nh_deliver *d)
 {
 	curl_multi_wakeup(d->multi);
@@ -796,7 +776,7 @@ bool nh_deliver_lane_busy(const struct nh_deliver *d, uint64_t key)
 {
 	const struct lane *l = &d->lanes[key % d->n_lanes];
 
-	if (l->len)
+	if (l->q.len)
 		return true;
 	for (unsigned i = 0; i < d->inflight; i++)
 		if (!l->slots[i].has_it)
@@ -868,22 +848,10 @@ void nh_deliver_abort(struct nh_deliver *d)
 	}
 }
 
-struct taken {
-	struct nh_deliver_item *it;
-	bool running;
-};
-
-static int cmp_taken(const void *a, const void *b)
-{
-	uint64_t x = ((const struct taken *)a)->it->seq, y = ((const struct taken *)b)->it->seq;
-
-	return (x > y) - (x < y);
-}
-
 size_t nh_deliver_take(struct nh_deliver *d, nh_deliver_take_fn fn, void *ctx)
 {
 	size_t n = d->queued + d->held, k = 0;
-	struct taken *all;
+	struct nh_taken *all;
 
 	if (n == 0)
 		return 0;
@@ -897,8 +865,8 @@ size_t nh_deliver_take(struct nh_deliver *d, nh_deliver_take_fn fn, void *ctx)
 			for (unsigned j = 0; j < d->inflight; j++, k++)
 				if (l->slots[j].has_it)
 					fn(ctx, &l->slots[j].it, l->slots[j].running);
-			for (size_t j = 0; j < l->len; j++, k++)
-				fn(ctx, &l->q[(l->head + j) % l->cap], false);
+			for (size_t j = 0; j < l->q.len; j++, k++)
+				fn(ctx, nh_itemq_at(&l->q, j), false);
 		}
 		goto clear;
 	}
@@ -907,11 +875,11 @@ size_t nh_deliver_take(struct nh_deliver *d, nh_deliver_take_fn fn, void *ctx)
 
 		for (unsigned j = 0; j < d->inflight; j++)
 			if (l->slots[j].has_it)
-				all[k++] = (struct taken){ &l->slots[j].it, l->slots[j].running };
-		for (size_t j = 0; j < l->len; j++)
-			all[k++] = (struct taken){ &l->q[(l->head + j) % l->cap], false };
+				all[k++] = (struct nh_taken){ &l->slots[j].it, l->slots[j].running };
+		for (size_t j = 0; j < l->q.len; j++)
+			all[k++] = (struct nh_taken){ nh_itemq_at(&l->q, j), false };
 	}
-	qsort(all, k, sizeof(*all), cmp_taken);
+	nh_taken_sort(all, k);
 	for (size_t j = 0; j < k; j++)
 		fn(ctx, all[j].it, all[j].running);
 	free(all);
@@ -919,9 +887,8 @@ clear:
 	for (unsigned i = 0; i < d->n_lanes; i++) {
 		struct lane *l = &d->lanes[i];
 
-		d->queued -= l->len;
-		l->len = 0;
-		l->head = 0;
+		d->queued -= l->q.len;
+		nh_itemq_clear(&l->q);
 		for (unsigned j = 0; j < d->inflight; j++) {
 			struct slot *s = &l->slots[j];
 
@@ -1413,9 +1380,9 @@ void nh_deliver_free(struct nh_deliver *d)
 			curl_slist_free_all(s->signed_headers);
 		}
 		free(l->slots);
-		for (size_t j = 0; j < l->len; j++)
-			free(l->q[(l->head + j) % l->cap].body);
-		free(l->q);
+		for (size_t j = 0; j < l->q.len; j++)
+			free(nh_itemq_at(&l->q, j)->body);
+		nh_itemq_free(&l->q);
 	}
 	free(d->lanes);
 	if (d->hub) {

@@ -63,6 +63,8 @@ struct nh_deliver_item {
 	char *body;           /* malloc'd; the engine owns it once submitted */
 	size_t len;
 	uint64_t seq;         /* the producer's order; nh_deliver_take() sorts by it */
+	uint64_t id;          /* the event's identity (webhook-id, Nats-Msg-Id): its
+			       * first seq, kept through retries and the spool */
 	uint64_t key;         /* lane = key % nh_deliver_n_lanes() */
 	uint64_t captured_ms; /* wall clock, ms since the epoch: for max_age, latency */
 	uint32_t attempts;    /* failed attempts so far */
@@ -180,6 +182,11 @@ int nh_deliver_submit_item(struct nh_deliver *d, const struct nh_deliver_item *i
  * retries, and reports finished items. Returns 0, or -1 on a fatal curl
  * error (nh_deliver_last_error() says which). */
 int nh_deliver_poll(struct nh_deliver *d, int extra_fd, int timeout_ms);
+
+/* nh_deliver_poll() for every engine of the hub (none is fine: then it
+ * waits for extra_fd alone). */
+int nh_deliver_hub_poll(struct nh_deliver_hub *h, int extra_fd, int timeout_ms);
+const char *nh_deliver_hub_last_error(const struct nh_deliver_hub *h);
 
 /* Why nh_deliver_poll() last returned -1; "" if it never did. */
 const char *nh_deliver_last_error(const struct nh_deliver *d);

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "deliver_opts.h"
 
-void nh_deliver_opts_from_config(const struct nh_config *cfg, const struct nh_security *sec,
-				 const struct nh_dest *dest, struct nh_retry_policy *retry,
-				 struct nh_deliver_opts *o)
+void nh_retry_policy_from_config(const struct nh_config *cfg, struct nh_retry_policy *retry)
 {
 	*retry = (struct nh_retry_policy){
 		.max_attempts = cfg->retry_max_attempts,
@@ -11,6 +9,13 @@ void nh_deliver_opts_from_config(const struct nh_config *cfg, const struct nh_se
 		.max_delay_ms = cfg->retry_max_delay_ms,
 		.max_age_ms = cfg->retry_max_age_ms,
 	};
+}
+
+void nh_deliver_opts_from_config(const struct nh_config *cfg, const struct nh_security *sec,
+				 const struct nh_dest *dest, struct nh_retry_policy *retry,
+				 struct nh_deliver_opts *o)
+{
+	nh_retry_policy_from_config(cfg, retry);
 	*o = (struct nh_deliver_opts){
 		.urls = (const char *const *)dest->urls,
 		.n_urls = dest->n_urls,

@@ -8,6 +8,7 @@
 #include "dispatch.h"
 #include "fnv.h"
 #include "log.h"
+#include "subject.h"
 
 /* Bodies read back from the spool into memory at a time: enough to keep
  * every lane busy, little enough to leave the rest on disk. */
@@ -23,6 +24,12 @@ struct nh_batch {
 	uint64_t first_ms;   /* wall clock of the first event: its age, max_age */
 	int64_t opened_ms;   /* monotonic: when batch_wait is up */
 };
+
+/* The JetStream sink's items are framed with their subject (subject.h). */
+static bool is_nats(const struct nh_dispatch *d)
+{
+	return nh_sink_ok(&d->sink) && d->sink.ops->kind == NH_SINK_NATS;
+}
 
 /* How many events an item stands for (batches carry several). */
 static uint64_t events_of(const struct nh_deliver_item *it)
@@ -62,7 +69,7 @@ static void spool_warn(struct nh_dispatch *d, const char *what, int err)
 static uint64_t spool_item(struct nh_dispatch *d, struct nh_deliver_item *it, bool free_body,
 			   bool copy)
 {
-	struct nh_spool_meta m = { .seq = it->seq, .key = it->key,
+	struct nh_spool_meta m = { .seq = it->id, .key = it->key,
 				   .first_ms = it->captured_ms, .attempts = it->attempts,
 				   .events = it->events };
 	uint64_t pos = 0, tag = 0;
@@ -104,6 +111,8 @@ static void dead_letter(struct nh_dispatch *d, const struct nh_deliver_item *it,
 		d->st.udrop[NH_UDROP_DEAD_LETTER] += events_of(it);
 		return;
 	}
+	if (is_nats(d))
+		nh_subject_unframe(it->body, it->len, &e.subject, &e.subject_len, &e.body, &e.len);
 	if (nh_dead_letter_write(d->dead_letter, &e) < 0) {
 		nh_warn("dead-letter file %s: %s; the event is counted as dropped",
 			nh_dead_letter_path(d->dead_letter), strerror(errno));
@@ -176,7 +185,7 @@ static void enter_spooling(struct nh_dispatch *d, const char *why)
 	/* Copies read from the spool are thrown away and read again, so
 	 * that the spool's order is the order again. */
 	nh_spool_rewind(d->spool);
-	n = nh_deliver_take(d->deliver, take_into_spool, d);
+	n = d->sink.ops->take(d->sink.engine, take_into_spool, d);
 	nh_info("%s %s: events go to the spool until it is read back (%zu moved from memory)",
 		d->dest_shown ? d->dest_shown : "webhook", why, n);
 }
@@ -184,7 +193,7 @@ static void enter_spooling(struct nh_dispatch *d, const char *why)
 static void submit(struct nh_dispatch *d, struct nh_deliver_item *it)
 {
 	if (!d->spooling) {
-		if (nh_deliver_submit_item(d->deliver, it) == 0)
+		if (d->sink.ops->submit(d->sink.engine, it) == 0)
 			return;
 		if (!d->spool) {
 			d->st.udrop[NH_UDROP_QUEUE_FULL] += events_of(it);
@@ -210,7 +219,7 @@ static void batch_send(struct nh_dispatch *d, struct nh_batch *b)
 		nh_buf_reset(&b->buf);
 		return;
 	}
-	it.seq = d->next_seq++;
+	it.seq = it.id = d->next_seq++;
 	it.key = d->cfg->order_per_client ? b->key : it.seq;
 	it.captured_ms = b->first_ms;
 	submit(d, &it);
@@ -227,7 +236,7 @@ static int batch_add(struct nh_dispatch *d, const struct nh_buf *body, uint64_t 
 		/* One batch per lane of the engine: the batches of one key
 		 * then always go to that key's lane, in order. */
 		d->n_batches = !d->cfg->order_per_client ? 1
-			       : d->deliver ? nh_deliver_n_lanes(d->deliver) : d->cfg->pool_size;
+			       : nh_sink_ok(&d->sink) ? d->sink.ops->n_lanes(d->sink.engine) : d->cfg->pool_size;
 		d->batches = calloc(d->n_batches, sizeof(*d->batches));
 		if (!d->batches)
 			return -1;
@@ -266,8 +275,8 @@ void nh_dispatch_send_due(struct nh_dispatch *d)
 		 * it goes on filling (up to body.batch) until the lane is free.
 		 * A backed-up client then moves body.batch events per round
 		 * trip instead of a few. */
-		if (d->cfg->order_per_client && !d->spooling && d->deliver &&
-		    nh_deliver_lane_busy(d->deliver, b->key))
+		if (d->cfg->order_per_client && !d->spooling && nh_sink_ok(&d->sink) &&
+		    d->sink.ops->lane_busy(d->sink.engine, b->key))
 			continue;
 		batch_send(d, b);
 	}
@@ -295,7 +304,9 @@ void nh_dispatch_body(struct nh_dispatch *d, struct nh_buf *body, uint64_t key, 
 	struct nh_deliver_item it = { 0 };
 
 	d->st.handed_over++;
-	if (d->cfg->batch > 1 && batch_add(d, body, key) == 0)
+	/* A batch is one HTTP request; JetStream takes each event as its own
+	 * message, with its own subject and Nats-Msg-Id. */
+	if (d->cfg->batch > 1 && !is_nats(d) && batch_add(d, body, key) == 0)
 		return;
 	if (take) {
 		it.body = nh_buf_detach(body, &it.len);
@@ -307,7 +318,7 @@ void nh_dispatch_body(struct nh_dispatch *d, struct nh_buf *body, uint64_t key, 
 		d->st.udrop[NH_UDROP_NO_BODY]++;
 		return;
 	}
-	it.seq = d->next_seq++;
+	it.seq = it.id = d->next_seq++;
 	it.key = d->cfg->order_per_client ? key : it.seq;
 	it.captured_ms = nh_wall_ms();
 	submit(d, &it);
@@ -317,7 +328,7 @@ void nh_dispatch_start(struct nh_dispatch *d)
 {
 	struct nh_spool_stats st;
 
-	if (!d->spool || !d->deliver)
+	if (!d->spool || !nh_sink_ok(&d->sink))
 		return;
 	nh_spool_stats(d->spool, &st);
 	if (st.records) {
@@ -331,7 +342,7 @@ void nh_dispatch_start(struct nh_dispatch *d)
 static void replay(struct nh_dispatch *d)
 {
 	size_t window = (size_t)d->cfg->pool_size * REPLAY_PER_LANE;
-	bool failing = nh_deliver_failing_ms(d->deliver) > 0;
+	bool failing = d->sink.ops->failing_ms(d->sink.engine) > 0;
 	uint64_t now = nh_wall_ms();
 
 	if (window < REPLAY_MIN)
@@ -340,13 +351,13 @@ static void replay(struct nh_dispatch *d)
 		window = d->cfg->queue_max;
 	/* Bodies on the wire that the spool also holds: reading on could
 	 * send their copies too. They end within cancel_timeout. */
-	if (nh_deliver_handed_over(d->deliver))
+	if (d->sink.ops->handed_over(d->sink.engine))
 		return;
 	/* While the endpoint fails, one body at a time finds out when it is
 	 * back; the rest stay on disk. */
 	if (failing)
 		window = 1;
-	while (nh_deliver_in_flight(d->deliver) < window) {
+	while (d->sink.ops->in_flight(d->sink.engine) < window) {
 		struct nh_deliver_item it = { 0 };
 		struct nh_spool_meta m;
 		uint64_t pos;
@@ -362,6 +373,7 @@ static void replay(struct nh_dispatch *d)
 			return;
 		}
 		it.seq = d->next_seq++;
+		it.id = m.seq; /* the spool keeps the identity; seq is this run's order */
 		it.key = m.key;
 		it.captured_ms = m.first_ms;
 		it.attempts = m.attempts;
@@ -373,7 +385,7 @@ static void replay(struct nh_dispatch *d)
 			free(it.body);
 			continue;
 		}
-		if (nh_deliver_submit_item(d->deliver, &it) < 0) {
+		if (d->sink.ops->submit(d->sink.engine, &it) < 0) {
 			/* Out of memory: it stays unacknowledged, and is read
 			 * again at the next rewind or start. */
 			free(it.body);
@@ -386,13 +398,13 @@ void nh_dispatch_pump(struct nh_dispatch *d)
 {
 	int64_t failing;
 
-	if (d->deliver)
+	if (nh_sink_ok(&d->sink))
 		nh_dispatch_send_due(d);
-	if (!d->spool || !d->deliver)
+	if (!d->spool || !nh_sink_ok(&d->sink))
 		return;
-	failing = nh_deliver_failing_ms(d->deliver);
+	failing = d->sink.ops->failing_ms(d->sink.engine);
 	if (!d->spooling && failing > 0 && failing >= (int64_t)d->cfg->spool_failing_ms &&
-	    nh_deliver_in_flight(d->deliver) > 0) {
+	    d->sink.ops->in_flight(d->sink.engine) > 0) {
 		char why[96];
 
 		snprintf(why, sizeof(why), "(every attempt has failed for %.1f s)",
@@ -409,18 +421,18 @@ uint64_t nh_dispatch_shutdown(struct nh_dispatch *d, int deadline_ms)
 {
 	uint64_t before = d->st.spooled;
 
-	if (!d->deliver)
+	if (!nh_sink_ok(&d->sink))
 		return 0;
 	nh_dispatch_flush(d);
-	nh_deliver_drain(d->deliver, deadline_ms);
+	d->sink.ops->drain(d->sink.engine, deadline_ms);
 	if (!d->spool) {
-		d->st.udrop[NH_UDROP_SHUTDOWN] += nh_deliver_in_flight(d->deliver);
+		d->st.udrop[NH_UDROP_SHUTDOWN] += d->sink.ops->in_flight(d->sink.engine);
 		return 0;
 	}
 	/* A request stopped here may have reached the endpoint: it is sent
 	 * again at the next start (at least once, not exactly once). */
-	nh_deliver_abort(d->deliver);
-	nh_deliver_take(d->deliver, take_into_spool, d);
+	d->sink.ops->abort(d->sink.engine);
+	d->sink.ops->take(d->sink.engine, take_into_spool, d);
 	if (nh_spool_sync(d->spool, true) < 0)
 		spool_warn(d, "cannot write", errno);
 	return d->st.spooled - before;

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "deadletter.h"
 #include "deliver.h"
+#include "sink.h"
 #include "event.h"
 #include "spool.h"
 #include "stats.h"
@@ -47,7 +48,7 @@ struct nh_batch;
 
 struct nh_dispatch {
 	const struct nh_config *cfg;
-	struct nh_deliver *deliver;   /* this destination's engine */
+	struct nh_sink sink;          /* this destination's engine: HTTP or JetStream */
 	struct nh_spool *spool;       /* NULL: no spool (memory only) */
 	const char *dest_shown;       /* the url(s) events are captured for, redacted:
 				       * written with each dead letter */

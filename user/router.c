@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
+#include <unistd.h>
+
 #include "body.h"
 #include "extended.h"
 #include "router.h"
+#include "subject.h"
 
 static bool event_has_topic(enum nh_event_type t)
 {
@@ -35,6 +38,19 @@ static int build_body(struct nh_router *r, const struct nh_event *ev)
 	return nh_body_build(&r->body, ev, r->cfg->encoding);
 }
 
+/* The JetStream sink's item: the subject goes with the body. */
+static int frame(struct nh_router *r, const struct nh_event *ev)
+{
+	if (!r->node[0]) {
+		if (r->cfg->node)
+			snprintf(r->node, sizeof(r->node), "%s", r->cfg->node);
+		else if (gethostname(r->node, sizeof(r->node) - 1) || !r->node[0])
+			snprintf(r->node, sizeof(r->node), "nanohook");
+	}
+	return nh_subject_frame(&r->framed, r->cfg->nats.subject, ev, r->node, r->body.data,
+				r->body.len);
+}
+
 void nh_router_event(void *ctx, const struct nh_event *ev)
 {
 	struct nh_router *r = ctx;
@@ -65,6 +81,15 @@ void nh_router_event(void *ctx, const struct nh_event *ev)
 	for (unsigned i = 0; dests; i++, dests >>= 1) {
 		if (!(dests & 1))
 			continue;
+		if (r->cfg->dests[i].kind == NH_SINK_NATS) {
+			if (frame(r, ev) < 0) {
+				r->dests[i].st.handed_over++;
+				r->dests[i].st.udrop[NH_UDROP_NO_BODY]++;
+				continue;
+			}
+			nh_dispatch_body(&r->dests[i], &r->framed, key, true);
+			continue;
+		}
 		/* The last destination takes the body itself; the others copy. */
 		nh_dispatch_body(&r->dests[i], &r->body, key, dests == 1);
 	}
@@ -72,6 +97,7 @@ void nh_router_event(void *ctx, const struct nh_event *ev)
 
 void nh_router_reset_extender(struct nh_router *r)
 {
+	r->node[0] = '\0'; /* node may have changed too */
 	nh_extender_free(r->extender);
 	r->extender = NULL;
 }
@@ -80,4 +106,5 @@ void nh_router_free(struct nh_router *r)
 {
 	nh_router_reset_extender(r);
 	nh_buf_free(&r->body);
+	nh_buf_free(&r->framed);
 }

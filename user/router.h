@@ -31,6 +31,8 @@ struct nh_router {
 	FILE *print_to;               /* bodies as JSON lines with --stdout */
 	struct nh_extender *extender; /* body.extended: made on first use */
 	struct nh_buf body;
+	struct nh_buf framed;         /* the JetStream sink's item: subject and body */
+	char node[256];               /* {node} of NATS subjects; "" until first used */
 	struct nh_router_stats st;
 };
 

@@ -54,7 +54,7 @@ struct nh_spool_opts {
 
 /* What a record holds besides its body. */
 struct nh_spool_meta {
-	uint64_t seq;      /* the producer's order number */
+	uint64_t seq;      /* the event's identity (nh_deliver_item.id): its webhook-id */
 	uint64_t key;      /* the ordering key (a hash of the client id) */
 	uint64_t first_ms; /* wall clock, ms since the epoch: when it was captured */
 	uint32_t attempts; /* failed attempts before it was spooled */

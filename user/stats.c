@@ -94,6 +94,14 @@ static void print_latency(FILE *out, const char *label, const struct nh_hist *h)
 		fprintf(out, "%g ms\n", p99 * 1000);
 }
 
+static bool has_nats(const struct nh_stats *s)
+{
+	for (size_t d = 0; d < s->n_dests; d++)
+		if (s->dests[d].sink && !strcmp(s->dests[d].sink, "nats"))
+			return true;
+	return false;
+}
+
 /* Each destination and endpoint, when there is more than one url. */
 static void print_pool(const struct nh_stats *s, FILE *out)
 {
@@ -102,11 +110,22 @@ static void print_pool(const struct nh_stats *s, FILE *out)
 	for (size_t d = 0; d < s->n_dests; d++) {
 		const struct nh_stats_dest *sd = &s->dests[d];
 
-		fprintf(out, "  destination %zu: %" PRIu64 " events, posted %" PRIu64
+		bool nats = sd->sink && !strcmp(sd->sink, "nats");
+
+		fprintf(out, "  destination %zu%s: %" PRIu64 " events, %s %" PRIu64
 			", dead %" PRIu64 ", dropped %" PRIu64 ", spooled %" PRIu64
-			", pending %" PRIu64 "%s\n", d, sd->handed_over, sd->delivered, sd->dead,
+			", pending %" PRIu64 "%s\n", d, nats ? " (nats)" : "", sd->handed_over,
+			nats ? "stored" : "posted", sd->delivered, sd->dead,
 			sd->dropped, sd->spooled, sd->queued + sd->running,
 			sd->spooling ? " (spooling)" : "");
+		if (nats)
+			fprintf(out, "    nats: %s%s, acks %" PRIu64 " (%" PRIu64 " duplicates), "
+				"negative %" PRIu64 ", timeouts %" PRIu64 ", failed %" PRIu64
+				", disconnects %" PRIu64 ", reconnects %" PRIu64 "\n",
+				sd->nats_connected ? "connected to " : "not connected",
+				sd->nats_connected ? sd->nats_server : "", sd->nats_acked,
+				sd->nats_duplicates, sd->nats_nak, sd->nats_timeouts, sd->nats_failed,
+				sd->nats_disconnects, sd->nats_reconnects);
 		for (size_t i = 0; i < s->n_endpoints; i++) {
 			const struct nh_stats_endpoint *e = &s->endpoints[i];
 
@@ -135,7 +154,8 @@ void nh_stats_print(const struct nh_stats *s, const char *title, FILE *out)
 	if (s->to_stdout) {
 		fprintf(out, "  printed   %10" PRIu64 "\n", s->printed);
 	} else {
-		fprintf(out, "  posted    %10" PRIu64 "  answered 2xx\n", s->delivered);
+		fprintf(out, "  posted    %10" PRIu64 "  answered 2xx%s\n", s->delivered,
+			has_nats(s) ? ", or stored by JetStream" : "");
 		fprintf(out, "  failed    %10" PRIu64 "  attempts (non-2xx %" PRIu64 ", transport %"
 			PRIu64 ", timeout %" PRIu64 ")\n",
 			s->attempts_failed_http + s->attempts_failed_transport +
@@ -265,6 +285,35 @@ static void prometheus_pool(struct prom *pr, const struct nh_stats *s)
 			p(pr, "nanohook_destination_events_total{destination=\"%zu\",outcome=\"%s\"} %"
 			  PRIu64 "\n", d, outcomes[o], v[o]);
 	}
+	head(pr, "destination_info", "gauge", "1 for each destination, with its sink (http, nats).");
+	for (size_t d = 0; d < s->n_dests; d++)
+		p(pr, "nanohook_destination_info{destination=\"%zu\",sink=\"%s\"} 1\n", d,
+		  s->dests[d].sink ? s->dests[d].sink : "http");
+	head(pr, "nats_acks_total", "counter",
+	     "JetStream's answers to published events: stored, duplicate (stored before), "
+	     "negative, timeout (none in time), failed (not sent: no connection).");
+	for (size_t d = 0; d < s->n_dests; d++) {
+		const struct nh_stats_dest *sd = &s->dests[d];
+		const char *const results[] = { "stored", "duplicate", "negative", "timeout", "failed" };
+		uint64_t v[] = { sd->nats_acked - sd->nats_duplicates, sd->nats_duplicates,
+				 sd->nats_nak, sd->nats_timeouts, sd->nats_failed };
+
+		if (!sd->sink || strcmp(sd->sink, "nats"))
+			continue;
+		for (size_t k = 0; k < 5; k++)
+			p(pr, "nanohook_nats_acks_total{destination=\"%zu\",result=\"%s\"} %" PRIu64
+			  "\n", d, results[k], v[k]);
+	}
+	head(pr, "nats_connected", "gauge", "1 while connected to a NATS server.");
+	for (size_t d = 0; d < s->n_dests; d++)
+		if (s->dests[d].sink && !strcmp(s->dests[d].sink, "nats"))
+			p(pr, "nanohook_nats_connected{destination=\"%zu\"} %d\n", d,
+			  s->dests[d].nats_connected);
+	head(pr, "nats_reconnects_total", "counter", "Times the NATS connection came back.");
+	for (size_t d = 0; d < s->n_dests; d++)
+		if (s->dests[d].sink && !strcmp(s->dests[d].sink, "nats"))
+			p(pr, "nanohook_nats_reconnects_total{destination=\"%zu\"} %" PRIu64 "\n", d,
+			  s->dests[d].nats_reconnects);
 	head(pr, "endpoint_requests_total", "counter", "Finished requests to each endpoint, by result.");
 	for (size_t i = 0; i < s->n_endpoints; i++) {
 		const struct nh_stats_endpoint *e = &s->endpoints[i];

@@ -51,11 +51,17 @@ const char *nh_udrop_name(enum nh_udrop r);
 #define NH_STATS_ENDPOINTS_MAX 128
 
 struct nh_stats_dest {
+	const char *sink;      /* "http" or "nats" */
 	uint64_t handed_over;  /* events (copies) given to this destination */
 	uint64_t delivered, spooled, dead, dropped;
 	uint64_t queued, running, spool_records;
 	bool spooling;
 	double failing_s;
+	/* sink nats: the connection and the acknowledgements */
+	bool nats_connected;
+	char nats_server[256];
+	uint64_t nats_acked, nats_duplicates, nats_nak, nats_timeouts, nats_failed;
+	uint64_t nats_reconnects, nats_disconnects;
 };
 
 struct nh_stats_endpoint {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "subject.h"
 #include "hocon.h"
 
 #include "fuzz_check.h"
@@ -118,8 +119,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(cfg.dests[d].n_urls >= 1 && cfg.dests[d].n_urls <= NH_DEST_URLS_MAX);
 			for (size_t e = 0; e < d; e++)
 				CHECK(strcmp(cfg.dests[d].key, cfg.dests[e].key) != 0);
-			for (size_t i = 0; i < cfg.dests[d].n_urls; i++)
+			for (size_t i = 0; cfg.dests[d].kind == NH_SINK_HTTP && i < cfg.dests[d].n_urls; i++)
 				CHECK(strstr(cfg.dests[d].key, cfg.dests[d].urls[i]) != NULL);
+			/* The NATS destination: one, last, named by its stream,
+			 * with a template that passes its own check. */
+			if (cfg.dests[d].kind == NH_SINK_NATS) {
+				char why[256];
+
+				CHECK(d == cfg.n_dests - 1 && d > 0);
+				CHECK(!strncmp(cfg.dests[d].key, "nats:", 5) &&
+				      !strcmp(cfg.dests[d].key + 5, cfg.nats.stream));
+				CHECK(nh_subject_check(cfg.nats.subject, why, sizeof(why)) == 0);
+			}
 			free(shown);
 		}
 		for (size_t r = 0; r < cfg.n_rules; r++)

@@ -920,6 +920,24 @@ static const struct error_case value_errors[] = {
 	  "t.conf:3:48: webhook.events[0].url: '7' must start with http:// or https://\n" },
 	{ NH("nanohook { lane.inflight = 0 }"),
 	  "t.conf:5:28: nanohook.lane.inflight: 0 is out of range 1..64\n" },
+	{ NH("nanohook { nats { stream = S } }"),
+	  "t.conf:5:12: nanohook.nats: missing required key 'url' (url = \"nats://127.0.0.1:4222\")\n" },
+	{ NH("nanohook { nats { url = \"http://n:4222\" } }"),
+	  "t.conf:5:25: nanohook.nats.url: 'http://n:4222' is not a nats:// or tls:// url\n" },
+	{ NH("nanohook { nats { url = \"nats://n\", subject = \"a..b\" } }"),
+	  "t.conf:5:47: nanohook.nats.subject: 'a..b' has an empty token (a leading, trailing or doubled '.')\n" },
+	{ NH("nanohook { nats { url = \"nats://n\", subject = \"a.{who}\" } }"),
+	  "t.conf:5:47: nanohook.nats.subject: '{who}': a {name} is one of {action} {clientid} {username} {topic} {node}, and fills a whole token\n" },
+	{ NH("nanohook { nats { url = \"nats://n\", subject = \"a.b*\" } }"),
+	  "t.conf:5:47: nanohook.nats.subject: 'b*': a token is either a {name} or text without blanks, '*', '>', '{' or '}'\n" },
+	{ NH("nanohook { nats { url = \"nats://n\", stream = \"a.b\" } }"),
+	  "t.conf:5:46: nanohook.nats.stream: 'a.b' is not a stream name (no blanks, '.', '*', '>', '/' or '\\')\n" },
+	{ WH_BARE(" url = \"http://h/\"\n events = [ { event = on_client_connack, sink = kafka } ]"),
+	  "t.conf:3:49: webhook.events[0].sink: expected http, nats or both, got 'kafka'\n" },
+	{ WH_BARE(" url = \"http://h/\"\n events = [ { event = on_client_connack, sink = nats } ]"),
+	  "t.conf:3:1: a rule has sink = nats, but there is no nanohook.nats { url = \"nats://...\", stream = \"...\" } block\n" },
+	{ WH_BARE(" url = \"http://h/\"\n events = [ { event = on_client_connack, sink = nats, url = \"http://x/\" } ]"),
+	  "t.conf:3:55: webhook.events[0].url: a rule with sink = nats posts nowhere; url is for sink = http or both\n" },
 	{ NH("nanohook { circuit { failures = 0 } }"),
 	  "t.conf:5:33: nanohook.circuit.failures: 0 is out of range 1..1000000\n" },
 	{ NH("nanohook { sign = on }"),
@@ -967,6 +985,54 @@ static void test_pool_and_rule_urls(void **state)
 	assert_int_equal(nh_config_dests(&cfg, NH_EV_PUBLISH, "x/1", 3), 1u << 0);
 	assert_int_equal(nh_config_dests(&cfg, NH_EV_PUBLISH, "y", 1), 0);
 	assert_int_equal(nh_config_dests(&cfg, NH_EV_CONNACK, NULL, 0), 1u << 0);
+	free(msgs);
+	nh_config_free(&cfg);
+}
+
+/* sink = nats | both: the NATS destination comes after the HTTP ones, a
+ * rule for both is a rule per destination, and the defaults fill in. */
+static void test_nats_sink(void **state)
+{
+	static const char text[] =
+		"webhook {\n"
+		" url = \"http://a:1/h\"\n"
+		" events = [\n"
+		"  { event = on_message_publish, topic = \"t/#\", sink = both }\n"
+		"  { event = on_client_connack, sink = nats }\n"
+		"  { event = on_client_disconnected }\n"
+		" ]\n"
+		"}\n"
+		"nanohook { nats { url = [\"nats://n1:4222\", \"tls://n2:4222\"], replicas = 3 } }\n";
+	struct nh_config cfg;
+	char *msgs;
+
+	(void)state;
+	assert_int_equal(load_text(text, &cfg, &msgs), 0);
+	assert_string_equal(msgs, "");
+	assert_int_equal(cfg.n_dests, 2);
+	assert_int_equal(cfg.dests[0].kind, NH_SINK_HTTP);
+	assert_int_equal(cfg.dests[1].kind, NH_SINK_NATS);
+	assert_string_equal(cfg.dests[1].key, "nats:NANOHOOK");
+	assert_int_equal(cfg.dests[1].n_urls, 2);
+	assert_string_equal(cfg.dests[1].urls[1], "tls://n2:4222");
+	assert_string_equal(cfg.nats.stream, "NANOHOOK");
+	assert_string_equal(cfg.nats.subject, "nanohook.{action}.{clientid}");
+	assert_false(cfg.nats.create);
+	assert_int_equal(cfg.nats.replicas, 3);
+	assert_int_equal(cfg.nats.duplicate_window_ms, 120000);
+	assert_int_equal(cfg.n_rules, 4);
+	assert_int_equal(nh_config_dests(&cfg, NH_EV_PUBLISH, "t/1", 3), 3u);
+	assert_int_equal(nh_config_dests(&cfg, NH_EV_PUBLISH, "u", 1), 0);
+	assert_int_equal(nh_config_dests(&cfg, NH_EV_CONNACK, NULL, 0), 1u << 1);
+	assert_int_equal(nh_config_dests(&cfg, NH_EV_DISCONNECTED, NULL, 0), 1u << 0);
+	free(msgs);
+	nh_config_free(&cfg);
+
+	/* A nats block no rule uses is said, not an error. */
+	assert_int_equal(load_text(NH("nanohook { nats { url = \"nats://n\" } }"), &cfg, &msgs), 0);
+	assert_string_equal(msgs, "t.conf:5:12: nanohook.nats: no rule has sink = nats or both, "
+				  "so nothing is published to NATS\n");
+	assert_int_equal(cfg.n_dests, 1);
 	free(msgs);
 	nh_config_free(&cfg);
 }
@@ -1157,6 +1223,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_pool_and_rule_urls),
+		cmocka_unit_test(test_nats_sink),
 		cmocka_unit_test(test_good_values),
 		cmocka_unit_test(test_event_names),
 		cmocka_unit_test(test_tls_and_sign),

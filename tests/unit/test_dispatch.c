@@ -59,8 +59,8 @@ static void setup(struct fixture *f, unsigned batch, const char *wait)
 	o.queue_max = 100;
 	f->disp.cfg = &f->cfg;
 	f->disp.clock = &f->fc.clock;
-	f->disp.deliver = nh_deliver_new(&o, err, sizeof(err));
-	if (!f->disp.deliver)
+	f->disp.sink = nh_sink_http(nh_deliver_new(&o, err, sizeof(err)));
+	if (!nh_sink_ok(&f->disp.sink))
 		fail_msg("nh_deliver_new: %s", err);
 	f->router.cfg = &f->cfg;
 	f->router.dests = &f->disp;
@@ -69,7 +69,7 @@ static void setup(struct fixture *f, unsigned batch, const char *wait)
 static void teardown(struct fixture *f)
 {
 	nh_dispatch_free(&f->disp);
-	nh_deliver_free(f->disp.deliver);
+	nh_sink_free(&f->disp.sink);
 	nh_router_free(&f->router);
 	nh_config_free(&f->cfg);
 }
@@ -104,7 +104,7 @@ static const char *other_lane_client(const struct fixture *f, const char *id)
 
 static size_t handed_to_engine(const struct fixture *f)
 {
-	return nh_deliver_in_flight(f->disp.deliver);
+	return nh_deliver_in_flight(nh_sink_http_engine(&f->disp.sink));
 }
 
 static void a_batch_leaves_when_batch_wait_is_up(void **state)
@@ -216,8 +216,8 @@ static void an_event_goes_to_each_destination_that_wants_it(void **state)
 					     .timeout_ms = 1000, .queue_max = 100 };
 
 		disp[i].cfg = &cfg;
-		disp[i].deliver = nh_deliver_new(&o, err, sizeof(err));
-		if (!disp[i].deliver)
+		disp[i].sink = nh_sink_http(nh_deliver_new(&o, err, sizeof(err)));
+		if (!nh_sink_ok(&disp[i].sink))
 			fail_msg("nh_deliver_new: %s", err);
 	}
 	router.cfg = &cfg;
@@ -232,10 +232,10 @@ static void an_event_goes_to_each_destination_that_wants_it(void **state)
 	assert_int_equal(router.st.wanted, 2);
 	assert_int_equal(disp[0].st.handed_over, 2);
 	assert_int_equal(disp[1].st.handed_over, 1);
-	assert_int_equal(nh_deliver_in_flight(disp[0].deliver), 2);
-	assert_int_equal(nh_deliver_in_flight(disp[1].deliver), 1);
+	assert_int_equal(nh_deliver_in_flight(nh_sink_http_engine(&disp[0].sink)), 2);
+	assert_int_equal(nh_deliver_in_flight(nh_sink_http_engine(&disp[1].sink)), 1);
 	for (size_t i = 0; i < 2; i++)
-		nh_deliver_free(disp[i].deliver);
+		nh_sink_free(&disp[i].sink);
 	nh_router_free(&router);
 	nh_config_free(&cfg);
 }
