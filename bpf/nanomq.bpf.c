@@ -8,7 +8,9 @@
  *  nano_msg_notify_connect(cparam, code)           the same before 0.24.2
  *  nano_msg_notify_disconnect(cparam, code)
  *  handle_pub(work, pipe_ct, proto, is_event)      publish, entry + return:
- *      the publish is decoded inside, and only a 0 return means accepted.
+ *      the publish is decoded inside, and only a 0 return means accepted;
+ *  handle_pub_retain(work, topic)                  or, one trap, where the
+ *      build keeps it as a function (handle_pub calls it once accepted).
  *  conn_handler(packet, cparam, max)               the raw CONNECT
  *  nni_pipe_set_pid(pipe, id)                      which client a pipe id is
  *  decode_sub_msg / decode_unsub_msg(work)         the raw (UN)SUBSCRIBE
@@ -146,29 +148,17 @@ int BPF_KPROBE(nmq_handle_pub, void *work, void *pipe_ct, __u64 proto,
 	return 0;
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
+/* An accepted publish: work->pub_packet holds it decoded, work->cparam
+ * names the publisher. */
+static __always_inline int emit_publish(const void *work, __u8 is_event)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct nmq_pub_call *call;
 	struct nh_record *rec;
-	const void *work, *pp, *cp, *payload = NULL;
+	const void *pp, *cp, *payload = NULL;
 	const char *topic = NULL;
 	bool fault = false;
 	__u32 len = 0, payload_len = 0;
 	__u16 packet_id = 0;
-	__u8 is_event, hdr = 0;
-
-	call = bpf_map_lookup_elem(&pub_calls, &id);
-	if (!call)
-		return 0;
-	work = (const void *)call->work;
-	is_event = call->is_event;
-	bpf_map_delete_elem(&pub_calls, &id);
-
-	/* reason_code is an enum: only the low 32 bits are defined. */
-	if ((__u32)ret != 0 || !nh_target_hit())
-		return 0;
+	__u8 hdr = 0;
 
 	/* Adjacent in every release: one read for the two (see nh_span). */
 	if (off.work_cparam == off.work_pub_packet - 8) {
@@ -222,6 +212,41 @@ int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
 
 	nh_finish(rec, fault);
 	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(nmq_handle_pub_ret, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct nmq_pub_call *call;
+	const void *work;
+	__u8 is_event;
+
+	call = bpf_map_lookup_elem(&pub_calls, &id);
+	if (!call)
+		return 0;
+	work = (const void *)call->work;
+	is_event = call->is_event;
+	bpf_map_delete_elem(&pub_calls, &id);
+
+	/* reason_code is an enum: only the low 32 bits are defined. */
+	if ((__u32)ret != 0 || !nh_target_hit())
+		return 0;
+	return emit_publish(work, is_event);
+}
+
+/* handle_pub_retain(work, topic), where the build has it as a function of
+ * its own: handle_pub calls it only once every check has passed, so one
+ * trap sees each accepted publish (userspace attaches this instead of the
+ * pair above only after checking that from the binary). It cannot tell
+ * NanoMQ's own $SYS notices (is_event) from clients' publishes; those are
+ * QoS 0 (nano_msg_notify), and the flag matters only for QoS 2. */
+SEC("uprobe")
+int BPF_KPROBE(nmq_pub_accepted, void *work)
+{
+	if (!nh_target_hit() || !work)
+		return 0;
+	return emit_publish(work, 0);
 }
 
 /* A raw packet (CONNECT with its fixed header; SUBSCRIBE/UNSUBSCRIBE or

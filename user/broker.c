@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "broker.h"
+#include "config.h"
 #include "deliveries.h"
 #include "disasm.h"
 #include "elf_file.h"
@@ -58,6 +59,43 @@ void nh_finding_add(struct nh_target *t, bool ok, const char *what,
 	va_start(ap, value_fmt);
 	vsnprintf(f->value, sizeof(f->value), value_fmt, ap);
 	va_end(ap);
+}
+
+void nh_print_traps(FILE *out, const struct nh_probe *probes, const bool *used, size_t n_probes,
+		    const struct nh_trap_fn *fns)
+{
+	fputs("traps per event (uprobes and uretprobes on one event's path, in the broker's thread):\n",
+	      out);
+	for (int e = NH_EV_NONE + 1; e < NH_EV_MAX; e++) {
+		char each[256] = "", conn[256] = "";
+		size_t at = 0, cat = 0;
+		unsigned n = 0;
+
+		for (size_t p = 0; p < n_probes; p++) {
+			const struct nh_trap_fn *f = &fns[probes[p].fn];
+			const char *kind = probes[p].ret ? " (return)" : "";
+
+			if (!used[p] || !(f->events & (1u << e)))
+				continue;
+			if (f->per_connection & (1u << e)) {
+				if (cat < sizeof(conn))
+					cat += (size_t)snprintf(conn + cat, sizeof(conn) - cat, "%s%s%s",
+								cat ? ", " : "", f->name, kind);
+				continue;
+			}
+			n++;
+			if (at < sizeof(each))
+				at += (size_t)snprintf(each + at, sizeof(each) - at, "%s%s%s",
+						       at ? " + " : "", f->name, kind);
+		}
+		if (!n && !cat) {
+			fprintf(out, "  %-27s -  not probed in this build\n",
+				nh_event_name((enum nh_event_type)e));
+			continue;
+		}
+		fprintf(out, "  %-27s %u  %s%s%s\n", nh_event_name((enum nh_event_type)e), n, each,
+			cat ? "; once per connection: " : "", conn);
+	}
 }
 
 void nh_target_print_findings(const struct nh_target *t, FILE *out)

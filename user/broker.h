@@ -171,7 +171,24 @@ struct nh_broker {
 	int (*decode)(struct nh_attachment *a, const struct nh_record *rec,
 		      struct nh_event *ev,
 		      void (*emit)(void *ctx, const struct nh_event *ev), void *emit_ctx);
+	/* Optional, for `nanohook probe`: the traps each event costs with
+	 * every event wanted (nh_print_traps). */
+	void (*traps)(const struct nh_target *t, FILE *out);
 };
+
+/* A probed function as nh_print_traps() counts it: the events whose path
+ * runs through it, and those for which it fires once per connection
+ * rather than once per event (it names the client for later events). */
+struct nh_trap_fn {
+	const char *name;
+	uint32_t events;
+	uint32_t per_connection;
+};
+
+/* "traps per event": for each event, the probes (used[p]) a single event
+ * hits in the broker's thread, by function, entry or return. */
+void nh_print_traps(FILE *out, const struct nh_probe *probes, const bool *used, size_t n_probes,
+		    const struct nh_trap_fn *fns);
 
 extern const struct nh_broker nh_broker_nanomq;
 extern const struct nh_broker nh_broker_mosquitto;

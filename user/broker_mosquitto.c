@@ -636,6 +636,21 @@ static int mosq_decode(struct nh_attachment *a, const struct nh_record *rec,
 	return 0;
 }
 
+static void mosq_traps(const struct nh_target *t, FILE *out)
+{
+	const struct mosq_resolved *r = t->resolved;
+	struct nh_trap_fn fns[FN_MAX];
+	bool used[P_MAX];
+
+	if (!r)
+		return;
+	for (int i = 0; i < FN_MAX; i++)
+		fns[i] = (struct nh_trap_fn){ .name = mosq_fns[i].name, .events = mosq_fns[i].events };
+	for (int p = 0; p < P_MAX; p++)
+		used[p] = r->have[mosq_probes[p].fn];
+	nh_print_traps(out, mosq_probes, used, P_MAX, fns);
+}
+
 const struct nh_broker nh_broker_mosquitto = {
 	.name = "mosquitto",
 	.id = NH_BROKER_MOSQUITTO,
@@ -645,4 +660,5 @@ const struct nh_broker nh_broker_mosquitto = {
 	.detach = mosq_detach,
 	.release = mosq_release,
 	.decode = mosq_decode,
+	.traps = mosq_traps,
 };

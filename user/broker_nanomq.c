@@ -47,13 +47,14 @@ const struct nmq_fn_info nmq_fns[FN_MAX] = {
 	[FN_DB_DEL] = { "dbhash_del_topic", EV(NH_EV_SESSION_UNSUBSCRIBED) },
 	[FN_QOS_SET] = { "nni_qos_db_set", EV(NH_EV_DELIVERED) | EV(NH_EV_ACKED) },
 	[FN_QOS_REMOVE] = { "nni_qos_db_remove", EV(NH_EV_ACKED) },
+	[FN_PUB_ACCEPTED] = { "handle_pub_retain", EV(NH_EV_PUBLISH) },
 };
 
 /* The probes: the programs of bpf/nanomq.bpf.c and where each goes. */
 enum nmq_probe {
 	P_NOTIFY, P_NOTIFY_CONNECT, P_NOTIFY_DISCONNECT, P_HANDLE_PUB, P_HANDLE_PUB_RET,
 	P_CONN_HANDLER, P_PIPE_SET_PID, P_DECODE_SUB, P_DECODE_UNSUB, P_DB_INSERT, P_DB_DEL,
-	P_QOS_SET, P_QOS_REMOVE, P_MAX
+	P_QOS_SET, P_QOS_REMOVE, P_PUB_ACCEPTED, P_MAX
 };
 
 static const struct nh_probe nmq_probes[P_MAX] = {
@@ -71,6 +72,8 @@ static const struct nh_probe nmq_probes[P_MAX] = {
 	[P_DB_DEL] = { .program = "nmq_db_del", .fn = FN_DB_DEL },
 	[P_QOS_SET] = { .program = "nmq_qos_set", .fn = FN_QOS_SET },
 	[P_QOS_REMOVE] = { .program = "nmq_qos_remove", .fn = FN_QOS_REMOVE },
+	/* or one trap, where handle_pub_retain is a function of its own */
+	[P_PUB_ACCEPTED] = { .program = "nmq_pub_accepted", .fn = FN_PUB_ACCEPTED },
 };
 
 static int nmq_detect(struct nh_elf *elf)
@@ -122,13 +125,14 @@ static int nmq_sites(const struct nh_target *t, const struct nmq_resolved *r,
 	for (int p = 0; p < P_MAX; p++) {
 		int i = nmq_probes[p].fn;
 		uint32_t want = o->events ? o->events & nmq_fns[i].events : nmq_fns[i].events;
-		bool notify = i <= FN_NOTIFY_DISCONNECT; /* one form or the other: resolve chose */
+		/* one form or the other: resolve chose */
+		bool alternative = i <= FN_NOTIFY_DISCONNECT || i == FN_PUB_ACCEPTED;
 
 		sites[p] = (struct nh_probe_site){ .use = want != 0, .file_off = r->fn[i] };
 		if (!want || (r->have[i] && nmq_needs_offsets(&r->off, i)))
 			continue;
 		sites[p].use = false;
-		if (notify || !o->events)
+		if (alternative || !o->events)
 			continue;
 		if (r->stripped)
 			snprintf(err, errlen, "%s: this NanoMQ build is stripped and %s, which %s "
@@ -141,6 +145,9 @@ static int nmq_sites(const struct nh_target *t, const struct nmq_resolved *r,
 				 t->exe, nmq_fns[i].name);
 		return -1;
 	}
+	/* Accepted publishes: one trap where the build allows, not two. */
+	if (sites[P_PUB_ACCEPTED].use)
+		sites[P_HANDLE_PUB].use = sites[P_HANDLE_PUB_RET].use = false;
 	return 0;
 }
 
@@ -182,6 +189,28 @@ static int nmq_attach(struct nh_target *t, const struct nh_attach_opts *o,
 	return 0;
 }
 
+static void nmq_traps(const struct nh_target *t, FILE *out)
+{
+	const struct nmq_resolved *r = t->resolved;
+	struct nh_attach_opts all = { 0 };
+	struct nh_probe_site sites[P_MAX];
+	struct nh_trap_fn fns[FN_MAX];
+	bool used[P_MAX];
+	char err[256];
+
+	if (!r || nmq_sites(t, r, &all, sites, err, sizeof(err)))
+		return;
+	for (int i = 0; i < FN_MAX; i++) {
+		bool names_clients = i <= FN_NOTIFY_DISCONNECT || i == FN_PIPE_SET_PID;
+
+		fns[i] = (struct nh_trap_fn){ .name = nmq_fns[i].name, .events = nmq_fns[i].events,
+					      .per_connection = names_clients ? BY_PIPE : 0 };
+	}
+	for (int p = 0; p < P_MAX; p++)
+		used[p] = sites[p].use;
+	nh_print_traps(out, nmq_probes, used, P_MAX, fns);
+}
+
 static void nmq_detach(struct nh_attachment *a)
 {
 	nh_broker_state_free(a->state);
@@ -203,4 +232,5 @@ const struct nh_broker nh_broker_nanomq = {
 	.detach = nmq_detach,
 	.release = nmq_release,
 	.decode = nmq_decode,
+	.traps = nmq_traps,
 };

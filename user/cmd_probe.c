@@ -27,6 +27,8 @@ int nh_cmd_probe(pid_t pid, const char *exe_path, const struct nh_broker *broker
 		fprintf(stderr, "nanohook: error: %s\n", err);
 		printf("verdict: refuse to attach\n");
 	} else {
+		if (t.broker->traps)
+			t.broker->traps(&t, stdout);
 		printf("verdict: can attach\n");
 	}
 	nh_target_close(&t);

@@ -29,7 +29,10 @@
 enum nmq_fn {
 	FN_NOTIFY, FN_NOTIFY_CONNECT, FN_NOTIFY_DISCONNECT,
 	FN_HANDLE_PUB, FN_CONN_HANDLER, FN_PIPE_SET_PID, FN_DECODE_SUB, FN_DECODE_UNSUB,
-	FN_DB_INSERT, FN_DB_DEL, FN_QOS_SET, FN_QOS_REMOVE, FN_MAX
+	FN_DB_INSERT, FN_DB_DEL, FN_QOS_SET, FN_QOS_REMOVE,
+	/* handle_pub_retain: one trap per accepted publish instead of
+	 * handle_pub's two, where the build has it (nmq_resolve_pub_accepted) */
+	FN_PUB_ACCEPTED, FN_MAX
 };
 
 #define EV(e) (1u << (e))
@@ -88,6 +91,9 @@ struct nmq_state {
 
 /* nanomq_resolve.c: a build with symbols; t->resolved is r. */
 int nmq_resolve_symbols(struct nh_target *t, struct nmq_resolved *r, char *err, size_t errlen);
+/* handle_pub_retain, when the binary shows it is a function that only
+ * handle_pub calls (so only for accepted publishes); else the pair. */
+void nmq_resolve_pub_accepted(struct nh_target *t, struct nmq_resolved *r);
 /* Does the probe on function fn read only offsets that were established? */
 bool nmq_needs_offsets(const struct nmq_offsets *o, int fn);
 /* For both resolvers: a finding for an offset (-1: missing). */

@@ -286,7 +286,7 @@ int nmq_resolve_symbols(struct nh_target *t, struct nmq_resolved *r, char *err, 
 		nh_finding_add(t, false, "function nano_msg_notify", "not in .symtab or .dynsym", "-");
 		ok = false;
 	}
-	for (int i = FN_HANDLE_PUB; i < FN_MAX; i++)
+	for (int i = FN_HANDLE_PUB; i < FN_PUB_ACCEPTED; i++)
 		r->have[i] = !find_func(t, nmq_fns[i].name, i == FN_HANDLE_PUB, &r->fn[i]);
 	if (!r->have[FN_HANDLE_PUB])
 		ok = false;
@@ -309,5 +309,79 @@ int nmq_resolve_symbols(struct nh_target *t, struct nmq_resolved *r, char *err, 
 	}
 	nmq_pub_packet_offsets(t, o);
 	resolve_extra(t, o);
+	nmq_resolve_pub_accepted(t, r);
 	return 0;
+}
+
+/* Does any direct call or jump to target lie outside [lo, hi)? A byte
+ * scan of every executable segment: a false hit only makes this say yes,
+ * which keeps the two probes, never the wrong one. */
+static bool called_elsewhere(struct nh_elf *elf, enum nh_arch arch, uint64_t target, uint64_t lo,
+			     uint64_t hi)
+{
+	struct nh_elf_seg segs[8];
+	int n = nh_elf_exec_segments(elf, segs, 8);
+
+	if (n <= 0 || n > 8)
+		return true;
+	for (int i = 0; i < n; i++) {
+		uint64_t hits[64];
+		uint8_t *code = malloc(segs[i].size ? segs[i].size : 1);
+		int k;
+
+		if (!code || nh_elf_read_vaddr(elf, segs[i].vaddr, code, segs[i].size)) {
+			free(code);
+			return true;
+		}
+		k = nh_disasm_scan_refs(arch, code, segs[i].size, segs[i].vaddr, target,
+					NH_REF_BRANCH, hits, 64);
+		free(code);
+		if (k < 0 || k > 64)
+			return true;
+		for (int j = 0; j < k; j++)
+			if (hits[j] < lo || hits[j] >= hi)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * NanoMQ's handle_pub ends with handle_pub_retain(work, topic), reached
+ * only once decoding, topic, alias and ACL checks have passed. It is
+ * static inline: a function of its own at -O0 (the packages, the Docker
+ * image) and in Debug builds, inlined in Release ones. Where it is a
+ * function that handle_pub calls and no other code does, its entry sees
+ * every accepted publish, with work in its first argument: one trap
+ * instead of handle_pub's entry and return.
+ */
+void nmq_resolve_pub_accepted(struct nh_target *t, struct nmq_resolved *r)
+{
+	static const char what[] = "one trap per publish";
+	enum nh_arch arch = nh_disasm_arch_for_machine(nh_elf_machine(t->elf));
+	struct nh_sym hp, acc;
+	uint8_t *code;
+	int calls;
+
+	if (nh_elf_find_func(t->elf, "handle_pub", &hp) || !hp.size ||
+	    nh_elf_find_func(t->elf, "handle_pub_retain", &acc)) {
+		nh_finding_add(t, true, what, "handle_pub_retain is inlined here: handle_pub's "
+			       "entry and return (2 traps)", "-");
+		return;
+	}
+	code = malloc(hp.size);
+	calls = code && !nh_elf_read_vaddr(t->elf, hp.vaddr, code, hp.size)
+		? nh_disasm_func_refs(arch, code, hp.size, hp.vaddr, acc.vaddr, NH_REF_BRANCH, NULL, 0)
+		: -1;
+	free(code);
+	if (calls < 1 || called_elsewhere(t->elf, arch, acc.vaddr, hp.vaddr, hp.vaddr + hp.size)) {
+		nh_finding_add(t, true, what, calls < 1 ? "handle_pub does not call handle_pub_retain: "
+			       "handle_pub's entry and return (2 traps)"
+			       : "handle_pub_retain has other callers: handle_pub's entry and return "
+			       "(2 traps)", "-");
+		return;
+	}
+	r->fn[FN_PUB_ACCEPTED] = acc.file_off;
+	r->have[FN_PUB_ACCEPTED] = true;
+	nh_finding_add(t, true, what, "handle_pub_retain, called only by handle_pub once accepted",
+		       "0x%llx", (unsigned long long)acc.vaddr);
 }

@@ -521,7 +521,7 @@ int nmq_resolve_stripped(struct nh_target *t, struct nmq_resolved *r, char *err,
 	o->msg_header_len = -1;
 
 	/* The other probes: only those whose offsets are all known. */
-	for (int i = FN_HANDLE_PUB + 1; i < FN_MAX; i++) {
+	for (int i = FN_HANDLE_PUB + 1; i < FN_PUB_ACCEPTED; i++) {
 		if (!nmq_needs_offsets(o, i)) {
 			add_func(t, nmq_fns[i].name, false, NULL,
 				 "not on a stripped build: its probe reads nng_msg/nni_pipe "
@@ -537,6 +537,8 @@ int nmq_resolve_stripped(struct nh_target *t, struct nmq_resolved *r, char *err,
 		if (r->have[i])
 			r->fn[i] = f.file_off;
 	}
+	nh_finding_add(t, true, "one trap per publish", "not on a stripped build (handle_pub_retain "
+		       "has no name to find): handle_pub's entry and return (2 traps)", "-");
 	rc = 0;
 out:
 	stripped_free(&sc);

@@ -95,6 +95,21 @@ cat >"$WORK/$name.expected" <<'EXP'
 EXP
 same_bodies "$name: refused connack, rejected publish, \$SYS notice, + filter" "$WORK/$name.expected" "$SINK_OUT"
 
+# Traps per publish: one where handle_pub_retain is a function of its own
+# (-O0, as NanoMQ's packages and Docker image are built), handle_pub's
+# entry and return where it is inlined (-O3) or cannot be named (stripped).
+name=fixture-traps
+for build in O0:1 O3:2 O0s:2; do
+	b=${build%:*} want=${build#*:}
+	"$NANOHOOK" probe --exe "$NH_BUILD/fixture/nmq_fixture-$b" >"$WORK/$name-$b.out" 2>&1
+	got=$(awk '$1 == "on_message_publish" { print $2 }' "$WORK/$name-$b.out")
+	if [ "$got" = "$want" ]; then
+		ok "$name: -$b: $want trap(s) per publish ($(awk '$1 == "on_message_publish" { $1 = $2 = ""; print }' "$WORK/$name-$b.out" | sed 's/^ *//'))"
+	else
+		not_ok "$name: -$b" "${got:-no} traps per publish, want $want"; sed 's/^/#   /' "$WORK/$name-$b.out"
+	fi
+done
+
 # A stripped build: probe says how each function and offset was found.
 name=fixture-stripped-probe
 "$NANOHOOK" probe --exe "$NH_BUILD/fixture/nmq_fixture-O2s" >"$WORK/$name.out" 2>&1
