@@ -93,6 +93,10 @@ STRIP ?= strip
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+# nanohook's sources, instrumented once for every fuzz target.
+FUZZ_OBJS := $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(USER_SRCS))
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-sanitize-recover=undefined \
+	-Iinclude -Iuser -I$(BUILD) $(PKG_CFLAGS)
 
 .SECONDARY: $(BPF_OBJS)
 .PHONY: all test unit e2e test-san fuzz fuzz-build fuzz-smoke demo demo-nats bench clean deps install root \
@@ -185,12 +189,13 @@ e2e: all
 # intermediates, deleted after the build). UBSan must abort, not just
 # print, or libFuzzer never sees undefined behaviour as a failure.
 fuzz-build: $(BPF_SKELS) $(FUZZ_BINS)
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_check.h $(USER_SRCS) $(wildcard user/*.h) include/nh_record.h \
-		$(BPF_SKELS) | $(BUILD)/fuzz
+$(BUILD)/fuzz/obj/%.o: user/%.c $(wildcard user/*.h) include/nh_record.h $(BPF_SKELS) | $(BUILD)/fuzz
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_check.h $(FUZZ_OBJS) | $(BUILD)/fuzz
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined \
-		-Iinclude -Iuser -I$(BUILD) $(PKG_CFLAGS) -o $@ $< $(USER_SRCS) $(LDLIBS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJS) \
+		$(LDLIBS)
 
 fuzz-smoke: fuzz-build
 	@FUZZ_SEED=1 scripts/run-fuzz.sh 10 $(BUILD)

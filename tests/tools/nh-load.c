@@ -64,6 +64,9 @@ static const char usage[] =
 "  -s, --payload-size B  payload bytes (default 64; at least 16 with --stamp)\n"
 "  -t, --topic PREFIX    topic prefix (default nhbench)\n"
 "  -S, --subscribe       also run the counting subscriber\n"
+"      --subscribers N   N counting subscribers, subscriber j on publisher j's\n"
+"                        topic (N = --publishers: N publisher-subscriber pairs;\n"
+"                        1 is --subscribe)\n"
 "      --stamp           start each payload with the publish time: 16 lowercase\n"
 "                        hex digits of CLOCK_REALTIME nanoseconds. Text, so a\n"
 "                        webhook with body.encoding = plain carries it intact\n"
@@ -183,6 +186,7 @@ struct options {
 	size_t payload_size;
 	const char *topic;
 	bool subscribe;
+	unsigned subscribers;	/* with subscribe: 1, or one per publisher */
 	bool stamp;
 	unsigned inflight;
 	double idle_s;
@@ -224,7 +228,7 @@ static int parse_seconds(const char *s, double *out)
 	return 0;
 }
 
-enum { OPT_STAMP = 256, OPT_INFLIGHT, OPT_IDLE, OPT_TIMEOUT, OPT_ENDPOINT, OPT_EXPECT };
+enum { OPT_STAMP = 256, OPT_INFLIGHT, OPT_IDLE, OPT_TIMEOUT, OPT_ENDPOINT, OPT_EXPECT, OPT_SUBSCRIBERS };
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -238,6 +242,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "payload-size", required_argument, NULL, 's' },
 		{ "topic", required_argument, NULL, 't' },
 		{ "subscribe", no_argument, NULL, 'S' },
+		{ "subscribers", required_argument, NULL, OPT_SUBSCRIBERS },
 		{ "stamp", no_argument, NULL, OPT_STAMP },
 		{ "inflight", required_argument, NULL, OPT_INFLIGHT },
 		{ "idle", required_argument, NULL, OPT_IDLE },
@@ -292,6 +297,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'S':
 			o->subscribe = true;
 			break;
+		case OPT_SUBSCRIBERS:
+			if (parse_u64(optarg, 1, 1000, &v))
+				return bad_value("--subscribers", optarg, "1-1000");
+			o->subscribe = true;
+			o->subscribers = (unsigned)v;
+			break;
 		case OPT_STAMP:
 			o->stamp = true;
 			break;
@@ -333,6 +344,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (o->stamp && o->payload_size < 16) {
 		fprintf(stderr, "nh-load: --stamp needs --payload-size >= 16\n");
+		return -1;
+	}
+	if (o->subscribe && !o->subscribers)
+		o->subscribers = 1;
+	if (o->subscribers > 1 && o->subscribers != o->publishers) {
+		fprintf(stderr, "nh-load: --subscribers %u needs --publishers %u (a subscriber "
+			"per publisher)\n", o->subscribers, o->subscribers);
 		return -1;
 	}
 	return 0;
@@ -475,6 +493,7 @@ enum conn_state { CS_CONNECTING, CS_SUBSCRIBING, CS_READY, CS_CLOSED };
 struct conn {
 	int fd;
 	bool is_sub;
+	unsigned sub_index;	/* subscriber j of --subscribers */
 	bool want_out;		/* EPOLLOUT is registered */
 	enum conn_state state;
 	struct obuf out;
@@ -491,7 +510,7 @@ struct conn {
 struct load {
 	struct options o;
 	int ep;
-	struct conn *conns;	/* publishers, then the subscriber */
+	struct conn *conns;	/* publishers, then the subscribers */
 	unsigned nconns;
 	uint8_t *payload;	/* the filler every publish carries */
 	uint64_t queued, sent, acked, received;
@@ -620,7 +639,14 @@ static int on_packet(struct load *L, struct conn *c, uint8_t type, const uint8_t
 		}
 		if (c->is_sub) {
 			char filter[1040];
-			snprintf(filter, sizeof(filter), "%s/%ld/#", L->o.topic, (long)getpid());
+
+			/* One subscriber takes every publisher's topic; with
+			 * --subscribers N, subscriber j takes publisher j's. */
+			if (L->o.subscribers > 1)
+				snprintf(filter, sizeof(filter), "%s/%ld/%u", L->o.topic,
+					 (long)getpid(), c->sub_index);
+			else
+				snprintf(filter, sizeof(filter), "%s/%ld/#", L->o.topic, (long)getpid());
 			c->state = CS_SUBSCRIBING;
 			return put_subscribe(&c->out, filter, L->o.qos);
 		}
@@ -837,7 +863,7 @@ static int load_setup(struct load *L)
 {
 	char id[64];
 
-	L->nconns = L->o.publishers + (L->o.subscribe ? 1 : 0);
+	L->nconns = L->o.publishers + (L->o.subscribe ? L->o.subscribers : 0);
 	L->conns = calloc(L->nconns, sizeof(*L->conns));
 	L->payload = malloc(L->o.payload_size ? L->o.payload_size : 1);
 	L->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -851,9 +877,10 @@ static int load_setup(struct load *L)
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
 		c->fd = -1;
-		c->is_sub = i == L->o.publishers;
+		c->is_sub = i >= L->o.publishers;
+		c->sub_index = c->is_sub ? i - L->o.publishers : 0;
 		if (c->is_sub)
-			snprintf(id, sizeof(id), "nh-load-%ld-sub", (long)getpid());
+			snprintf(id, sizeof(id), "nh-load-%ld-sub%u", (long)getpid(), c->sub_index);
 		else
 			snprintf(id, sizeof(id), "nh-load-%ld-%u", (long)getpid(), i);
 		if (!c->is_sub) {

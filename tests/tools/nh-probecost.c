@@ -54,7 +54,7 @@ static const char usage_text[] =
 "nh-probecost: nanoseconds a probe adds to each call of the probed function.\n"
 "\n"
 "Usage:\n"
-"  nh-probecost [--calls N] [--payload-size B] [--noop KIND] [--wait]\n"
+"  nh-probecost [--calls N] [--payload-size B] [--event E] [--noop KIND] [--wait]\n"
 "\n"
 "Calls handle_pub() (NanoMQ's publish handler, as the test fixture lays it\n"
 "out: same symbol, same structs) N times on one prepared 3.1.1 publish and\n"
@@ -65,6 +65,9 @@ static const char usage_text[] =
 "  --calls N         calls timed, after 1000 untimed warm-up calls\n"
 "                    (default 1000000)\n"
 "  --payload-size B  payload bytes of the publish (default 64)\n"
+"  --event E         publish (handle_pub, the default), connack or\n"
+"                    disconnected (nano_msg_notify, online or not): the\n"
+"                    function called, and probed\n"
 "  --noop KIND       attach one of bpf/noop.bpf.c's probes to handle_pub,\n"
 "                    this process only (needs root):\n"
 "       entry             an empty uprobe: the trap alone\n"
@@ -93,10 +96,22 @@ static const char *const noop_names[NOOP_MAX] = {
 	[NOOP_RINGBUF_NOWAKEUP] = "ringbuf-nowakeup",
 };
 
+/* The event whose function the loop calls (and the probes sit on). */
+enum pc_event { PC_PUBLISH, PC_CONNACK, PC_DISCONNECTED, PC_EVENTS };
+
+static const struct {
+	const char *name, *func;
+} pc_events[PC_EVENTS] = {
+	[PC_PUBLISH] = { "publish", "handle_pub" },
+	[PC_CONNACK] = { "connack", "nano_msg_notify" },
+	[PC_DISCONNECTED] = { "disconnected", "nano_msg_notify" },
+};
+
 struct probecost_opts {
 	unsigned long calls;
 	size_t payload_size;
 	enum noop_kind noop;
+	enum pc_event event;
 	bool wait;
 };
 
@@ -107,6 +122,7 @@ static int parse_args(int argc, char **argv, struct probecost_opts *o)
 		{ "payload-size", required_argument, NULL, 's' },
 		{ "noop", required_argument, NULL, 'N' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "event", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -130,6 +146,17 @@ static int parse_args(int argc, char **argv, struct probecost_opts *o)
 				return -1;
 			}
 			o->payload_size = v;
+			break;
+		case 'e':
+			o->event = PC_EVENTS;
+			for (int k = 0; k < PC_EVENTS; k++)
+				if (!strcmp(optarg, pc_events[k].name))
+					o->event = (enum pc_event)k;
+			if (o->event == PC_EVENTS) {
+				fprintf(stderr, "nh-probecost: --event %s: expected publish, connack "
+					"or disconnected\n", optarg);
+				return -1;
+			}
 			break;
 		case 'N':
 			o->noop = NOOP_NONE;
@@ -200,9 +227,12 @@ static void *consume(void *arg)
 	return NULL;
 }
 
+/* The function the loop calls: the noop probes go there. */
+static const char *probed_func = "handle_pub";
+
 static struct bpf_link *attach_prog(struct bpf_program *prog, const char *exe, bool ret)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = "handle_pub", .retprobe = ret);
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = probed_func, .retprobe = ret);
 
 	return bpf_program__attach_uprobe_opts(prog, getpid(), exe, 0, &uo);
 }
@@ -251,7 +281,7 @@ static struct noop_bpf *attach_noop(enum noop_kind kind)
 		break;
 	}
 	if (!ok) {
-		fprintf(stderr, "nh-probecost: attaching to handle_pub in %s: %s\n", exe,
+		fprintf(stderr, "nh-probecost: attaching to %s in %s: %s\n", probed_func, exe,
 			strerror(errno));
 		noop_bpf__destroy(skel);
 		return NULL;
@@ -306,11 +336,21 @@ static double now_s(void)
 
 /* One call the way NanoMQ makes it: a fresh pub_packet each time, the
  * decoded copies freed afterwards, as the broker does per message. */
-static reason_code one_call(nano_work *w, struct pipe_content *pc, uint8_t proto)
+static reason_code one_call(nano_work *w, struct pipe_content *pc, uint8_t proto,
+			    enum pc_event ev)
 {
 	struct pub_packet_struct pub;
 	reason_code rc;
 
+	if (ev != PC_PUBLISH) {
+		/* NanoNNG's connack and disconnect: the $SYS notice it builds. */
+		nng_msg *m = nmq_calls.notify(w->cparam, 0, 0, ev == PC_CONNACK);
+
+		if (!m)
+			return NMQ_RC_PROTOCOL_ERROR;
+		msg_free(m);
+		return NMQ_RC_SUCCESS;
+	}
 	memset(&pub, 0, sizeof(pub));
 	w->pub_packet = &pub;
 	rc = nmq_calls.handle_pub(w, pc, proto, false);
@@ -336,6 +376,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o))
 		return 2;
+	probed_func = pc_events[o.event].func;
 	/* A connected 3.1.1 client with a username, as in a NanoMQ session. */
 	memset(&cp, 0, sizeof(cp));
 	if (!set_string(&cp.clientid, "probecost-client") || !set_string(&cp.username, "alice"))
@@ -368,18 +409,18 @@ int main(int argc, char **argv)
 		wait_for_usr1();
 
 	for (int i = 0; i < 1000; i++)
-		if (one_call(&w, &pc, 4) != NMQ_RC_SUCCESS) {
-			fprintf(stderr, "nh-probecost: handle_pub refused the publish\n");
+		if (one_call(&w, &pc, 4, o.event) != NMQ_RC_SUCCESS) {
+			fprintf(stderr, "nh-probecost: %s failed\n", probed_func);
 			goto out;
 		}
 	t0 = now_s();
 	for (unsigned long i = 0; i < o.calls; i++)
-		one_call(&w, &pc, 4);
+		one_call(&w, &pc, 4, o.event);
 	t1 = now_s();
 	consumer_stop(&cons);
-	printf("mode=%s%s calls=%lu seconds=%.6f ns_per_call=%.1f",
+	printf("mode=%s%s event=%s calls=%lu seconds=%.6f ns_per_call=%.1f",
 	       o.noop ? "noop-" : "", o.noop ? noop_names[o.noop] : o.wait ? "attached" : "bare",
-	       o.calls, t1 - t0, (t1 - t0) * 1e9 / (double)o.calls);
+	       pc_events[o.event].name, o.calls, t1 - t0, (t1 - t0) * 1e9 / (double)o.calls);
 	if (ringbuf)
 		printf(" consumed=%lu ring_full=%llu record_bytes=%zu", cons.records,
 		       (unsigned long long)noop->bss->ring_full, (size_t)NH_REC_SMALL);
