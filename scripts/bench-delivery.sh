@@ -37,7 +37,9 @@ WINDOW=${BENCH_DELIVERY_WINDOW:-3}
 # protocol (h1: http://, h1s: HTTP/1.1 over TLS, h2s: HTTP/2 over TLS; nanohook
 # uses HTTP/2 over TLS only, see user/deliver.c; js: the JetStream sink into a
 # local nats-server, one message per event, lane.inflight and batch unused)
-MODES=${BENCH_DELIVERY_MODES:-"h1:1:1:per_client h1:8:1:per_client h1:1:100:per_client h1:8:100:per_client h1:1:1:none h1s:8:1:per_client h2s:8:1:per_client h2s:8:100:per_client js:1:1:per_client js:1:1:none"}
+# The default rows keep `make bench` within 10 minutes; more, for example
+# h1:8:100:per_client h1s:8:1:per_client h2s:8:100:per_client, by name.
+MODES=${BENCH_DELIVERY_MODES:-"h1:1:1:per_client h1:8:1:per_client h1:1:100:per_client h1:1:1:none h2s:8:1:per_client js:1:1:per_client js:1:1:none"}
 NS=nhbench$$
 H1=8081
 H2=8443

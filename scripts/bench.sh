@@ -12,7 +12,9 @@
 # more minutes; BENCH_DELIVERY=0 leaves it out.
 #
 # Environment: NANOMQ_BIN=/path/to/nanomq adds NanoMQ (bare, nanohook, and
-# its own webhook); BENCH_RUNS (5) runs per throughput row; BENCH_MESSAGES
+# its own webhook), NANOMQ_BIN_RELEASE a second NanoMQ (its Release build)
+# beside it; BENCH_SHAPES ("1:1 8:8") the load shapes, publishers:subscribers;
+# BENCH_RUNS (5) runs per throughput row; BENCH_MESSAGES
 # (50000) publishes per burst; BENCH_STEADY_RATES ("100 10000") and
 # BENCH_STEADY_S (10) for the latency runs; BENCH_CPU_RATES ("1000 10000 50000") and
 # BENCH_CPU_SECONDS (5) for the CPU-at-fixed-rates table; BENCH_CALLS (200000) calls per capture-cost run;
@@ -26,7 +28,10 @@ LOAD=$NH_BUILD/nh-load
 PROBECOST=$NH_BUILD/nh-probecost
 RUNS=${BENCH_RUNS:-5}
 MSGS=${BENCH_MESSAGES:-50000}
+# The fixed-rate and steady runs: 4 publishers, one subscriber.
 PUBS=4
+# Saturation: 1 publisher to 1 subscriber, and 8 publisher-subscriber pairs.
+SHAPES=${BENCH_SHAPES:-1:1 8:8}
 PAYLOAD=64
 STEADY_RATES=${BENCH_STEADY_RATES:-100 10000}
 STEADY_S=${BENCH_STEADY_S:-10}
@@ -39,6 +44,7 @@ CPU_S=${BENCH_CPU_SECONDS:-5}
 CALLS_PAUSED=20000
 OUT=$NH_BUILD/bench.md
 NANOMQ_BIN=${NANOMQ_BIN:-}
+NANOMQ_BIN_RELEASE=${NANOMQ_BIN_RELEASE:-}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: nanohook attaches BPF probes: run it as root (sudo make bench)" >&2
@@ -47,10 +53,12 @@ fi
 for f in "$NANOHOOK" "$LOAD" "$PROBECOST"; do
 	[ -x "$f" ] || { echo "bench: $f is missing: run make first" >&2; exit 1; }
 done
-if [ -n "$NANOMQ_BIN" ] && [ ! -x "$NANOMQ_BIN" ]; then
-	echo "bench: NANOMQ_BIN=$NANOMQ_BIN is not an executable" >&2
-	exit 1
-fi
+for f in "$NANOMQ_BIN" "$NANOMQ_BIN_RELEASE"; do
+	if [ -n "$f" ] && [ ! -x "$f" ]; then
+		echo "bench: $f (NANOMQ_BIN / NANOMQ_BIN_RELEASE) is not an executable" >&2
+		exit 1
+	fi
+done
 command -v mosquitto >/dev/null || { echo "bench: mosquitto is not installed (make deps)" >&2; exit 1; }
 
 bench_start=$SECONDS
@@ -179,10 +187,12 @@ CONF
 
 # ---- brokers -----------------------------------------------------------------
 
-# start_broker KIND NAME [extra NanoMQ conf file]: KIND mosquitto or nanomq;
-# sets BROKER_PID, BROKER_PORT.
+# start_broker KIND NAME [extra NanoMQ conf file]: KIND mosquitto, nanomq
+# (NANOMQ_BIN) or nanomq_release (NANOMQ_BIN_RELEASE); sets BROKER_PID,
+# BROKER_PORT.
 start_broker() {
-	local kind=$1 name=$2 extra=${3:-}
+	local kind=$1 name=$2 extra=${3:-} bin=$NANOMQ_BIN
+	[ "$kind" = nanomq_release ] && bin=$NANOMQ_BIN_RELEASE
 	if [ "$kind" = mosquitto ]; then
 		start_mosquitto "$name" || return 1
 		BROKER_PID=$MOSQ_PID BROKER_PORT=$MOSQ_PORT
@@ -204,7 +214,7 @@ start_broker() {
 		echo "mqtt { max_mqueue_len = 65536 }"
 		[ -n "$extra" ] && cat "$extra"
 	} >"$conf"
-	"$NANOMQ_BIN" start --conf "$conf" >"$WORK/$name.nanomq.log" 2>&1 &
+	"$bin" start --conf "$conf" >"$WORK/$name.nanomq.log" 2>&1 &
 	BROKER_PID=$!
 	_pids+=("$BROKER_PID")
 	wait_for 10 eval '! port_free $BROKER_PORT' || {
@@ -258,12 +268,13 @@ abort_run() {
 
 # ---- one burst ---------------------------------------------------------------
 
-# burst KIND MODE I: one fresh broker, one burst of MSGS publishes through it
-# to a subscriber. MODE: bare | stdout (nanohook capturing, printing to
-# /dev/null, no HTTP) | nanohook | batch (nanohook, body.batch = BATCH) |
-# webhook (NanoMQ's own). Appends to $WORK/results: KIND MODE key=value...
+# burst KIND SHAPE MODE I: one fresh broker, one burst of MSGS publishes
+# through it, SHAPE (P:S) P publishers to S subscribers (1:1, or P pairs).
+# MODE: bare | stdout (nanohook capturing, printing to /dev/null, no HTTP) |
+# nanohook | batch (nanohook, body.batch = BATCH) | webhook (NanoMQ's own).
+# Appends to $WORK/results: KIND SHAPE MODE key=value...
 burst() {
-	local kind=$1 mode=$2 i=$3 name="$1-$2-$3" conf line ep="" extra=""
+	local kind=$1 shape=$2 mode=$3 i=$4 name="$1-${2/:/to}-$3-$4" conf line ep="" extra=""
 	local hwm="" nh_cpu="" broker_cpu seen="" posted="" dropped="" posts=false
 
 	EP_PID= NH_PID= BROKER_PID=
@@ -284,8 +295,9 @@ burst() {
 	stdout) attach "$name" "$BROKER_PID" "$conf" --stdout || abort_run || return 1 ;;
 	esac
 
-	line=$("$LOAD" --port "$BROKER_PORT" --publishers "$PUBS" --messages "$MSGS" \
-		--payload-size "$PAYLOAD" --subscribe --stamp --timeout 120 2>>"$WORK/$name.load.err")
+	line=$("$LOAD" --port "$BROKER_PORT" --publishers "${shape%:*}" \
+		--subscribers "${shape#*:}" --messages "$MSGS" --payload-size "$PAYLOAD" --stamp \
+		--timeout 60 2>>"$WORK/$name.load.err")
 	if $posts; then
 		finish_endpoint 60
 		ep=$EP_LINE
@@ -298,22 +310,43 @@ burst() {
 		seen=$NH_SEEN posted=$NH_POSTED dropped=$NH_DROPPED
 	fi
 	stop_pid "$BROKER_PID" TERM
-	echo "$kind $mode rate=$(kv msgs_per_s "$line") received=$(kv received "$line")" \
+	echo "$kind $shape $mode rate=$(kv msgs_per_s "$line") received=$(kv received "$line")" \
+	     "complete=$(kv complete "$line")" \
 	     "sent=$(kv sent "$line") load_cpu=$(kv cpu_ms "$line") broker_cpu=$broker_cpu" \
 	     "bodies=$(kv publish_bodies "$ep") bodies_per_s=$(kv bodies_per_s "$ep")" \
 	     "p50=$(kv lat_p50_ms "$ep") p99=$(kv lat_p99_ms "$ep") ep_cpu=$(kv cpu_ms "$ep")" \
 	     "seen=$seen posted=$posted dropped=$dropped hwm=$hwm nh_cpu=$nh_cpu" >>"$WORK/results"
-	progress "$kind $mode run $i: $(kv msgs_per_s "$line") msgs/s" \
+	progress "$kind $shape $mode run $i: $(kv msgs_per_s "$line") msgs/s" \
+		 "$([ "$(kv complete "$line")" = 1 ] || echo "(incomplete: $(kv received "$line") of $MSGS received)")" \
 		 "${ep:+, $(kv publish_bodies "$ep") bodies}"
 }
 
-# col KIND MODE KEY: the KEY values of every run of KIND MODE.
+# col KIND SHAPE MODE KEY: the KEY values of every run of KIND SHAPE MODE.
 col() {
-	awk -v k="$1" -v m="$2" -v key="$3" '$1 == k && $2 == m {
-		for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) print kv[2] } }' \
+	awk -v k="$1" -v sh="$2" -v m="$3" -v key="$4" '$1 == k && $2 == sh && $3 == m {
+		for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) print kv[2] } }' \
 		"$WORK/results" 2>/dev/null
 }
-med() { median $(col "$1" "$2" "$3"); }
+med() { median $(col "$1" "$2" "$3" "$4"); }
+
+# modes_of KIND SHAPE: the rows of a shape. The last shape (8:8) gets every
+# mode; the others the ratio alone (bare, nanohook, the broker's webhook).
+modes_of() {
+	local m="bare nanohook"
+	[ "$2" = "${SHAPES##* }" ] && m="bare stdout nanohook batch"
+	case "$1" in nanomq*) m="$m webhook" ;; esac
+	echo "$m"
+}
+
+# incomplete KIND SHAPE MODE: " (N incomplete: received ...)" for runs in
+# which the subscribers never got every message (nh-load gave up).
+incomplete() {
+	awk -v k="$1" -v sh="$2" -v m="$3" -v want="$MSGS" '$1 == k && $2 == sh && $3 == m {
+		c = r = ""
+		for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "complete") c = kv[2]; if (kv[1] == "received") r = kv[2] }
+		if (c != "1") { n++; got = got (got ? ", " : "") r } }
+		END { if (n) printf " (%d incomplete: received %s of %d)", n, got, want }' "$WORK/results"
+}
 
 # ---- steady rate -----------------------------------------------------------------
 
@@ -403,13 +436,13 @@ at_rate() {
 #   --noop MODE) | nanohook | paused (nanohook stopped: its probes run,
 #   nobody consumes, so no wakeups)
 probecost() {
-	local mode=$1 out=$WORK/probecost.out conf=$WORK/probecost.conf pc line rec_bytes
-	local calls=$CALLS
+	local mode=$1 ev=${2:-publish} out=$WORK/probecost.out conf=$WORK/probecost.conf pc line
+	local calls=$CALLS rec_bytes rule
 	PC_NS=
 	case "$mode" in
-	bare) line=$("$PROBECOST" --calls "$CALLS") ;;
+	bare) line=$("$PROBECOST" --calls "$CALLS" --event "$ev") ;;
 	entry | both | reads | ringbuf | ringbuf-nowakeup)
-		line=$("$PROBECOST" --calls "$CALLS" --noop "$mode")
+		line=$("$PROBECOST" --calls "$CALLS" --event "$ev" --noop "$mode")
 		rec_bytes=$(kv record_bytes "$line")
 		[ -n "$rec_bytes" ] && PC_REC_BYTES=$rec_bytes
 		case "$(kv ring_full "$line")" in
@@ -419,12 +452,22 @@ probecost() {
 		;;
 	nanohook | paused)
 		[ "$mode" = paused ] && calls=$CALLS_PAUSED
+		case "$ev" in
+		connack) rule=on_client_connack ;;
+		disconnected) rule=on_client_disconnected ;;
+		*) rule="" ;;
+		esac
 		{
 			# nh-probecost publishes to nhbench/probecost
-			hook_block "http://127.0.0.1:9/unused"
+			if [ -n "$rule" ]; then
+				printf 'webhook {\n  url = "http://127.0.0.1:9/unused"\n'
+				printf '  events = [ { event = "%s" } ]\n}\n' "$rule"
+			else
+				hook_block "http://127.0.0.1:9/unused"
+			fi
 			echo "nanohook { ringbuf_size = 64MB }"
 		} >"$conf"
-		"$PROBECOST" --calls "$calls" --wait >"$out" 2>&1 &
+		"$PROBECOST" --calls "$calls" --event "$ev" --wait >"$out" 2>&1 &
 		pc=$!
 		_pids+=("$pc")
 		wait_for 5 grep -q '^pid ' "$out" || { stop_pid "$pc"; return 1; }
@@ -459,31 +502,33 @@ machine() {
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 date_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
 kinds=mosquitto
-[ -n "$NANOMQ_BIN" ] && kinds="mosquitto nanomq"
+[ -n "$NANOMQ_BIN" ] && kinds="$kinds nanomq"
+[ -n "$NANOMQ_BIN_RELEASE" ] && kinds="$kinds nanomq_release"
 : >"$WORK/results"
 : >"$WORK/steady"
 
 log "bench: $(machine)"
 log "bench: $RUNS interleaved runs of $MSGS publishes per row; load average now $load_before"
 
-log "== broker throughput and burst delivery"
+log "== broker throughput and burst delivery, shapes (publishers:subscribers) $SHAPES"
 for i in $(seq 1 "$RUNS"); do
 	for kind in $kinds; do
-		modes="bare stdout nanohook batch"
-		[ "$kind" = nanomq ] && modes="$modes webhook"
-		for mode in $modes; do
-			burst "$kind" "$mode" "$i" || log "  $kind $mode run $i failed"
+		for shape in $SHAPES; do
+			for mode in $(modes_of "$kind" "$shape"); do
+				burst "$kind" "$shape" "$mode" "$i" ||
+					log "  $kind $shape $mode run $i failed"
+			done
 		done
 	done
 done
 
 log "== steady rates: $STEADY_RATES msg/s for $STEADY_S s each"
 for rate in $STEADY_RATES; do
-	steady mosquitto nanohook "$rate" || log "  steady mosquitto $rate failed"
-	if [ -n "$NANOMQ_BIN" ]; then
-		steady nanomq nanohook "$rate" || log "  steady nanomq nanohook $rate failed"
-		steady nanomq webhook "$rate" || log "  steady nanomq webhook $rate failed"
-	fi
+	for kind in $kinds; do
+		steady "$kind" nanohook "$rate" || log "  steady $kind nanohook $rate failed"
+		[ "$kind" = mosquitto ] && continue
+		steady "$kind" webhook "$rate" || log "  steady $kind webhook $rate failed"
+	done
 done
 
 log "== CPU at fixed rates: $CPU_RATES msg/s for $CPU_S s each"
@@ -496,15 +541,21 @@ for kind in $kinds; do
 	done
 done
 
-log "== capture cost: handle_pub x $CALLS"
+log "== capture cost: handle_pub x $CALLS, and per event type"
 declare -A pc_runs
 PC_REC_BYTES=
 pc_modes="bare entry both reads ringbuf ringbuf-nowakeup nanohook paused"
+pc_events="publish connack disconnected"
 for i in $(seq 1 "$RUNS"); do
 	for mode in $pc_modes; do
 		probecost "$mode" && pc_runs[$mode]+="$PC_NS "
 	done
-	progress "capture cost round $i: ${pc_runs[nanohook]:-} (nanohook)"
+	for ev in connack disconnected; do
+		for mode in bare entry nanohook; do
+			probecost "$mode" "$ev" && pc_runs[$ev/$mode]+="$PC_NS "
+		done
+	done
+	progress "capture cost round $i: ${pc_runs[nanohook]:-} (nanohook, publish)"
 done
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 
@@ -513,9 +564,11 @@ load_after=$(cut -d' ' -f1 /proc/loadavg)
 kind_name() {
 	case "$1" in
 	mosquitto) echo "Mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/^mosquitto version //p' | head -1)" ;;
-	nanomq) echo "NanoMQ" ;;
+	nanomq) echo "NanoMQ$([ -n "$NANOMQ_BIN_RELEASE" ] && echo " (default build)")" ;;
+	nanomq_release) echo "NanoMQ (Release build)" ;;
 	esac
 }
+shape_name() { echo "${1%:*} → ${1#*:}"; }
 mode_name() {
 	case "$1" in
 	bare) echo "none (bare broker)" ;;
@@ -531,30 +584,33 @@ mode_name() {
 	echo
 	echo "Machine: $(machine); load average $load_before before, $load_after after."
 	[ -n "$NANOMQ_BIN" ] && echo "NanoMQ: \`$NANOMQ_BIN\`."
+	[ -n "$NANOMQ_BIN_RELEASE" ] && echo "NanoMQ, Release build: \`$NANOMQ_BIN_RELEASE\`."
 	echo
 	echo "Every process on this machine, over loopback: broker, load generator"
-	echo "(\`nh-load\`: $PUBS publishers, one subscriber), endpoint (\`nh-load --endpoint\`:"
+	echo "(\`nh-load\`), endpoint (\`nh-load --endpoint\`:"
 	echo "libmicrohttpd, one thread, counts bodies) and nanohook share its CPUs. A fresh"
 	echo "broker per run; runs interleaved (bare, capture, nanohook, webhook, bare, ...)."
 	echo "One webhook block for nanohook and NanoMQ's own webhook alike: body.encoding ="
 	echo "plain, pool_size = 4, on_message_publish for nhbench/#."
 	echo
-	echo "### Broker throughput: $(fmt_int "$MSGS") QoS 0 publishes of $PAYLOAD B, publishers to subscriber"
+	echo "### Broker throughput: $(fmt_int "$MSGS") QoS 0 publishes of $PAYLOAD B, publishers → subscribers"
 	echo
-	echo "Messages per second received by the subscriber (first publish to last message"
-	echo "received), median of $RUNS runs; ratio of the medians to the bare broker's."
+	echo "Messages per second the subscribers received (first publish to last message"
+	echo "received), median of $RUNS runs; ratio of the medians to the bare broker's, same"
+	echo "broker and shape. Shapes: 1 → 1 is one publisher to one subscriber; 8 → 8 is"
+	echo "eight publisher-subscriber pairs, each on its own topic (nh-load --subscribers)."
 	echo
-	echo "| broker | webhook | msgs/s (median) | of bare | each run (msgs/s) |"
-	echo "|---|---|---:|---:|---|"
+	echo "| broker | shape | webhook | msgs/s (median) | of bare | each run (msgs/s) |"
+	echo "|---|---|---|---:|---:|---|"
 	for kind in $kinds; do
-		bare=$(med "$kind" bare rate)
-		modes="bare stdout nanohook batch"
-		[ "$kind" = nanomq ] && modes="$modes webhook"
-		for mode in $modes; do
-			m=$(med "$kind" "$mode" rate)
-			runs=$(col "$kind" "$mode" rate | while read -r v; do fmt_int "$v"; done | paste -sd' ')
-			echo "| $(kind_name "$kind") | $(mode_name "$mode") | $(fmt_int "$m") |" \
-			     "$(pct "$m" "$bare") | ${runs:-n/a} |"
+		for shape in $SHAPES; do
+			bare=$(med "$kind" "$shape" bare rate)
+			for mode in $(modes_of "$kind" "$shape"); do
+				m=$(med "$kind" "$shape" "$mode" rate)
+				runs=$(col "$kind" "$shape" "$mode" rate | while read -r v; do fmt_int "$v"; done | paste -sd' ')
+				echo "| $(kind_name "$kind") | $(shape_name "$shape") | $(mode_name "$mode") |" \
+				     "$(fmt_int "$m") | $(pct "$m" "$bare") | ${runs:-n/a}$(incomplete "$kind" "$shape" "$mode") |"
+			done
 		done
 	done
 	echo
@@ -565,23 +621,24 @@ mode_name() {
 	echo "posted = answered 2xx; dropped, all causes), endpoint rate (first to last body) and publish-to-POST"
 	echo "latency (payload stamp to endpoint receive; in a burst this is queueing)."
 	echo
-	echo "| broker | webhook | bodies / published | seen / posted / dropped | bodies/s | latency p50 / p99 |"
-	echo "|---|---|---:|---:|---:|---:|"
+	echo "| broker | shape | webhook | bodies / published | seen / posted / dropped | bodies/s | latency p50 / p99 |"
+	echo "|---|---|---|---:|---:|---:|---:|"
 	for kind in $kinds; do
-		modes="nanohook batch"
-		[ "$kind" = nanomq ] && modes="nanohook batch webhook"
-		for mode in $modes; do
-			b=$(med "$kind" "$mode" bodies); s=$(med "$kind" "$mode" sent)
-			if [ "$mode" != webhook ]; then
-				nh="$(fmt_int "$(med "$kind" "$mode" seen)") / $(fmt_int "$(med "$kind" "$mode" posted)") / $(fmt_int "$(med "$kind" "$mode" dropped)")"
-			else
-				nh="-"
-			fi
-			runs=$(col "$kind" "$mode" bodies | paste -sd' ')
-			echo "| $(kind_name "$kind") | $(mode_name "$mode") |" \
-			     "$(fmt_int "$b") / $(fmt_int "$s") ($(pct "$b" "$s")); runs: ${runs:-n/a} |" \
-			     "$nh | $(fmt_int "$(med "$kind" "$mode" bodies_per_s)") |" \
-			     "$(med "$kind" "$mode" p50) / $(med "$kind" "$mode" p99) ms |"
+		for shape in $SHAPES; do
+			for mode in $(modes_of "$kind" "$shape"); do
+				case "$mode" in bare | stdout) continue ;; esac
+				b=$(med "$kind" "$shape" "$mode" bodies); s=$(med "$kind" "$shape" "$mode" sent)
+				if [ "$mode" != webhook ]; then
+					nh="$(fmt_int "$(med "$kind" "$shape" "$mode" seen)") / $(fmt_int "$(med "$kind" "$shape" "$mode" posted)") / $(fmt_int "$(med "$kind" "$shape" "$mode" dropped)")"
+				else
+					nh="-"
+				fi
+				runs=$(col "$kind" "$shape" "$mode" bodies | paste -sd' ')
+				echo "| $(kind_name "$kind") | $(shape_name "$shape") | $(mode_name "$mode") |" \
+				     "$(fmt_int "$b") / $(fmt_int "$s") ($(pct "$b" "$s")); runs: ${runs:-n/a} |" \
+				     "$nh | $(fmt_int "$(med "$kind" "$shape" "$mode" bodies_per_s)") |" \
+				     "$(med "$kind" "$shape" "$mode" p50) / $(med "$kind" "$shape" "$mode" p99) ms |"
+			done
 		done
 	done
 	echo
@@ -598,9 +655,10 @@ mode_name() {
 	echo
 	echo "### Capture cost per probed call"
 	echo
-	echo "\`nh-probecost\` calls handle_pub (the NanoMQ stand-in's, first instruction"
-	echo "\`push %rbp\` like NanoMQ's own builds) $(fmt_int "$CALLS") times in one thread; median of"
-	echo "$RUNS runs. nanohook attaches to it as to NanoMQ: a uprobe and a uretprobe."
+	echo "\`nh-probecost\` calls handle_pub (the NanoMQ stand-in's, built -O0 like NanoMQ's"
+	echo "packages: first instruction \`push %rbp\`) $(fmt_int "$CALLS") times in one thread; median of"
+	echo "$RUNS runs. nanohook attaches to it as to NanoMQ: at -O0 one uprobe on handle_pub_retain,"
+	echo "which handle_pub calls once it accepted the publish (\`nanohook probe\` says so)."
 	echo
 	echo "| probes on handle_pub | ns per call | added to a bare call |"
 	echo "|---|---:|---:|"
@@ -620,9 +678,26 @@ mode_name() {
 		added=$(awk -v a="$m" -v b="$pbare" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.0f", a - b }')
 		echo "| $what | $(fmt_int "$m") | $(fmt_int "$added") |"
 	done
-	pfloor=$(median ${pc_runs[both]:-}); pnh=$(median ${pc_runs[nanohook]:-})
 	echo
-	echo "nanohook's capture beyond the trap: $(fmt_int "$(awk -v a="$pnh" -v b="$pfloor" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.0f", a - b }')") ns per call."
+	echo "#### Capture cost per event type"
+	echo
+	echo "The same loop around each event's function (nh-probecost --event): the bare call, the"
+	echo "same with an empty uprobe on it (the trap alone), and with nanohook's probes for that"
+	echo "event; median ns per call of $RUNS runs."
+	echo
+	echo "| event | probed function | bare | empty uprobe: the trap | nanohook | nanohook beyond the trap |"
+	echo "|---|---|---:|---:|---:|---:|"
+	for ev in $pc_events; do
+		if [ "$ev" = publish ]; then
+			b=$(median ${pc_runs[bare]:-}); t=$(median ${pc_runs[entry]:-}); n=$(median ${pc_runs[nanohook]:-})
+			fn="handle_pub (nanohook: handle_pub_retain)"
+		else
+			b=$(median ${pc_runs[$ev/bare]:-}); t=$(median ${pc_runs[$ev/entry]:-}); n=$(median ${pc_runs[$ev/nanohook]:-})
+			fn="nano_msg_notify"
+		fi
+		echo "| $ev | $fn | $(fmt_int "$b") | $(fmt_int "$t") | $(fmt_int "$n") |" \
+		     "$(fmt_int "$(awk -v a="$n" -v b="$t" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.0f", a - b }')") |"
+	done
 	echo
 	echo "### CPU at fixed rates: what nanohook costs at your rate"
 	echo
@@ -643,17 +718,17 @@ mode_name() {
 	echo
 	echo "### CPU and memory per burst of $(fmt_int "$MSGS") (medians)"
 	echo
-	echo "| broker | webhook | broker CPU ms | nanohook CPU ms | endpoint CPU ms | nh-load CPU ms | nanohook peak RSS |"
-	echo "|---|---|---:|---:|---:|---:|---:|"
+	echo "| broker | shape | webhook | broker CPU ms | nanohook CPU ms | endpoint CPU ms | nh-load CPU ms | nanohook peak RSS |"
+	echo "|---|---|---|---:|---:|---:|---:|---:|"
 	for kind in $kinds; do
-		modes="bare stdout nanohook batch"
-		[ "$kind" = nanomq ] && modes="$modes webhook"
-		for mode in $modes; do
-			hwm=$(col "$kind" "$mode" hwm | sort -n | tail -1)
-			echo "| $(kind_name "$kind") | $(mode_name "$mode") | $(fmt_int "$(med "$kind" "$mode" broker_cpu)") |" \
-			     "$(fmt_int "$(med "$kind" "$mode" nh_cpu)") | $(fmt_int "$(med "$kind" "$mode" ep_cpu)") |" \
-			     "$(fmt_int "$(med "$kind" "$mode" load_cpu)") |" \
-			     "$( [ -n "$hwm" ] && awk -v k="$hwm" 'BEGIN { printf "%.1f MiB (max)", k / 1024 }' || echo -) |"
+		for shape in $SHAPES; do
+			for mode in $(modes_of "$kind" "$shape"); do
+				hwm=$(col "$kind" "$shape" "$mode" hwm | sort -n | tail -1)
+				echo "| $(kind_name "$kind") | $(shape_name "$shape") | $(mode_name "$mode") | $(fmt_int "$(med "$kind" "$shape" "$mode" broker_cpu)") |" \
+				     "$(fmt_int "$(med "$kind" "$shape" "$mode" nh_cpu)") | $(fmt_int "$(med "$kind" "$shape" "$mode" ep_cpu)") |" \
+				     "$(fmt_int "$(med "$kind" "$shape" "$mode" load_cpu)") |" \
+				     "$( [ -n "$hwm" ] && awk -v k="$hwm" 'BEGIN { printf "%.1f MiB (max)", k / 1024 }' || echo -) |"
+			done
 		done
 	done
 	echo
