@@ -213,33 +213,24 @@ row() {
 	h2s) scheme=https port=$RX_H2 h2=true ;;
 	esac
 	[ "$scheme" = https ] && tls="tls { cacertfile = \"$WORK/cert.pem\" }"
+	# The JetStream rows: every event to the stream BENCH (one message per
+	# event: batch and inflight do not apply), webhook.url unused.
+	local url="$scheme://127.0.0.1:$port/hook" sink="" nats=""
 	if [ "$http" = js ]; then
-		cat >"$WORK/row.conf" <<CONF
+		url="http://127.0.0.1:9/unused" sink=", sink = nats" batch=1 inflight=1 tls=""
+		nats="nats { url = \"nats://127.0.0.1:$RX_NATS\", stream = BENCH, subject = \"bench.{clientid}\", create = true }"
+	fi
+	cat >"$WORK/row.conf" <<CONF
 webhook {
-  url = "http://127.0.0.1:9/unused"
-  pool_size = 32
-  events = [ { event = on_message_publish, sink = nats } ]
-}
-nanohook {
-  nats { url = "nats://127.0.0.1:$RX_NATS", stream = BENCH, subject = "bench.{clientid}", create = true }
-  order = $order
-  queue_max = 1000000
-  spool.dir = ""
-  drain_timeout = 100ms
-  metrics = "$METRICS"
-}
-CONF
-	else
-		cat >"$WORK/row.conf" <<CONF
-webhook {
-  url = "$scheme://127.0.0.1:$port/hook"
+  url = "$url"
   $tls
   pool_size = 32
   body.batch = $batch
   body.batch_wait = 20ms
-  events = [ { event = on_message_publish } ]
+  events = [ { event = on_message_publish$sink } ]
 }
 nanohook {
+  $nats
   lane.inflight = $inflight
   http2 = $h2
   order = $order
@@ -249,7 +240,6 @@ nanohook {
   metrics = "$METRICS"
 }
 CONF
-	fi
 	ip netns exec "$NS" "$NANOHOOK" --pid "$MOSQ" --conf "$WORK/row.conf" >/dev/null 2>"$WORK/row.log" &
 	local nh=$!
 	if ! wait_for 20 grep -qs 'attached to' "$WORK/row.log"; then

@@ -352,18 +352,7 @@ static void finish(struct nh_deliver *d, struct slot *s, enum nh_deliver_outcome
 	s->handed_over = false;
 	s->failed_ep = -1;
 	d->held--;
-	switch (out) {
-	case NH_OUT_DELIVERED: break;
-	case NH_OUT_REJECTED: d->stats.rejected++; break;
-	case NH_OUT_GAVE_UP_ATTEMPTS: d->stats.gave_up_attempts++; break;
-	case NH_OUT_GAVE_UP_AGE: d->stats.gave_up_age++; break;
-	case NH_OUT_RELEASED: d->stats.released++; break;
-	}
-	if (d->on_result) {
-		d->on_result(d->ctx, &it, &r);
-		return;
-	}
-	free(it.body);
+	nh_item_finished(&d->stats, d->on_result, d->ctx, &it, &r);
 }
 
 /* The options that a reload may change. */

@@ -51,3 +51,20 @@ void nh_taken_sort(struct nh_taken *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), cmp_taken);
 }
+
+void nh_item_finished(struct nh_deliver_stats *st, nh_deliver_result_fn on_result, void *ctx,
+		      struct nh_deliver_item *it, const struct nh_deliver_result *r)
+{
+	switch (r->outcome) {
+	case NH_OUT_DELIVERED: break;
+	case NH_OUT_REJECTED: st->rejected++; break;
+	case NH_OUT_GAVE_UP_ATTEMPTS: st->gave_up_attempts++; break;
+	case NH_OUT_GAVE_UP_AGE: st->gave_up_age++; break;
+	case NH_OUT_RELEASED: st->released++; break;
+	}
+	if (on_result) {
+		on_result(ctx, it, r);
+		return;
+	}
+	free(it->body);
+}

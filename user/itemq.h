@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A lane's FIFO of items waiting to be sent (deliver.c, jetstream.c): a
- * ring that grows on demand, since most of the time a lane is empty.
+ * What the delivery engines (deliver.c, jetstream.c) share about items:
+ * a lane's FIFO of items waiting to be sent (a ring that grows on demand,
+ * since most of the time a lane is empty), handing items over in
+ * submission order, and the end of an item.
  */
 #ifndef NH_ITEMQ_H
 #define NH_ITEMQ_H
@@ -36,6 +38,11 @@ static inline void nh_itemq_clear(struct nh_itemq *q)
 }
 
 void nh_itemq_free(struct nh_itemq *q);
+
+/* An engine is done with an item: counts its outcome in st and hands it
+ * to on_result (which owns its body from then on), or frees the body. */
+void nh_item_finished(struct nh_deliver_stats *st, nh_deliver_result_fn on_result, void *ctx,
+		      struct nh_deliver_item *it, const struct nh_deliver_result *r);
 
 /* An item an engine hands over (nh_deliver_take and its JetStream twin),
  * and whether it is on the wire. */

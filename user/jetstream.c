@@ -155,18 +155,7 @@ static void finish(struct nh_jetstream *j, struct jslot *s, enum nh_deliver_outc
 	s->has_it = false;
 	s->handed_over = false;
 	j->held--;
-	switch (out) {
-	case NH_OUT_DELIVERED: break;
-	case NH_OUT_REJECTED: j->stats.rejected++; break;
-	case NH_OUT_GAVE_UP_ATTEMPTS: j->stats.gave_up_attempts++; break;
-	case NH_OUT_GAVE_UP_AGE: j->stats.gave_up_age++; break;
-	case NH_OUT_RELEASED: j->stats.released++; break;
-	}
-	if (j->on_result) {
-		j->on_result(j->ctx, &it, &r);
-		return;
-	}
-	free(it.body);
+	nh_item_finished(&j->stats, j->on_result, j->ctx, &it, &r);
 }
 
 /* One line per REPORT_EVERY_MS for failures: a server that is down

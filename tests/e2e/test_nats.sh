@@ -12,9 +12,13 @@
 #     connected to killed mid-stream: nothing lost.
 #  5. a stream that does not exist (create = false): check and run refuse,
 #     with one clear line.
+#  6. TLS: a nats-server that wants mutual TLS, with a CA made here:
+#     nanohook's certificate and CA are taken; a server certificate from
+#     another CA is refused at start, with one line.
 # "Once" is checked on the stream itself: as many messages as distinct
 # Nats-Msg-Ids, and as many as events sent.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pki.sh"
 need_root "nats sink" || exit 0
 if ! command -v nats-server >/dev/null; then
 	skip_absent "nats sink" nats-server "apt-get install nats-server (scripts/install-deps.sh)"
@@ -275,3 +279,40 @@ else
 	not_ok "missing stream: run" "exit $rc: $(tr '\n' ' ' <"$WORK/missing.log")"
 fi
 check_sanitizers "$WORK/missing.log"
+
+# ---- 6. TLS ------------------------------------------------------------------------------
+if make_test_pki "$WORK/pki"; then
+	TLS_PORT=$(pick_port)
+	start_nats tls "$TLS_PORT" --tlsverify --tlscert "$WORK/pki/server.pem" \
+		--tlskey "$WORK/pki/server.key" --tlscacert "$WORK/pki/ca.pem" ||
+		not_ok "tls: nats-server starts" "see log"
+	tls_conf() { # FILE CA: mutual TLS with the test client certificate
+		nats_conf "$1" "\"tls://127.0.0.1:$TLS_PORT\"" TLS true
+		sed -i "s|create = true, |create = true, cacertfile = \"$2\", certfile = \"$WORK/pki/client.pem\", keyfile = \"$WORK/pki/client.key\", |" "$1"
+	}
+	tls_conf "$WORK/tls.conf" "$WORK/pki/ca.pem"
+	if start_nanohook tls "$MOSQ_PID" "$WORK/tls.conf" --metrics 127.0.0.1:0; then
+		publish t1 n/t 1 10
+		wait_for 20 metric_is 'nats_acks_total{destination="1",result="stored"}' -ge 12
+		stop_nanohook
+		if grep -q "destination 1 (nats): 12 events, stored 12" "$NH_LOG"; then
+			ok "tls: mutual TLS to nats-server with the test CA: all 12 events stored"
+		else
+			not_ok "tls: delivery" "$(grep -E 'destination 1|nats' "$NH_LOG" | tr '\n' ' ')"
+		fi
+	else
+		not_ok "tls: nanohook starts with mutual TLS" "$(tail -3 "$WORK/tls.nanohook.log" | tr '\n' ' ')"
+	fi
+	tls_conf "$WORK/rogue.conf" "$WORK/pki/rogue-ca.pem"
+	"$NANOHOOK" --pid "$MOSQ_PID" --conf "$WORK/rogue.conf" --spool-dir "$WORK/rogue.spool" \
+		>/dev/null 2>"$WORK/rogue.log"; rc=$?
+	if [ "$rc" -ne 0 ] && grep -q "nats: cannot connect to tls://127.0.0.1:$TLS_PORT" "$WORK/rogue.log" &&
+		! grep -q "attached to" "$WORK/rogue.log"; then
+		ok "tls: a server certificate the configured CA did not sign is refused at start"
+	else
+		not_ok "tls: rogue CA" "exit $rc: $(tr '\n' ' ' <"$WORK/rogue.log")"
+	fi
+	check_sanitizers "$WORK/rogue.log"
+else
+	not_ok "tls: test PKI" "openssl failed"
+fi
