@@ -2,14 +2,15 @@
 # `make bench`: what nanohook costs a broker and what it delivers, measured
 # side by side in one run, printed as a markdown table and written to
 # BUILD/bench.md. Needs root (BPF probes). Loopback only; every process
-# started here is stopped on exit. About 9 minutes with NANOMQ_BIN set,
-# the delivery table included.
+# started here is stopped on exit. About 7 minutes with Mosquitto alone
+# (a fresh machine), about 20 with two NanoMQ builds, the delivery table
+# included.
 #
 #   scripts/bench.sh [BUILD]
 #
 # The delivery table (events/s by receiver round trip, lane.inflight,
-# body.batch, HTTP version) comes from scripts/bench-delivery.sh, about 5
-# more minutes; BENCH_DELIVERY=0 leaves it out.
+# body.batch, HTTP version, JetStream) comes from scripts/bench-delivery.sh,
+# about 4 minutes of those; BENCH_DELIVERY=0 leaves it out.
 #
 # Environment: NANOMQ_BIN=/path/to/nanomq adds NanoMQ (bare, nanohook, and
 # its own webhook), NANOMQ_BIN_RELEASE a second NanoMQ (its Release build)
