@@ -3,7 +3,6 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +21,6 @@
 #define CONNECT_TIMEOUT_MS 3000
 #define RECONNECT_WAIT_MS 1000
 #define ACK_TIMEOUT_DEFAULT_MS 5000
-/* nats.c's threads get this long to end when the engine is freed. */
-#define CLOSE_WAIT_MS 3000
 #define REPORT_EVERY_MS 5000
 /* A subject this long fits on the stack; longer ones are malloc'd. */
 #define SUBJECT_STACK 512
@@ -61,14 +58,13 @@ struct nh_jetstream {
 	char *stream;
 	int efd;
 
-	/* Filled by nats.c's threads; the rest of the engine is the
-	 * caller's thread's alone. At most one message per lane is
+	/* Filled by nats.c's threads under live.mu; the rest of the engine
+	 * is the caller's thread's alone. At most one message per lane is
 	 * unacknowledged, so n_lanes entries always suffice. */
-	pthread_mutex_t mu;
 	struct ack *acks;
 	size_t n_acks;
-	atomic_uint_fast64_t disconnects, reconnects;
-	atomic_bool closing;   /* our own close: not a disconnection to report */
+	struct ack *taken;     /* the caller's: acks swapped out to settle */
+	uint64_t disconnects, reconnects; /* under live.mu */
 
 	struct jlane *lanes;
 	unsigned n_lanes;
@@ -94,13 +90,40 @@ static int64_t now_ms(const struct nh_jetstream *j)
 
 /* ---- nats.c's threads ---------------------------------------------------------- */
 
+/*
+ * How nats.c's threads reach the engine. Process-wide, for a reason:
+ * nats.c may call the handlers until its library is closed, and closing it
+ * (nats_Close) frees OpenSSL 3's compression table that OPENSSL_cleanup
+ * frees again at exit (a crash after any TLS connection). So the library
+ * stays open, and the handlers find the engine here, or NULL once it is
+ * freed; one engine per process, which is all nanohook makes.
+ */
+static struct {
+	pthread_mutex_t mu;
+	struct nh_jetstream *engine;
+} live = { PTHREAD_MUTEX_INITIALIZER, NULL };
+
+#if defined(__SANITIZE_ADDRESS__)
+/* With the library open at exit, its own threads still hold their
+ * thread-local error state (672 bytes each, from nats_clearLastError):
+ * LeakSanitizer would call that a leak in every sanitized run. Its fast
+ * unwinder stops inside libnats (no frame pointers there), so the
+ * library is the narrowest name a suppression can match. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libnats.so\n";
+}
+#endif
+
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
-	struct nh_jetstream *j = closure;
+	struct nh_jetstream *j;
 	struct ack a = { .msg = msg, .ok = pa != NULL, .duplicate = pa && pa->Duplicate };
 	uint64_t one = 1;
 
 	(void)js;
+	(void)closure;
 	if (!pa && pae) {
 		a.status = pae->Err;
 		a.code = pae->ErrCode;
@@ -110,38 +133,47 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 		a.status = NATS_ERR;
 		snprintf(a.text, sizeof(a.text), "no acknowledgement");
 	}
-	pthread_mutex_lock(&j->mu);
-	if (j->n_acks < j->n_lanes) {
+	pthread_mutex_lock(&live.mu);
+	/* Only an acknowledgement of a message the engine gave up waiting
+	 * for (abort), or that came after the engine, finds no room: nobody
+	 * waits for it. */
+	if ((j = live.engine) && j->n_acks < j->n_lanes) {
 		j->acks[j->n_acks++] = a;
 		msg = NULL;
+		if (write(j->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			nh_warn("nats: eventfd: %s", strerror(errno));
 	}
-	pthread_mutex_unlock(&j->mu);
-	/* Only an acknowledgement of a message the engine gave up waiting
-	 * for (abort) can find the queue full: nobody waits for it. */
+	pthread_mutex_unlock(&live.mu);
 	natsMsg_Destroy(msg);
-	if (write(j->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return;
 }
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-	struct nh_jetstream *j = closure;
+	bool ours;
 
 	(void)nc;
-	if (atomic_load(&j->closing))
-		return;
-	atomic_fetch_add(&j->disconnects, 1);
-	nh_warn("nats: disconnected; reconnecting (events wait, and retry)");
+	(void)closure;
+	pthread_mutex_lock(&live.mu);
+	if ((ours = live.engine != NULL))
+		live.engine->disconnects++;
+	pthread_mutex_unlock(&live.mu);
+	if (ours)
+		nh_warn("nats: disconnected; reconnecting (events wait, and retry)");
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {
-	struct nh_jetstream *j = closure;
 	char url[256] = "";
+	bool ours;
 
-	atomic_fetch_add(&j->reconnects, 1);
+	(void)closure;
+	pthread_mutex_lock(&live.mu);
+	if ((ours = live.engine != NULL))
+		live.engine->reconnects++;
+	pthread_mutex_unlock(&live.mu);
 	natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-	nh_info("nats: reconnected to %s", url);
+	if (ours)
+		nh_info("nats: reconnected to %s", url);
 }
 
 /* ---- settling ---------------------------------------------------------------- */
@@ -327,16 +359,15 @@ void nh_jetstream_process(struct nh_jetstream *j)
 
 	if (read(j->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		nh_warn("nats: eventfd: %s", strerror(errno));
-	pthread_mutex_lock(&j->mu);
+	/* The filled array for the empty one: nats.c's threads go on
+	 * queueing while these are settled. */
+	pthread_mutex_lock(&live.mu);
+	acks = j->acks;
 	n = j->n_acks;
-	acks = n ? malloc(n * sizeof(*acks)) : NULL;
-	if (acks) {
-		memcpy(acks, j->acks, n * sizeof(*acks));
-		j->n_acks = 0;
-	} else {
-		n = 0;
-	}
-	pthread_mutex_unlock(&j->mu);
+	j->acks = j->taken;
+	j->n_acks = 0;
+	pthread_mutex_unlock(&live.mu);
+	j->taken = acks;
 	for (size_t i = 0; i < n; i++) {
 		struct jslot *s = slot_of(j, acks[i].msg);
 
@@ -344,7 +375,6 @@ void nh_jetstream_process(struct nh_jetstream *j)
 			settle(j, s, &acks[i]);
 		natsMsg_Destroy(acks[i].msg);
 	}
-	free(acks);
 	now = now_ms(j);
 	if (j->held + j->queued > j->running)
 		for (unsigned i = 0; i < j->n_lanes; i++)
@@ -566,8 +596,10 @@ void nh_jetstream_info(const struct nh_jetstream *j, struct nh_jetstream_info *i
 	info->connected = natsConnection_Status(j->nc) == NATS_CONN_STATUS_CONNECTED;
 	if (info->connected)
 		natsConnection_GetConnectedUrl(j->nc, info->server, sizeof(info->server));
-	info->disconnects = atomic_load(&((struct nh_jetstream *)j)->disconnects);
-	info->reconnects = atomic_load(&((struct nh_jetstream *)j)->reconnects);
+	pthread_mutex_lock(&live.mu);
+	info->disconnects = j->disconnects;
+	info->reconnects = j->reconnects;
+	pthread_mutex_unlock(&live.mu);
 	info->duplicates = j->duplicates;
 }
 
@@ -587,8 +619,9 @@ static const char *nats_why(natsStatus st)
 	return text;
 }
 
-/* The options for nc's servers; callbacks get closure. */
-static natsStatus make_options(const struct nh_nats_config *nc, void *closure, natsOptions **out)
+/* The options for nc's servers; with `report`, the connection's losses
+ * and returns reach the engine (live). */
+static natsStatus make_options(const struct nh_nats_config *nc, bool report, natsOptions **out)
 {
 	natsOptions *o = NULL;
 	natsStatus st = natsOptions_Create(&o);
@@ -615,10 +648,10 @@ static natsStatus make_options(const struct nh_nats_config *nc, void *closure, n
 		st = natsOptions_LoadCATrustedCertificates(o, nc->cacertfile);
 	if (st == NATS_OK && nc->certfile)
 		st = natsOptions_LoadCertificatesChain(o, nc->certfile, nc->keyfile);
-	if (st == NATS_OK && closure) {
-		st = natsOptions_SetDisconnectedCB(o, on_disconnected, closure);
+	if (st == NATS_OK && report) {
+		st = natsOptions_SetDisconnectedCB(o, on_disconnected, NULL);
 		if (st == NATS_OK)
-			st = natsOptions_SetReconnectedCB(o, on_reconnected, closure);
+			st = natsOptions_SetReconnectedCB(o, on_reconnected, NULL);
 	}
 	if (st != NATS_OK) {
 		natsOptions_Destroy(o);
@@ -729,13 +762,13 @@ struct nh_jetstream *nh_jetstream_new(const struct nh_jetstream_opts *o, char *e
 		return NULL;
 	}
 	j->efd = -1;
-	pthread_mutex_init(&j->mu, NULL);
 	j->n_lanes = o->lanes;
 	j->lanes = calloc(j->n_lanes, sizeof(*j->lanes));
 	j->acks = calloc(j->n_lanes, sizeof(*j->acks));
+	j->taken = calloc(j->n_lanes, sizeof(*j->taken));
 	j->stream = strdup(o->nats->stream);
 	j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!j->lanes || !j->acks || !j->stream || j->efd < 0) {
+	if (!j->lanes || !j->acks || !j->taken || !j->stream || j->efd < 0) {
 		snprintf(err, errlen, "nats: %s", j->efd < 0 ? strerror(errno) : "out of memory");
 		nh_jetstream_free(j);
 		return NULL;
@@ -751,7 +784,16 @@ struct nh_jetstream *nh_jetstream_new(const struct nh_jetstream_opts *o, char *e
 	j->on_result = o->on_result;
 	j->ctx = o->ctx;
 
-	if ((st = make_options(o->nats, j, &j->opts)) != NATS_OK) {
+	pthread_mutex_lock(&live.mu);
+	if (!live.engine)
+		live.engine = j;
+	pthread_mutex_unlock(&live.mu);
+	if (live.engine != j) {
+		snprintf(err, errlen, "nats: one JetStream engine per process");
+		nh_jetstream_free(j);
+		return NULL;
+	}
+	if ((st = make_options(o->nats, true, &j->opts)) != NATS_OK) {
 		snprintf(err, errlen, "nats: options: %s", nats_why(st));
 		nh_jetstream_free(j);
 		return NULL;
@@ -759,7 +801,6 @@ struct nh_jetstream *nh_jetstream_new(const struct nh_jetstream_opts *o, char *e
 	jsOptions_Init(&jo);
 	jo.PublishAsync.MaxPending = j->n_lanes;
 	jo.PublishAsync.AckHandler = on_ack;
-	jo.PublishAsync.AckHandlerClosure = j;
 	if (connect_stream(o->nats, j->opts, false, &j->nc, &j->js, &jo, said, sizeof(said), err,
 			   errlen) < 0) {
 		nh_jetstream_free(j);
@@ -776,7 +817,7 @@ int nh_jetstream_probe(const struct nh_nats_config *nc, char *out, size_t outlen
 	natsConnection *conn = NULL;
 	jsCtx *js = NULL;
 	jsOptions jo;
-	natsStatus st = make_options(nc, NULL, &o);
+	natsStatus st = make_options(nc, false, &o);
 	int rc = -1;
 
 	if (st != NATS_OK) {
@@ -789,7 +830,8 @@ int nh_jetstream_probe(const struct nh_nats_config *nc, char *out, size_t outlen
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(conn);
 	natsOptions_Destroy(o);
-	nats_CloseAndWait(CLOSE_WAIT_MS);
+	/* nats_Close would do it, but stays uncalled (live says why). */
+	nats_ReleaseThreadMemory();
 	return rc;
 }
 
@@ -797,15 +839,19 @@ void nh_jetstream_free(struct nh_jetstream *j)
 {
 	if (!j)
 		return;
-	atomic_store(&j->closing, true);
+	/* From here on nats.c's handlers leave j alone (and our own close
+	 * is no disconnection to report). */
+	pthread_mutex_lock(&live.mu);
+	if (live.engine == j)
+		live.engine = NULL;
+	pthread_mutex_unlock(&live.mu);
 	if (j->nc)
 		natsConnection_Close(j->nc);
 	jsCtx_Destroy(j->js);
 	natsConnection_Destroy(j->nc);
 	natsOptions_Destroy(j->opts);
-	/* The acknowledgement handler and the connection callbacks use j:
-	 * it may go only once nats.c's threads have ended. */
-	nats_CloseAndWait(CLOSE_WAIT_MS);
+	/* nats_Close would do it, but stays uncalled (live says why). */
+	nats_ReleaseThreadMemory();
 	for (size_t i = 0; i < j->n_acks; i++)
 		natsMsg_Destroy(j->acks[i].msg);
 	for (unsigned i = 0; j->lanes && i < j->n_lanes; i++) {
@@ -819,9 +865,9 @@ void nh_jetstream_free(struct nh_jetstream *j)
 	}
 	free(j->lanes);
 	free(j->acks);
+	free(j->taken);
 	free(j->stream);
 	if (j->efd >= 0)
 		close(j->efd);
-	pthread_mutex_destroy(&j->mu);
 	free(j);
 }
