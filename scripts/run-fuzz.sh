@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target in BUILD_DIR/fuzz/ for SECONDS seconds each,
-# one after the other (one fuzzer at a time: the machines have 2 cores).
+# FUZZ_JOBS (default: the number of CPUs, at most 2) at a time: each fuzzer
+# is one process on one core.
 #
 #   run-fuzz.sh SECONDS BUILD_DIR
 #
@@ -35,9 +36,9 @@ if [ ${#targets[@]} -eq 0 ]; then
 	exit 2
 fi
 
-failed=0
-for bin in "${targets[@]}"; do
-	[ -x "$bin" ] || continue
+# fuzz_one BIN: one target's run; its report lines go to stdout.
+fuzz_one() {
+	local bin=$1 target name scratch seeds log start rc took runs artifact
 	target=$(basename "$bin")
 	name=${target#fuzz_}
 	scratch=$build/fuzz-corpus/$name
@@ -46,7 +47,7 @@ for bin in "${targets[@]}"; do
 	# A fixed seed only repeats a run from the same start: an empty scratch.
 	[ -n "${FUZZ_SEED:-}" ] && rm -rf "$scratch"
 	mkdir -p "$scratch"
-	dirs=("$scratch")
+	local dirs=("$scratch")
 	[ -d "$seeds" ] && dirs+=("$seeds")
 
 	# libFuzzer stops itself after -max_total_time; the outer timeout only
@@ -64,19 +65,44 @@ for bin in "${targets[@]}"; do
 	if [ "$rc" -eq 0 ] && [ -n "$runs" ] && [ -z "$artifact" ]; then
 		echo "$target: $runs runs in $took s, ok"
 		"$top"/scripts/run-tests.sh record fuzz "$target" pass
-	else
-		if [ -n "$artifact" ]; then
-			echo "FAILED: $target: crash artifact $artifact (log $log)"
-		else
-			echo "FAILED: $target: exit $rc, no artifact (log $log)"
-		fi
-		# What broke and where: CI keeps only this output, not the log.
-		grep -E '^(==[0-9]+==ERROR|SUMMARY|CHECK failed|.*runtime error)' "$log" | head -5 | sed 's/^/    /'
-		grep -E '^ +#[0-9]+ 0x' "$log" | head -12 | sed 's/^/    /'
-		[ -n "$artifact" ] && [ -f "$artifact" ] &&
-			echo "    input (base64): $(head -c 4096 "$artifact" | base64 -w0)"
-		"$top"/scripts/run-tests.sh record fuzz "$target" fail
-		failed=1
+		return 0
 	fi
+	if [ -n "$artifact" ]; then
+		echo "FAILED: $target: crash artifact $artifact (log $log)"
+	else
+		echo "FAILED: $target: exit $rc, no artifact (log $log)"
+	fi
+	# What broke and where: CI keeps only this output, not the log.
+	grep -E '^(==[0-9]+==ERROR|SUMMARY|CHECK failed|.*runtime error)' "$log" | head -5 | sed 's/^/    /'
+	grep -E '^ +#[0-9]+ 0x' "$log" | head -12 | sed 's/^/    /'
+	[ -n "$artifact" ] && [ -f "$artifact" ] &&
+		echo "    input (base64): $(head -c 4096 "$artifact" | base64 -w0)"
+	"$top"/scripts/run-tests.sh record fuzz "$target" fail
+	return 1
+}
+
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[ "$jobs" -gt 2 ] && [ -z "${FUZZ_JOBS:-}" ] && jobs=2
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+running=0
+i=0
+for bin in "${targets[@]}"; do
+	[ -x "$bin" ] || continue
+	i=$((i + 1))
+	# Each report is printed whole, in target order, once all are done.
+	( fuzz_one "$bin" >"$reports/$(printf %03d $i)" 2>&1; echo $? >"$reports/$(printf %03d $i).rc" ) &
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+done
+wait
+failed=0
+for f in "$reports"/[0-9][0-9][0-9]; do
+	cat "$f"
+	[ "$(cat "$f.rc")" = 0 ] || failed=1
 done
 exit $failed
