@@ -19,6 +19,7 @@
 #include "log.h"
 #include "spool.h"
 #include "spool_dest.h"
+#include "subject.h"
 
 struct ls {
 	const struct nh_config *cfg; /* the configuration, or NULL */
@@ -54,7 +55,8 @@ static void print_dest(void *ctx, const struct nh_spool_dest *d)
 }
 
 /* Every record not acknowledged, as a dead-letter line ("exported"): what
- * `nanohook replay FILE --to URL` sends. The spool is not changed. */
+ * `nanohook replay FILE --to URL` sends (a NATS destination's lines also
+ * carry their subject). The spool is not changed. */
 static int export_dest(const char *dir, const char *id)
 {
 	bool legacy = !strcmp(id, NH_SPOOL_LEGACY);
@@ -88,6 +90,10 @@ static int export_dest(const char *dir, const char *id)
 			.len = len,
 			.dest = legacy || shown[0] == '(' ? NULL : shown,
 		};
+		/* The JetStream sink's records carry their subject (subject.h):
+		 * it goes to "subject", and "body" is the event's body. */
+		if (!strncmp(shown, "nats:", 5))
+			nh_subject_unframe(body, len, &e.subject, &e.subject_len, &e.body, &e.len);
 		nh_buf_reset(&line);
 		if (nh_dead_letter_format(&line, &e) < 0 ||
 		    fwrite(line.data, 1, line.len, stdout) != line.len)

@@ -6,7 +6,8 @@
 #     /metrics and the summary per sink.
 #  2. the server stopped for NH_NATS_OUTAGE_S (20 s; 5 s under the
 #     sanitizers) under a burst, then started again: every event once.
-#  3. nanohook SIGKILLed while it sends its spool: after a restart, nothing
+#  3. nanohook SIGKILLed while it sends its spool: `spool ls` and `spool
+#     export` show what waits (subject and body); after a restart, nothing
 #     lost and no duplicate in the stream (Nats-Msg-Id).
 #  4. a three-node JetStream cluster (replicas 3), the node nanohook is
 #     connected to killed mid-stream: nothing lost.
@@ -219,6 +220,16 @@ wait_for 30 stream_has "$URL" KILL 1
 kill -KILL "$NH_PID"; wait "$NH_PID" 2>/dev/null
 before=$(stream_count "$URL" KILL)
 echo "# SIGKILL with ${before:-?} of $want in the stream"
+# What the spool holds for the stream, as `spool ls` and `spool export` show it.
+"$NANOHOOK" spool ls --spool-dir "$WORK/kill.spool" >"$WORK/kill.ls" 2>&1
+kill_id=$(awk '$4 == "nats:KILL" { print $1 }' "$WORK/kill.ls")
+"$NANOHOOK" spool export "$kill_id" --spool-dir "$WORK/kill.spool" >"$WORK/kill.export" 2>/dev/null
+if [ -n "$kill_id" ] && [ -s "$WORK/kill.export" ] &&
+	! grep -v '"dest":"nats:KILL","subject":"KILL\.[a-z_]*\.k[1-4]","body":"{\\"' "$WORK/kill.export" | grep -q .; then
+	ok "kill: spool ls names the stream; spool export gives each event's subject and body ($(grep -c . "$WORK/kill.export") events)"
+else
+	not_ok "kill: spool ls/export" "$(head -3 "$WORK/kill.ls" | tr '\n' ' ') $(head -c 300 "$WORK/kill.export")"
+fi
 start_nanohook kill-2 "$MOSQ_PID" "$WORK/kill.conf" --spool-dir "$WORK/kill.spool" \
 	--metrics 127.0.0.1:0 || { not_ok "kill: nanohook starts again" "see log"; exit 0; }
 wait_for 60 stream_has "$URL" KILL "$want"
