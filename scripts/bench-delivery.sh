@@ -56,6 +56,12 @@ done
 [ -x "$LOAD" ] || { log "bench-delivery: $LOAD is missing: run make first"; exit 1; }
 
 cleanup_ns() {
+	# nginx's master stops its workers on TERM; the KILL of cleanup would
+	# leave them behind.
+	if [ -n "${NGINX_PID:-}" ]; then
+		kill -TERM "$NGINX_PID" 2>/dev/null
+		wait_for 5 eval '! kill -0 $NGINX_PID 2>/dev/null'
+	fi
 	cleanup
 	ip netns del "$NS" 2>/dev/null
 }
@@ -101,7 +107,8 @@ http {
 }
 CONF
 ip netns exec "$NS" nginx -c "$WORK/nginx.conf" -g 'daemon off;' >"$WORK/nginx.out" 2>&1 &
-_pids+=($!)
+NGINX_PID=$!
+_pids+=("$NGINX_PID")
 cat >"$WORK/mosquitto.conf" <<CONF
 listener $MQTT 127.0.0.1
 user root
