@@ -299,6 +299,12 @@ void nh_dispatch_free(struct nh_dispatch *d)
 	d->n_batches = 0;
 }
 
+void nh_dispatch_no_body(struct nh_dispatch *d)
+{
+	d->st.handed_over++;
+	d->st.udrop[NH_UDROP_NO_BODY]++;
+}
+
 void nh_dispatch_body(struct nh_dispatch *d, struct nh_buf *body, uint64_t key, bool take)
 {
 	struct nh_deliver_item it = { 0 };

@@ -74,6 +74,10 @@ struct nh_dispatch {
  * copied. */
 void nh_dispatch_body(struct nh_dispatch *d, struct nh_buf *body, uint64_t key, bool take);
 
+/* An event meant for this destination whose body could not be made (out
+ * of memory): counted as handed over and dropped (no_body). */
+void nh_dispatch_no_body(struct nh_dispatch *d);
+
 /* The engine's on_result; ctx is a struct nh_dispatch. */
 void nh_dispatch_on_result(void *ctx, struct nh_deliver_item *it,
 			   const struct nh_deliver_result *r);

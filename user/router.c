@@ -83,8 +83,7 @@ void nh_router_event(void *ctx, const struct nh_event *ev)
 			continue;
 		if (r->cfg->dests[i].kind == NH_SINK_NATS) {
 			if (frame(r, ev) < 0) {
-				r->dests[i].st.handed_over++;
-				r->dests[i].st.udrop[NH_UDROP_NO_BODY]++;
+				nh_dispatch_no_body(&r->dests[i]);
 				continue;
 			}
 			nh_dispatch_body(&r->dests[i], &r->framed, key, true);
